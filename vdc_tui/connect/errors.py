@@ -1,0 +1,155 @@
+"""One error hierarchy for the whole tool.
+
+Every error carries a stable ``code`` (the contract of ``docs/design.md``), a one-line
+``message`` and a ``remediation``. The TUI, the headless command line and the JSON output
+all show those three, so they are written for the operator, never for a developer.
+
+Nothing secret (tokens, passwords, private keys) may ever be put into an error: messages
+quote server text only after :func:`scrub` and never include request bodies.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Exit codes of the command-line contract.
+EXIT_OK = 0
+EXIT_INVALID = 2
+EXIT_DIAGNOSED = 3
+EXIT_SERVICE = 4
+EXIT_CANCELLED = 130
+
+#: Every stable code and the exit code it maps to. Input the operator gave that cannot be
+#: used at all (a bad argument, an unreadable PFX, a wrong password) is "invalid input" (2);
+#: a problem the connection check found in the tenant, the app or a usable certificate is
+#: "diagnosed" (3); a service that failed after retries is 4; cancelling is 130.
+ERROR_CODES: dict[str, int] = {
+    "invalid_argument": EXIT_INVALID,
+    "pfx_unreadable": EXIT_INVALID,
+    "pfx_too_large": EXIT_INVALID,
+    "pfx_password_required": EXIT_INVALID,
+    "pfx_wrong_password": EXIT_INVALID,
+    "pfx_no_private_key": EXIT_DIAGNOSED,
+    "pfx_key_mismatch": EXIT_DIAGNOSED,
+    "certificate_expired": EXIT_DIAGNOSED,
+    "certificate_not_yet_valid": EXIT_DIAGNOSED,
+    "certificate_key_too_weak": EXIT_DIAGNOSED,
+    "tenant_not_found": EXIT_DIAGNOSED,
+    "app_not_found_in_tenant": EXIT_DIAGNOSED,
+    "app_missing_service_principal": EXIT_DIAGNOSED,
+    "enterprise_app_not_registration": EXIT_DIAGNOSED,
+    "certificate_not_registered": EXIT_DIAGNOSED,
+    "clock_skew": EXIT_DIAGNOSED,
+    "missing_permissions": EXIT_DIAGNOSED,
+    "user_not_in_tenant": EXIT_DIAGNOSED,
+    "not_global_admin": EXIT_DIAGNOSED,
+    "sign_in_declined": EXIT_DIAGNOSED,
+    "device_code_expired": EXIT_DIAGNOSED,
+    "device_code_blocked_by_policy": EXIT_DIAGNOSED,
+    "service_unavailable": EXIT_SERVICE,
+    "cancelled": EXIT_CANCELLED,
+    "provisioning_failed": EXIT_SERVICE,
+    "rollback_incomplete": EXIT_SERVICE,
+}
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
+
+
+def scrub(text: str, *, limit: int = 2000) -> str:
+    """Make untrusted text safe to put into an error or a log line.
+
+    Removes control characters (so a server message cannot drive the terminal), masks
+    anything that looks like a bearer token or a JWT, and bounds the length.
+    """
+    text = _CONTROL.sub(" ", text)
+    text = _BEARER.sub(r"\1[redacted]", text)
+    text = _JWT.sub("[redacted-jwt]", text)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+@dataclass(eq=False)
+class VdcError(Exception):
+    """A failure the operator can act on.
+
+    Attributes:
+        code: One of :data:`ERROR_CODES`.
+        message: One line saying what is wrong.
+        remediation: What to do about it.
+        details: Extra facts for JSON output and the checklist (ids, thumbprints, lists of
+            missing permissions). Plain JSON values only; never secrets.
+    """
+
+    code: str
+    message: str
+    remediation: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.code not in ERROR_CODES:
+            raise ValueError(f"unknown error code {self.code!r}")
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+    @property
+    def exit_code(self) -> int:
+        """The process exit code of the command-line contract for this error."""
+        return ERROR_CODES[self.code]
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``error`` object of the ``--json`` failure output."""
+        out: dict[str, Any] = {
+            "code": self.code,
+            "message": self.message,
+            "remediation": self.remediation,
+        }
+        if self.details:
+            out["details"] = self.details
+        return out
+
+
+class InvalidInput(VdcError):
+    """The operator's input cannot be used (exit 2)."""
+
+
+class CertificateProblem(VdcError):
+    """A PFX or certificate problem (``pfx_*`` and ``certificate_*`` codes)."""
+
+
+class SignInError(VdcError):
+    """Sign-in (device code or certificate) failed in a way the wizard can explain."""
+
+
+class DiagnosedProblem(VdcError):
+    """The connection check found something wrong in the tenant or the app (exit 3)."""
+
+
+class ServiceUnavailable(VdcError):
+    """A Microsoft service could not be reached or kept failing after retries (exit 4)."""
+
+    def __init__(
+        self,
+        message: str,
+        remediation: str = "Check the network connection and try again; "
+        "`vdc-tui doctor` tests connectivity to the cloud's endpoints.",
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__("service_unavailable", message, remediation, details or {})
+
+
+class ProvisioningFailed(VdcError):
+    """Automatic provisioning could not finish (``provisioning_failed``/``rollback_incomplete``)."""
+
+
+class Cancelled(VdcError):
+    """The operator cancelled (exit 130)."""
+
+    def __init__(self, message: str = "Cancelled by the operator.", remediation: str = "") -> None:
+        super().__init__("cancelled", message, remediation, {})

@@ -1,0 +1,62 @@
+"""Small file-system helpers for private files: atomic writes, 0600 files, 0700 folders."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+
+
+def ensure_private_dir(path: Path) -> list[str]:
+    """Create ``path`` (and parents) as 0700 if missing.
+
+    An existing folder is never silently re-permissioned: when it is more open than 0700
+    a warning is returned for the caller to show loudly.
+
+    Returns:
+        Warnings, one line each (empty when all is well).
+    """
+    warnings: list[str] = []
+    if not path.exists():
+        path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        os.chmod(path, PRIVATE_DIR_MODE)  # mkdir's mode is filtered by the umask
+        return warnings
+    if not path.is_dir():
+        raise NotADirectoryError(str(path))
+    if os.name == "posix":
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            warnings.append(
+                f"{path} is accessible by other users (mode {mode:04o}); "
+                f"it holds private keys: run `chmod 700 {path}`."
+            )
+    return warnings
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int = PRIVATE_FILE_MODE) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file in the same folder + rename).
+
+    The temporary file is created with ``mode`` from the start, so a private file is never
+    readable by others, not even for a moment.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode) if hasattr(os, "fchmod") else None
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        if os.name == "posix":
+            os.chmod(path, mode)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

@@ -1,0 +1,103 @@
+"""The required-permission catalog, loaded from ``data/permissions.json``.
+
+The table is data (``research/domain.md`` §2–3): which API, which application permission,
+its app-role id, and which services need it. Code asks the catalog, it never lists ids.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+GLOBAL_ADMINISTRATOR_ROLE = "62e90394-69f5-4237-9190-012177145e10"
+GLOBAL_READER_ROLE = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
+
+
+@dataclass(frozen=True)
+class ResourceApi:
+    """An API whose app roles the app needs (Microsoft Graph, Exchange, SharePoint)."""
+
+    key: str
+    name: str
+    app_id: str
+
+
+@dataclass(frozen=True)
+class RequiredPermission:
+    """One application permission of the catalog.
+
+    Attributes:
+        resource: The API that publishes it.
+        value: The app role's value (``Sites.Read.All``), as it appears in ``roles``.
+        id: The app role's id.
+        services: Services that need it.
+        use: Why the backup service needs it.
+    """
+
+    resource: ResourceApi
+    value: str
+    id: str
+    services: frozenset[str]
+    use: str
+
+    @property
+    def display(self) -> str:
+        """``API: permission``, the form used in lists and JSON."""
+        return f"{self.resource.name}: {self.value}"
+
+
+@dataclass(frozen=True)
+class PermissionCatalog:
+    """The whole catalog."""
+
+    resources: tuple[ResourceApi, ...]
+    permissions: tuple[RequiredPermission, ...]
+    delegated_sign_in_scopes: tuple[str, ...]
+
+    def resource(self, key: str) -> ResourceApi:
+        """The API with this key (``graph``, ``exchange``, ``sharepoint``)."""
+        for res in self.resources:
+            if res.key == key:
+                return res
+        raise KeyError(key)
+
+    def required_for(self, services: Iterable[str]) -> tuple[RequiredPermission, ...]:
+        """Permissions needed by the given services (Exchange Online is always included)."""
+        wanted = set(services) | {"exchange"}
+        return tuple(p for p in self.permissions if p.services & wanted)
+
+    def by_resource(
+        self, permissions: Iterable[RequiredPermission]
+    ) -> dict[str, tuple[RequiredPermission, ...]]:
+        """Group permissions by resource key, in catalog order."""
+        out: dict[str, list[RequiredPermission]] = {}
+        for perm in permissions:
+            out.setdefault(perm.resource.key, []).append(perm)
+        return {k: tuple(v) for k, v in out.items()}
+
+
+@cache
+def load_catalog() -> PermissionCatalog:
+    """Load the catalog shipped with the package."""
+    raw = json.loads(
+        resources.files("vdc_tui.connect").joinpath("data/permissions.json").read_text("utf-8")
+    )
+    res = {r["key"]: ResourceApi(r["key"], r["name"], r["app_id"]) for r in raw["resources"]}
+    perms = tuple(
+        RequiredPermission(
+            resource=res[p["resource"]],
+            value=p["value"],
+            id=p["id"],
+            services=frozenset(p["services"]),
+            use=p["use"],
+        )
+        for p in raw["permissions"]
+    )
+    return PermissionCatalog(
+        resources=tuple(res.values()),
+        permissions=perms,
+        delegated_sign_in_scopes=tuple(raw["delegated_sign_in_scopes"]),
+    )

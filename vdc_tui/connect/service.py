@@ -1,0 +1,159 @@
+"""The one entry point the TUI and the headless command line share.
+
+:class:`ConnectionService` holds what a run needs (endpoints, the identity client, the
+profile store) and exposes each step of the wizard as one awaitable. Screens and commands
+call these methods; they never reach into MSAL, httpx or the certificate code themselves.
+
+Heavy modules (MSAL, cryptography) are imported inside the methods so that building the
+service costs nothing on the way to the first frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .clouds import Endpoints, resolve_endpoints
+from .models import ConnectionResult, ProgressCallback, ignore_progress
+
+if TYPE_CHECKING:
+    from .identity import DelegatedToken, DeviceFlowSession, IdentityClient
+    from .profiles import ProfileStore
+    from .validate import ManualInput
+
+#: Microsoft Graph Command Line Tools: a public client Microsoft pre-registers in every tenant
+#: that supports dynamic consent to any Graph delegated scope (research/identity.md §6). The
+#: Azure CLI's client id cannot ask for RoleManagement.ReadWrite.Directory. Service providers
+#: should register their own multi-tenant public client and pass it with ``--client-id``.
+DEFAULT_PUBLIC_CLIENT_ID = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
+
+DEFAULT_APP_DISPLAY_NAME = "Veeam Data Cloud for Microsoft 365"
+
+PLANS = ("flex", "foundation", "advanced", "advanced-plus", "premium", "premium-plus", "express")
+
+
+@dataclass(frozen=True)
+class ConnectSettings:
+    """Everything a run is configured with.
+
+    Attributes:
+        endpoints: Cloud and endpoint overrides.
+        client_id: Public client id used for the device-code sign-in.
+        plan: The customer's plan (decides "Connect to Flex" vs "Connection").
+        home: Root folder for profiles and keys (``$VDC_TUI_HOME``); ``None`` = default.
+        app_display_name: Display name of the app registration automatic mode creates.
+        services: Services wanted (Exchange Online is always added).
+        verify_timeout: Seconds to wait for grants to show in tokens before giving up.
+    """
+
+    endpoints: Endpoints = field(default_factory=resolve_endpoints)
+    client_id: str = DEFAULT_PUBLIC_CLIENT_ID
+    plan: str = "flex"
+    home: Path | None = None
+    app_display_name: str = DEFAULT_APP_DISPLAY_NAME
+    services: frozenset[str] = frozenset({"exchange", "sharepoint", "teams"})
+    verify_timeout: float = 300.0
+
+    @property
+    def step_title(self) -> str:
+        """The wizard step's title for this plan."""
+        return "Connection" if self.plan in ("foundation", "advanced") else "Connect to Flex"
+
+    @property
+    def connected_title(self) -> str:
+        """The confirmation dialog's title for this plan."""
+        return "Connected" if self.plan in ("foundation", "advanced") else "Flex Plan Connected"
+
+
+class ConnectionService:
+    """The wizard's steps as awaitables, shared by the TUI and the command line."""
+
+    def __init__(self, settings: ConnectSettings) -> None:
+        self.settings = settings
+        self._identity: IdentityClient | None = None
+        self._profiles: ProfileStore | None = None
+
+    @property
+    def endpoints(self) -> Endpoints:
+        """The endpoints in use."""
+        return self.settings.endpoints
+
+    @property
+    def identity(self) -> IdentityClient:
+        """The identity client (built on first use)."""
+        if self._identity is None:
+            from .identity import IdentityClient
+
+            self._identity = IdentityClient(self.endpoints, client_id=self.settings.client_id)
+        return self._identity
+
+    @property
+    def profiles(self) -> ProfileStore:
+        """The profile store under ``settings.home``."""
+        if self._profiles is None:
+            from .profiles import ProfileStore
+
+            self._profiles = ProfileStore(self.settings.home)
+        return self._profiles
+
+    async def prepare(self) -> None:
+        """Fetch the tenant-independent discovery the device flow needs, ahead of time.
+
+        Safe to call early (while the operator reads the mode screen) and more than once;
+        failures are kept and raised again by :meth:`start_device_code`.
+        """
+        await self.identity.prepare()
+
+    async def start_device_code(self) -> DeviceFlowSession:
+        """Ask for a new device code (one request when :meth:`prepare` has run)."""
+        from .permissions import load_catalog
+
+        scopes = [f"{self.endpoints.graph_url}/{s}" for s in load_catalog().delegated_sign_in_scopes]
+        return await self.identity.start_device_flow(scopes)
+
+    async def wait_for_sign_in(self, session: DeviceFlowSession) -> DelegatedToken:
+        """Wait until the customer signs in with the code, or raise why not."""
+        return await self.identity.wait_for_sign_in(session)
+
+    async def provision(
+        self,
+        token: DelegatedToken,
+        on_progress: ProgressCallback = ignore_progress,
+        services: Sequence[str] | None = None,
+    ) -> ConnectionResult:
+        """Automatic mode after sign-in: create, consent and verify the app registration."""
+        from .provision import AutomaticConnector
+
+        connector = AutomaticConnector(
+            self.endpoints,
+            self.identity,
+            self.profiles,
+            app_display_name=self.settings.app_display_name,
+            services=frozenset(services) if services is not None else self.settings.services,
+            verify_timeout=self.settings.verify_timeout,
+        )
+        return await connector.run(token, on_progress)
+
+    async def validate_manual(
+        self, manual: ManualInput, on_progress: ProgressCallback = ignore_progress
+    ) -> ConnectionResult:
+        """Manual mode: prove that the operator's app registration works."""
+        from .validate import ManualValidator
+
+        return await ManualValidator(self.endpoints, self.identity).run(manual, on_progress)
+
+    def save_profile(self, result: ConnectionResult, selected: Sequence[str]) -> Path:
+        """Write the connection profile and its key file; returns the profile's path."""
+        return self.profiles.save(
+            result,
+            selected,
+            plan=self.settings.plan,
+            cloud=self.endpoints.cloud.name,
+        )
+
+    async def aclose(self) -> None:
+        """Release network clients."""
+        if self._identity is not None:
+            await self._identity.aclose()
