@@ -156,7 +156,8 @@ class Endpoints:
     def is_custom(self) -> bool:
         """True when the authority or Graph host was overridden (a custom cloud or emulator)."""
         return (
-            self.authority_host != self.cloud.authority_host or self.graph_url != self.cloud.graph_url
+            self.authority_host != self.cloud.authority_host
+            or self.graph_url != self.cloud.graph_url
         )
 
     @property

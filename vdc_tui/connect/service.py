@@ -110,7 +110,9 @@ class ConnectionService:
         """Ask for a new device code (one request when :meth:`prepare` has run)."""
         from .permissions import load_catalog
 
-        scopes = [f"{self.endpoints.graph_url}/{s}" for s in load_catalog().delegated_sign_in_scopes]
+        scopes = [
+            f"{self.endpoints.graph_url}/{s}" for s in load_catalog().delegated_sign_in_scopes
+        ]
         return await self.identity.start_device_flow(scopes)
 
     async def wait_for_sign_in(self, session: DeviceFlowSession) -> DelegatedToken:

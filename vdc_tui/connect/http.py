@@ -1,0 +1,168 @@
+"""TLS settings and HTTP clients for the identity platform and Microsoft Graph.
+
+TLS is always verified: against the system trust store by default, or against exactly the
+CA bundle the operator gave (``--ca-bundle``, or the emulator's CA). CA environment
+variables (``REQUESTS_CA_BUNDLE``, ``SSL_CERT_FILE``) never replace an explicit bundle: the
+clients get a ready :class:`ssl.SSLContext`, which httpx uses as it is. Proxy variables are
+honoured, except for loopback addresses (the emulator), which are always reached directly.
+
+:class:`MsalHttpClient` is what MSAL gets as ``http_client``: it sends forms the way
+``requests`` would (see the class), over an ``httpx.Client`` with our TLS context.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from .clouds import Endpoints
+from .errors import InvalidInput
+
+#: Loopback hosts never go through a proxy: the emulator lives there.
+_DIRECT_HOSTS: dict[str, httpx.BaseTransport | None] = {
+    "all://127.0.0.1": None,
+    "all://localhost": None,
+    "all://[::1]": None,
+}
+
+
+def ssl_context(endpoints: Endpoints) -> ssl.SSLContext:
+    """A verifying TLS context: the system trust store, or only ``endpoints.ca_bundle``.
+
+    Raises:
+        InvalidInput: the CA bundle cannot be read or holds no certificate.
+    """
+    if endpoints.ca_bundle is not None:
+        try:
+            return ssl.create_default_context(cafile=str(endpoints.ca_bundle))
+        except (OSError, ssl.SSLError) as exc:
+            raise InvalidInput(
+                "invalid_argument",
+                f"The CA bundle {str(endpoints.ca_bundle)!r} cannot be used "
+                f"({type(exc).__name__}).",
+                "Give the path of a PEM file with the CA certificates to trust.",
+                {"field": "ca_bundle"},
+            ) from None
+    context = ssl.create_default_context()
+    if context.cert_store_stats().get("x509_ca", 0) == 0:
+        # Some Python builds (python.org on macOS) ship without a usable system store;
+        # certifi (an httpx dependency) is the trust store they are meant to use.
+        import certifi
+
+        context.load_verify_locations(cafile=certifi.where())
+    return context
+
+
+def make_async_client(endpoints: Endpoints, *, timeout: float = 30.0) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` with verified TLS, timeouts and proxy support."""
+    return httpx.AsyncClient(
+        verify=ssl_context(endpoints),
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
+        trust_env=True,
+        follow_redirects=False,
+        mounts=dict(_async_direct_hosts()),
+    )
+
+
+def _async_direct_hosts() -> dict[str, httpx.AsyncBaseTransport | None]:
+    return {pattern: None for pattern in _DIRECT_HOSTS}
+
+
+def form_fields(data: Mapping[str, Any]) -> dict[str, str]:
+    """Form fields as ``requests`` would send them: ``None`` dropped, bytes decoded.
+
+    MSAL puts the signed client assertion into the form as ``bytes``; httpx would send
+    such a value as the text ``b'eyJ…'`` and every certificate sign-in would fail.
+    """
+    fields: dict[str, str] = {}
+    for key, value in data.items():
+        if value is None:
+            continue
+        if isinstance(value, bytes | bytearray):
+            fields[str(key)] = bytes(value).decode("utf-8")
+        else:
+            fields[str(key)] = str(value)
+    return fields
+
+
+def _plain(mapping: Mapping[str, Any] | None) -> dict[str, str] | None:
+    if mapping is None:
+        return None
+    return {
+        str(k): v.decode() if isinstance(v, bytes) else str(v)
+        for k, v in mapping.items()
+        if v is not None
+    }
+
+
+class MsalHttpClient:
+    """The ``http_client`` MSAL is given: an adapter over an ``httpx.Client``.
+
+    MSAL calls ``post``/``get`` with ``requests``-style arguments and reads
+    ``status_code``, ``text`` and ``headers`` of the answer, which an ``httpx.Response``
+    has. Form values are cleaned by :func:`form_fields`. The client is safe to use from
+    the worker threads MSAL runs in (httpx's connection pool is thread-safe).
+    """
+
+    def __init__(
+        self,
+        endpoints: Endpoints,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._timeout = timeout
+        if transport is not None:
+            # Tests script the identity platform with an in-process transport.
+            self._client = httpx.Client(transport=transport, timeout=timeout)
+            return
+        self._client = httpx.Client(
+            verify=ssl_context(endpoints),
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
+            trust_env=True,
+            follow_redirects=False,
+            mounts=dict(_DIRECT_HOSTS),
+        )
+
+    def post(
+        self,
+        url: str,
+        params: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | str | bytes | None = None,
+        headers: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """POST a form (or a raw body) the way MSAL expects."""
+        timeout = kwargs.get("timeout", self._timeout)
+        if isinstance(data, Mapping):
+            return self._client.post(
+                url,
+                params=_plain(params),
+                data=form_fields(data),
+                headers=_plain(headers),
+                timeout=timeout,
+            )
+        content = data.encode() if isinstance(data, str) else data
+        return self._client.post(
+            url, params=_plain(params), content=content, headers=_plain(headers), timeout=timeout
+        )
+
+    def get(
+        self,
+        url: str,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """GET (MSAL uses it for discovery documents)."""
+        timeout = kwargs.get("timeout", self._timeout)
+        return self._client.get(
+            url, params=_plain(params), headers=_plain(headers), timeout=timeout
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()

@@ -1,0 +1,31 @@
+"""Settings of one wizard session (no Textual import: the command line builds these first)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .connect.service import ConnectSettings
+
+THEMES = ("vdc", "textual-dark", "textual-light", "nord", "gruvbox", "dracula", "ansi-dark", "ansi-light")
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """How the wizard is started.
+
+    Attributes:
+        connect: Endpoints, client id, plan, profile folder, service defaults.
+        demo: Run against the built-in emulator with the demo scenario (a DEMO badge shows).
+        demo_scenario: Scenario name or file for demo mode.
+        demo_approve_after: Seconds after which the emulator approves the demo device code
+            as the demo Global Administrator; ``None`` = only through the device-login page.
+        tenant_name: The tenant name typed in the product's Settings step (shown in titles).
+        theme: Textual theme name.
+    """
+
+    connect: ConnectSettings = field(default_factory=ConnectSettings)
+    demo: bool = False
+    demo_scenario: str = "demo"
+    demo_approve_after: float | None = 6.0
+    tenant_name: str | None = None
+    theme: str = "vdc"
