@@ -40,3 +40,21 @@ emulator: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
+
+# --- oidc-provider peer (tests/peers; owned by the conformance tests) ---------------------
+# Node.js 20+ and npm from the machine's packages, then the peer's locked tree (npm ci).
+# The peer fixture runs `npm ci` itself when node_modules is missing; this target also
+# installs Node.js where it can (root with apt-get), or says in one line what is missing.
+PEER_DIR := tests/peers/oidc
+
+.PHONY: peer-deps
+peer-deps:
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; \
+	  else \
+	    echo "peer tests need Node.js 20+ and npm on PATH (apt-get install nodejs npm)" >&2; exit 1; \
+	  fi; \
+	fi
+	@test -f $(PEER_DIR)/node_modules/oidc-provider/package.json || \
+	  (cd $(PEER_DIR) && npm ci --no-audit --no-fund --loglevel=error)
