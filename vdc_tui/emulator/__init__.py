@@ -1,0 +1,85 @@
+"""An HTTPS emulator of Microsoft Entra ID and the Microsoft Graph subset vdc-tui uses.
+
+It serves ``vdc-tui --demo``, the test suite and ``vdc-tui emulator``. Never imports textual.
+
+    from vdc_tui.emulator import EmulatorServer, load_scenario
+    with EmulatorServer(load_scenario("demo"), port=0) as emu:
+        ...
+
+Names are loaded on first use, so ``vdc_tui.emulator.schema`` can be imported on its own
+without the server stack (starlette, uvicorn).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .core import RequestRecord
+    from .faults import FakeClock, Faults
+    from .scenario import (
+        ApplicationSpec,
+        CertificateSpec,
+        DeviceCodeSpec,
+        GroupSpec,
+        Scenario,
+        ScenarioError,
+        ServicePlanSpec,
+        ServicePrincipalSpec,
+        SkuSpec,
+        TenantSpec,
+        UserSpec,
+        load_scenario,
+        scenario_from_dict,
+    )
+    from .server import EmulatorServer
+
+_EXPORTS = {
+    "EmulatorServer": ".server",
+    "FakeClock": ".faults",
+    "Faults": ".faults",
+    "RequestRecord": ".core",
+    "Scenario": ".scenario",
+    "ScenarioError": ".scenario",
+    "load_scenario": ".scenario",
+    "ApplicationSpec": ".scenario",
+    "CertificateSpec": ".scenario",
+    "DeviceCodeSpec": ".scenario",
+    "GroupSpec": ".scenario",
+    "ServicePlanSpec": ".scenario",
+    "ServicePrincipalSpec": ".scenario",
+    "SkuSpec": ".scenario",
+    "TenantSpec": ".scenario",
+    "UserSpec": ".scenario",
+    "scenario_from_dict": ".scenario",
+}
+
+__all__ = [
+    "ApplicationSpec",
+    "CertificateSpec",
+    "DeviceCodeSpec",
+    "EmulatorServer",
+    "GroupSpec",
+    "ServicePlanSpec",
+    "ServicePrincipalSpec",
+    "SkuSpec",
+    "TenantSpec",
+    "UserSpec",
+    "FakeClock",
+    "Faults",
+    "RequestRecord",
+    "Scenario",
+    "ScenarioError",
+    "load_scenario",
+    "scenario_from_dict",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value

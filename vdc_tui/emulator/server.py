@@ -1,0 +1,370 @@
+"""The HTTPS server: fault injection around the identity and Graph parts, on its own thread.
+
+``EmulatorServer`` is the Python API of architecture.md ("The emulator's Python API").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..connect.clouds import CLOUDS, Endpoints
+from .authority import Authority
+from .core import EmulatorCore, RequestRecord
+from .faults import Faults
+from .pki import emulator_pki
+from .scenario import Scenario, load_scenario
+from .state import Directory
+
+
+class FaultMiddleware:
+    """Outermost ASGI layer: latency, drops, stalls, 503, 429, the ``Date`` header, the log."""
+
+    def __init__(self, app: ASGIApp, core: EmulatorCore, stopping: Callable[[], asyncio.Event]
+                 ) -> None:
+        self.app = app
+        self.core = core
+        self.stopping = stopping
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        core, faults = self.core, self.core.faults
+        method, path = scope["method"], scope["path"]
+        counters = core.counters
+        if faults.latency > 0 and _matches(faults.latency_path, path):
+            await self._wait(faults.latency)
+        if counters.hit("drop", faults.drop_every, faults.drop_path, path):
+            core.log(method, path, 0)
+            await _drop(send)
+            return
+        if counters.hit("stall", faults.stall_every, faults.stall_path, path):
+            await self._wait(faults.stall_seconds)
+        status_box: list[int] = []
+        canned: Response | None = None
+        if counters.hit("unavailable", faults.unavailable_every, faults.unavailable_path, path):
+            canned = self._error(path, 503, "ServiceNotAvailable",
+                                 "The service is temporarily unavailable. Please retry after a "
+                                 "few seconds.", "temporarily_unavailable")
+        elif path != "/v1.0/$batch" and counters.hit(
+                "throttle", faults.throttle_every, faults.throttle_path, path):
+            canned = self._error(path, 429, "TooManyRequests", "Too many requests.",
+                                 "temporarily_unavailable")
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_box.append(message["status"])
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                headers.append((b"date", email.utils.formatdate(core.now(), usegmt=True).encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            if canned is not None:
+                await canned(scope, receive, send_wrapper)
+            else:
+                await self.app(scope, receive, send_wrapper)
+        finally:
+            core.log(method, path, status_box[0] if status_box else 0)
+
+    def _error(self, path: str, status: int, code: str, message: str,
+               entra_error: str) -> Response:
+        headers = {"Retry-After": str(self.core.faults.retry_after)}
+        if path.startswith("/v1.0/"):
+            result = self.core.graph_error(status, code, message, headers=headers)
+            return JSONResponse(result.body, status_code=status, headers=result.headers)
+        return JSONResponse({"error": entra_error, "error_description": message,
+                             "error_codes": []}, status_code=status, headers=headers)
+
+    async def _wait(self, seconds: float) -> None:
+        """Sleep, but wake up when the server stops (so stalls never hang a test run)."""
+        try:
+            await asyncio.wait_for(self.stopping().wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+
+def _matches(pattern: str, path: str) -> bool:
+    import fnmatch
+
+    return fnmatch.fnmatchcase(path, pattern)
+
+
+async def _drop(send: Send) -> None:
+    """Close the connection without an answer.
+
+    ASGI has no "hang up" message; uvicorn's ``send`` is a bound method of its request
+    cycle, whose transport we abort. Without one, start an answer and break it off.
+    """
+    cycle = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is not None:
+        transport.abort()
+        if cycle is not None and hasattr(cycle, "disconnected"):
+            cycle.disconnected = True  # so uvicorn does not try to answer 500 on it
+        return
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-length", b"1000")]})
+    await send({"type": "http.response.body", "body": b"{", "more_body": True})
+    raise ConnectionAbortedError("dropped on purpose")
+
+
+class EmulatorServer:
+    """An HTTPS emulator of Entra ID + the Graph subset on 127.0.0.1.
+
+    Use as a context manager (or call :meth:`start` / :meth:`stop`)::
+
+        with EmulatorServer(load_scenario("demo"), port=0) as emu:
+            emu.authority_host, emu.graph_url, emu.ca_bundle, emu.device_login_url
+
+    Args:
+        scenario: A :class:`Scenario`, a shipped name, a path, or a dict.
+        port: TCP port; 0 picks a free one (read it back from :attr:`port`).
+        state_dir: Folder for the CA PEM and generated certificates; default a temporary
+            folder removed at :meth:`stop`.
+        clock: Base clock (epoch seconds); tests pass a :class:`FakeClock`.
+        faults: Initial faults (override the scenario's); more can be set on :attr:`faults`.
+    """
+
+    def __init__(self, scenario: Scenario | str | Path | dict[str, Any] = "demo", *,
+                 port: int = 0, state_dir: str | Path | None = None,
+                 clock: Callable[[], float] | None = None,
+                 faults: Faults | dict[str, Any] | None = None) -> None:
+        self.scenario = load_scenario(scenario)
+        merged = Faults.from_dict(dict(self.scenario.faults))
+        if isinstance(faults, Faults):
+            merged = faults
+        elif faults:
+            merged.update(**faults)
+        self._own_dir = state_dir is None
+        self._state_dir = Path(tempfile.mkdtemp(prefix="vdc-emu-")) if state_dir is None \
+            else Path(state_dir)
+        self._state_dir.mkdir(parents=True, exist_ok=True)
+        self._pki = emulator_pki()
+        self._core = EmulatorCore(self.scenario, faults=merged, state_dir=self._state_dir,
+                                  clock=clock, pki=self._pki)
+        self._authority = Authority(self._core)
+        self._requested_port = port
+        self._port: int | None = None
+        self._thread: threading.Thread | None = None
+        self._server: uvicorn.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_event: asyncio.Event | None = None
+        self._startup_error: BaseException | None = None
+        self.ca_bundle = self._state_dir / "emulator-ca.pem"
+        self.ca_bundle.write_bytes(self._pki.ca_pem)
+
+    # -- public attributes -----------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        """The TCP port actually bound."""
+        if self._port is None:
+            raise RuntimeError("the emulator is not started")
+        return self._port
+
+    @property
+    def authority_host(self) -> str:
+        """Scheme, host and port of the identity platform (``--authority-host``)."""
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def graph_url(self) -> str:
+        """Graph root (``--graph-url``); calls go to ``{graph_url}/v1.0/…``."""
+        return self.authority_host
+
+    @property
+    def device_login_url(self) -> str:
+        """The page where a person types a device code."""
+        return f"{self.authority_host}/devicelogin"
+
+    @property
+    def state(self) -> Directory:
+        """The directory (tenants, apps, principals, assignments, device codes)."""
+        return self._core.directory
+
+    @property
+    def faults(self) -> Faults:
+        """Mutable fault settings; changes apply to the next request."""
+        return self._core.faults
+
+    @property
+    def request_log(self) -> list[RequestRecord]:
+        """Every request: ``(method, path, status)`` with ``.timestamp``."""
+        return self._core.request_log
+
+    @property
+    def state_dir(self) -> Path:
+        """Where the CA PEM and generated certificates are."""
+        return self._state_dir
+
+    def now(self) -> float:
+        """The emulator's clock (epoch seconds, including ``faults.clock_offset``)."""
+        return self._core.now()
+
+    def endpoints(self, cloud: str = "global") -> Endpoints:
+        """``connect.clouds.Endpoints`` pointing at this emulator."""
+        return Endpoints(cloud=CLOUDS[cloud], authority_host=self.authority_host,
+                         graph_url=self.graph_url, ca_bundle=self.ca_bundle)
+
+    def connection_info(self) -> dict[str, str]:
+        """What ``vdc-tui emulator`` prints first (one JSON object)."""
+        return {"authority_host": self.authority_host, "graph_url": self.graph_url,
+                "ca_bundle": str(self.ca_bundle), "device_login_url": self.device_login_url}
+
+    def certificate_path(self, name: str) -> Path:
+        """The PFX of a certificate the scenario generated (``"generate": name``)."""
+        try:
+            return self._core.directory.generated_certificates[name]
+        except KeyError:
+            raise KeyError(f"the scenario generated no certificate named {name!r}") from None
+
+    # -- device-code test hooks ------------------------------------------------------------
+    def approve_device_code(self, user_code: str, upn: str) -> None:
+        """Approve a pending code as ``upn`` (what the device-login page does).
+
+        Raises:
+            ValueError: unknown, used or expired code, or a user outside the code's tenant.
+        """
+        self._authority.complete_flow(user_code, upn, approve=True)
+
+    def decline_device_code(self, user_code: str) -> None:
+        """Decline a pending code (the person pressed Cancel)."""
+        self._authority.complete_flow(user_code, None, approve=False)
+
+    def expire_device_code(self, user_code: str) -> None:
+        """Make a code expire now."""
+        flow = self._authority.find_flow(user_code)
+        if flow is None:
+            raise ValueError("unknown user code")
+        with self._core.directory.lock:
+            flow.expires_at = self._core.now()
+
+    def pending_user_codes(self) -> list[str]:
+        """User codes waiting for a person, newest first."""
+        now = self._core.now()
+        flows = [f for f in self._core.directory.device_flows.values()
+                 if f.status == "pending" and f.expires_at > now]
+        return [f.user_code for f in sorted(flows, key=lambda f: f.created, reverse=True)]
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def _build_app(self) -> ASGIApp:
+        from .graph import GraphApi
+
+        graph = GraphApi(self._core)
+
+        async def not_found(request: Request) -> Response:
+            return JSONResponse({"error": "not_found", "error_description":
+                                 f"No emulated endpoint at {request.url.path}."}, 404)
+
+        routes = [
+            Route("/v1.0/{rest:path}", graph.handle,
+                  methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),
+            *self._authority.routes(),
+            Route("/{rest:path}", not_found, methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),
+        ]
+        app = Starlette(routes=routes)
+
+        def stopping() -> asyncio.Event:
+            assert self._stop_event is not None
+            return self._stop_event
+
+        return FaultMiddleware(app, self._core, stopping)
+
+    def start(self) -> EmulatorServer:
+        """Bind, start serving on a thread, and return once requests are answered."""
+        if self._thread is not None:
+            return self
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self._requested_port))
+        sock.listen(128)
+        self._port = sock.getsockname()[1]
+        self._core.host = self.authority_host
+        config = uvicorn.Config(
+            self._build_app(), log_level="critical", access_log=False, lifespan="off",
+            http="h11", loop="asyncio", ws="none", date_header=False, server_header=False,
+            proxy_headers=False, timeout_graceful_shutdown=1, timeout_keep_alive=30,
+        )
+        config.load()
+        config.ssl = self._pki.server_ssl_context()  # uvicorn only knows key files; use ours
+        self._server = uvicorn.Server(config)
+        ready = threading.Event()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            self._loop = loop
+            self._stop_event = asyncio.Event()
+            try:
+                assert self._server is not None
+                task = loop.create_task(self._server.serve(sockets=[sock]))
+                loop.call_soon(ready.set)
+                loop.run_until_complete(task)
+            except BaseException as exc:  # surfaced by start()
+                self._startup_error = exc
+            finally:
+                ready.set()
+                sock.close()
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name=f"vdc-emulator-{self._port}",
+                                        daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        deadline = time.monotonic() + 10
+        while not self._server.started and time.monotonic() < deadline:
+            if self._startup_error is not None or not self._thread.is_alive():
+                raise RuntimeError(f"emulator failed to start: {self._startup_error!r}")
+            time.sleep(0.002)
+        if not self._server.started:
+            raise RuntimeError("emulator did not start within 10 s")
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and remove the temporary state folder (when it made one)."""
+        if self._thread is not None and self._server is not None:
+            self._server.should_exit = True
+            loop, event = self._loop, self._stop_event
+            if loop is not None and event is not None and not loop.is_closed():
+                try:
+                    loop.call_soon_threadsafe(event.set)
+                except RuntimeError:
+                    pass  # the loop closed in between
+            self._thread.join(timeout=10)
+            self._thread = None
+        if self._own_dir:
+            shutil.rmtree(self._state_dir, ignore_errors=True)
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = self.authority_host if self._port is not None else "not started"
+        return f"EmulatorServer({self.scenario.name!r}, {where})"
+
+
+def connection_json(emu: EmulatorServer) -> str:
+    """The first stdout line of ``vdc-tui emulator``."""
+    return json.dumps(emu.connection_info())
