@@ -22,8 +22,13 @@ def ensure_private_dir(path: Path) -> list[str]:
     """
     warnings: list[str] = []
     if not path.exists():
-        path.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
-        os.chmod(path, PRIVATE_DIR_MODE)  # mkdir's mode is filtered by the umask
+        # Missing parents are made private too (mkdir(parents=True) would give them the
+        # umask's mode, and the next call on such a parent would then warn about a folder
+        # this tool itself created).
+        missing = [p for p in (path, *path.parents) if not p.exists()]
+        for folder in reversed(missing):
+            folder.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+            os.chmod(folder, PRIVATE_DIR_MODE)  # mkdir's mode is filtered by the umask
         return warnings
     if not path.is_dir():
         raise NotADirectoryError(str(path))

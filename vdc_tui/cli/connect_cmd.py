@@ -1,0 +1,346 @@
+"""``vdc-tui connect auto|manual``: the wizard's checks and provisioning without the TUI.
+
+Both modes end like the wizard: a verified connection, the services chosen among those
+the tenant has, and a saved profile. Progress lines go to stderr as the service layer
+reports them; ``--json`` puts one result object on stdout at the end.
+
+Ctrl+C cancels: the device-code wait stops, provisioning rolls back what it created (the
+service layer does that when its task is cancelled), and the command exits 130.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..connect.errors import Cancelled, InvalidInput, VdcError, scrub
+from ..connect.models import (
+    SERVICE_LABELS,
+    SERVICE_NAMES,
+    CheckEvent,
+    CheckStatus,
+    ConnectionResult,
+)
+from ..connect.service import ConnectionService, ConnectSettings
+from .output import FINAL_STATES, Reporter
+
+if TYPE_CHECKING:
+    from ..connect.identity import DeviceFlowSession
+
+log = logging.getLogger("vdc_tui.cli.connect")
+
+T = TypeVar("T")
+
+
+def parse_services(text: str | None) -> list[str] | None:
+    """``exchange,sharepoint,teams`` → an ordered list; Exchange Online is always included.
+
+    Raises:
+        InvalidInput: an unknown service name, or an empty list.
+    """
+    if text is None:
+        return None
+    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    unknown = [n for n in names if n not in SERVICE_NAMES]
+    if unknown or not names:
+        raise InvalidInput(
+            "invalid_argument",
+            f"Unknown service(s) in --services: {scrub(', '.join(unknown) or text, limit=200)}.",
+            "Use a comma-separated list of: " + ", ".join(SERVICE_NAMES) + ".",
+            {"field": "services"},
+        )
+    wanted = set(names) | {"exchange"}  # Exchange Online is always protected
+    return [s for s in SERVICE_NAMES if s in wanted]
+
+
+def choose_services(result: ConnectionResult, requested: Sequence[str] | None) -> list[str]:
+    """The services to save: the requested ones (all of them must be available) or,
+    when none were requested, every service the tenant has.
+
+    A service the tenant lacks is refused the way the manual check refuses it (the same
+    code, exit code and ``details``), so both modes answer a script alike.
+
+    Raises:
+        InvalidInput: a requested service is not available (``details.field`` =
+            ``services``, with ``refused``, ``available`` and each reason).
+    """
+    available: list[str] = list(result.available_services)
+    if requested is None:
+        if not available:
+            raise InvalidInput(
+                "invalid_argument",
+                "The tenant has none of the services the backup protects.",
+                "Check the tenant's Microsoft 365 licences (Exchange Online at least).",
+                {"field": "services", "refused": list(SERVICE_NAMES), "available": [],
+                 "unavailable": _reasons(result, SERVICE_NAMES)},
+            )
+        return available
+    refused = [s for s in requested if s not in available]
+    if refused:
+        reasons = _reasons(result, refused)
+        shown = "; ".join(f"{SERVICE_LABELS[r['service']]}: {r['reason']}" for r in reasons)
+        raise InvalidInput(
+            "invalid_argument",
+            f"The tenant does not have every requested service ({scrub(shown, limit=600)}).",
+            "Run again with --services limited to: " + (",".join(available) or "(none)") + ".",
+            {"field": "services", "refused": refused, "available": available,
+             "unavailable": reasons, "app_id": result.app_id},
+        )
+    return list(requested)
+
+
+def _refused_services(error: InvalidInput) -> list[str] | None:
+    """The services the tenant has, when ``error`` is the check refusing a selection."""
+    details = error.details
+    if details.get("field") != "services" or not details.get("refused"):
+        return None
+    available = details.get("available")
+    if not isinstance(available, list):
+        return None
+    return [s for s in SERVICE_NAMES if s in available]
+
+
+def _reasons(result: ConnectionResult, services: Sequence[str]) -> list[dict[str, str]]:
+    out = []
+    for name in services:
+        entry = result.availability(name)
+        reason = (entry.reason or str(entry.availability)) if entry else "not reported"
+        out.append({"service": name, "reason": scrub(reason, limit=300)})
+    return out
+
+
+def success_document(
+    result: ConnectionResult, selected: Sequence[str], profile: Path
+) -> dict[str, Any]:
+    """The ``--json`` success object of the command-line contract."""
+    return {
+        "status": "connected",
+        "tenant": {
+            "id": result.tenant.id,
+            "name": result.tenant.name,
+            "default_domain": result.tenant.default_domain,
+        },
+        "mode": result.mode,
+        "app_id": result.app_id,
+        "certificate": {
+            "sha1": result.certificate.sha1,
+            "sha256": result.certificate.sha256,
+            "not_after": result.certificate.not_after.isoformat(),
+        },
+        "services": {"selected": list(selected), "available": list(result.available_services)},
+        "permissions": {
+            "granted": list(result.permissions.granted),
+            "missing": list(result.permissions.missing),
+        },
+        "profile": str(profile),
+    }
+
+
+def read_password(env_var: str | None, from_stdin: bool) -> str | None:
+    """The PFX password from an environment variable or stdin, never from an argument.
+
+    Raises:
+        InvalidInput: the variable is not set.
+    """
+    if env_var:
+        value = os.environ.get(env_var)
+        if value is None:
+            raise InvalidInput(
+                "invalid_argument",
+                f"--pfx-password-env names {scrub(env_var, limit=80)!r}, which is not set.",
+                f"Export the PFX password in {scrub(env_var, limit=80)} before running.",
+                {"field": "pfx_password"},
+            )
+        return value
+    if from_stdin:
+        if sys.stdin is None:
+            raise InvalidInput("invalid_argument", "--pfx-password-stdin: no standard input.",
+                               "Pipe the password in, or use --pfx-password-env VAR.",
+                               {"field": "pfx_password"})
+        if sys.stdin.isatty():
+            return getpass.getpass("PFX password: ", stream=sys.stderr)
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n")
+    return None
+
+
+@dataclass
+class ConnectRun:
+    """One headless connect: its settings, how it reports, and what it was asked for."""
+
+    settings: ConnectSettings
+    reporter: Reporter
+    requested: list[str] | None
+    demo_note: str | None = None
+    _session: DeviceFlowSession | None = field(default=None, repr=False)
+
+    async def auto(self) -> int:
+        """Automatic mode: device-code sign-in, then create, consent and verify the app."""
+        return await self._guarded(self._auto)
+
+    async def manual(self, admin_email: str, app_id: str, pfx_path: str,
+                     password: str | None) -> int:
+        """Manual mode: prove that the operator's app registration works."""
+
+        async def check(service: ConnectionService, services: frozenset[str], *,
+                        hold_services_line: bool) -> ConnectionResult:
+            from ..connect.validate import ManualInput
+
+            manual = ManualInput(
+                admin_email=admin_email,
+                app_id=app_id,
+                pfx_path=pfx_path,
+                pfx_password=password,
+                services=services,
+            )
+            held: list[CheckEvent] = []
+
+            def progress(event: CheckEvent) -> None:
+                if hold_services_line and event.step == "services" and (
+                    event.status in FINAL_STATES
+                ):
+                    held.append(event)
+                else:
+                    self.reporter.progress(event)
+
+            try:
+                result = await service.validate_manual(manual, progress)
+            except VdcError as error:
+                retried = isinstance(error, InvalidInput) and _refused_services(error)
+                if not retried:  # the line belongs to the failure the operator will see
+                    for event in held:
+                        self.reporter.progress(event)
+                raise
+            for event in held:
+                self.reporter.progress(event)
+            return result
+
+        async def body(service: ConnectionService) -> tuple[ConnectionResult, list[str], Path]:
+            if self.requested is not None:
+                result = await check(service, frozenset(self.requested),
+                                     hold_services_line=False)
+            else:
+                # No --services: every service the tenant has. The check refuses services
+                # the tenant lacks, so a tenant without one is checked again with those it
+                # has (its refused "services" line is held back, not shown as a failure).
+                try:
+                    result = await check(service, frozenset(SERVICE_NAMES),
+                                         hold_services_line=True)
+                except InvalidInput as error:
+                    available = _refused_services(error)
+                    if not available:
+                        raise
+                    self.reporter.note("No --services given: selecting the services the tenant "
+                                       f"has ({', '.join(available)}); checking again.")
+                    result = await check(service, frozenset(available),
+                                         hold_services_line=False)
+            selected = choose_services(result, self.requested)
+            with service.profiles.lock(result.tenant.id):
+                path = service.save_profile(result, selected)
+            return result, selected, path
+
+        return await self._guarded(body)
+
+    async def _auto(self, service: ConnectionService) -> tuple[ConnectionResult, list[str], Path]:
+        await service.prepare()
+        session = await service.start_device_code()
+        self._session = session
+        log.info("device code issued; waiting for sign-in at %s", session.code.verification_uri)
+        self.reporter.device_code(session.code, extra=self.demo_note)
+        token = await service.wait_for_sign_in(session)
+        self._session = None
+        admin = token.admin
+        self.reporter.check(CheckStatus.PASS, "Signed in",
+                            f"{admin.upn} (tenant {token.tenant_id})")
+        log.info("signed in as %s, tenant %s", admin.upn, token.tenant_id)
+        # The lock covers provisioning and saving: two runs must not build two apps at once.
+        with service.profiles.lock(token.tenant_id):
+            result = await service.provision(token, self.reporter.progress, self.requested)
+            selected = choose_services(result, self.requested)
+            path = service.save_profile(result, selected)
+        return result, selected, path
+
+    async def _guarded(
+        self,
+        body: Callable[[ConnectionService], Awaitable[tuple[ConnectionResult, list[str], Path]]],
+    ) -> int:
+        service = ConnectionService(self.settings)
+        try:
+            outcome = await run_cancellable(body(service), on_cancel=self._cancel_session)
+        except VdcError as error:
+            log.info("failed: %s (%s)", error.code, error.message)
+            self._warn_folder(service)
+            self.reporter.failure(error)
+            return error.exit_code
+        finally:
+            await service.aclose()
+        result, selected, path = outcome
+        self._warn_folder(service)
+        for warning in result.warnings:
+            log.info("warning: %s %s", warning.title, warning.detail)
+        self.reporter.note(
+            f"Connected: {result.tenant.name or result.tenant.id} "
+            f"({result.mode}, app {result.app_id}); services: {', '.join(selected)}."
+        )
+        self.reporter.note(f"Profile saved: {path}")
+        log.info("connected tenant %s, app %s, profile %s", result.tenant.id, result.app_id, path)
+        if self.reporter.json_mode:
+            self.reporter.emit(success_document(result, selected, path))
+        return 0
+
+    def _warn_folder(self, service: ConnectionService) -> None:
+        for warning in service.profiles.warnings:
+            self.reporter.warning(warning)
+
+    def _cancel_session(self) -> None:
+        if self._session is not None:
+            self._session.cancel()
+
+
+async def run_cancellable(work: Awaitable[T], *, on_cancel: Callable[[], None]) -> T:
+    """Await ``work``; SIGINT (Ctrl+C) cancels it and raises :class:`Cancelled`.
+
+    The first Ctrl+C calls ``on_cancel`` (stops a device-code wait at once) and cancels the
+    task, which lets the service layer roll back; a second one while rolling back only
+    says so, a third ends the process.
+    """
+    loop = asyncio.get_running_loop()
+    task: asyncio.Task[T] = asyncio.ensure_future(work)
+    presses = 0
+
+    def on_sigint() -> None:
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            print("\nCancelling (rolling back anything created)…", file=sys.stderr, flush=True)
+            on_cancel()
+            task.cancel()
+        elif presses == 2:
+            print("Still rolling back; press Ctrl+C again to abandon it.", file=sys.stderr,
+                  flush=True)
+        else:
+            os._exit(130)  # the operator insists; rollback may be incomplete
+
+    installed = False
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        installed = True
+    except (NotImplementedError, RuntimeError, ValueError):
+        pass  # not the main thread or no signal support: KeyboardInterrupt still stops us
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if presses:
+            raise Cancelled() from None
+        raise
+    finally:
+        if installed:
+            loop.remove_signal_handler(signal.SIGINT)

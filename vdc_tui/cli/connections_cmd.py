@@ -1,0 +1,149 @@
+"""``vdc-tui connections list|show|remove``: the saved connection profiles."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..connect.errors import VdcError, scrub
+from ..connect.profiles import ProfileEntry, ProfileStore
+from .output import Reporter
+
+log = logging.getLogger("vdc_tui.cli.connections")
+
+#: What ``remove`` says about the tenant, so nobody believes the app is gone.
+TENANT_UNTOUCHED = (
+    "Only local files were removed. The app registration, its certificate and its "
+    "permissions in the tenant were not touched: delete them in the Entra admin centre "
+    "(App registrations) if the backup service no longer needs them."
+)
+
+
+def _summary(entry: ProfileEntry) -> dict[str, Any]:
+    profile = entry.profile or {}
+    app = profile.get("app") if isinstance(profile.get("app"), dict) else {}
+    services = profile.get("services") if isinstance(profile.get("services"), dict) else {}
+    return {
+        "tenant_id": entry.tenant_id,
+        "name": entry.name,
+        "default_domain": entry.default_domain,
+        "mode": profile.get("mode"),
+        "plan": profile.get("plan"),
+        "app_id": (app or {}).get("app_id"),
+        "services": (services or {}).get("selected", []),
+        "updated_at": profile.get("updated_at"),
+        "path": str(entry.path),
+    }
+
+
+def _folder_warnings(store: ProfileStore, reporter: Reporter) -> None:
+    for warning in store.warnings:
+        reporter.warning(warning)
+
+
+def list_connections(store: ProfileStore, reporter: Reporter) -> int:
+    """List every profile; damaged ones are reported and skipped, never fatal."""
+    entries = store.list()
+    _folder_warnings(store, reporter)
+    good = [e for e in entries if e.profile is not None]
+    damaged = [e for e in entries if e.profile is None]
+    for entry in damaged:
+        reporter.warning(f"tenant {entry.tenant_id}: {entry.error} ({entry.path})")
+    if reporter.json_mode:
+        reporter.emit({
+            "status": "ok",
+            "home": str(store.root),
+            "connections": [_summary(e) for e in good],
+            "damaged": [{"tenant_id": e.tenant_id, "path": str(e.path), "error": e.error}
+                        for e in damaged],
+        })
+        return 0
+    if not good:
+        reporter.result(f"No saved connections under {store.connections_dir}.")
+        return 0
+    rows: list[tuple[str, ...]] = [("TENANT ID", "NAME", "DOMAIN", "MODE", "APP ID", "UPDATED")]
+    for entry in good:
+        s = _summary(entry)
+        rows.append(tuple(scrub(str(s[k] or "-"), limit=60) for k in
+                          ("tenant_id", "name", "default_domain", "mode", "app_id", "updated_at")))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = (cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+        reporter.result("  ".join(cells).rstrip())
+    return 0
+
+
+def show_connection(store: ProfileStore, reporter: Reporter, tenant: str) -> int:
+    """Show one profile (by tenant id, default domain or name)."""
+    try:
+        entry = store.find(tenant)
+        profile = store.load(entry.tenant_id)
+    except VdcError as error:
+        _folder_warnings(store, reporter)
+        reporter.failure(error)
+        return error.exit_code
+    _folder_warnings(store, reporter)
+    if reporter.json_mode:
+        reporter.emit({"status": "ok", "path": str(entry.path), "profile": profile})
+        return 0
+    for line in _describe(profile, entry):
+        reporter.result(scrub(line, limit=1000))
+    return 0
+
+
+def _describe(profile: dict[str, Any], entry: ProfileEntry) -> list[str]:
+    def get(*keys: str) -> Any:
+        value: Any = profile
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        return value
+
+    def listed(value: Any) -> str:
+        return ", ".join(str(v) for v in value) if isinstance(value, list) and value else "-"
+
+    return [
+        f"Tenant:        {get('tenant', 'name') or '-'} ({entry.tenant_id})",
+        f"Domain:        {get('tenant', 'default_domain') or '-'}",
+        f"Cloud:         {get('tenant', 'cloud') or '-'}",
+        f"Mode:          {get('mode') or '-'}    Plan: {get('plan') or '-'}",
+        f"Signed in as:  {get('signed_in_admin') or '-'}",
+        f"App (client):  {get('app', 'app_id') or '-'}",
+        f"Certificate:   SHA-1 {get('certificate', 'sha1') or '-'}",
+        f"               valid until {get('certificate', 'not_after') or '-'}",
+        f"Key file:      {get('certificate', 'key_file') or '(none)'}",
+        f"Services:      {listed(get('services', 'selected'))}"
+        f"  (available: {listed(get('services', 'available'))})",
+        f"Permissions:   {len(get('permissions', 'granted') or [])} granted, "
+        f"missing: {listed(get('permissions', 'missing'))}",
+        f"Verified at:   {get('verified_at') or '-'}",
+        f"Profile:       {entry.path}",
+    ]
+
+
+def remove_connection(store: ProfileStore, reporter: Reporter, tenant: str) -> int:
+    """Delete one profile and its key files; the tenant itself is not touched."""
+    try:
+        entry = store.find(tenant)
+        removed = store.remove(entry.tenant_id)
+    except VdcError as error:
+        _folder_warnings(store, reporter)
+        reporter.failure(error)
+        return error.exit_code
+    _folder_warnings(store, reporter)
+    log.info("removed profile of tenant %s (%d paths)", entry.tenant_id, len(removed))
+    label = entry.name or entry.default_domain or entry.tenant_id
+    reporter.note(f"Removed the connection profile of {label} ({entry.tenant_id}).")
+    reporter.note(TENANT_UNTOUCHED)
+    if reporter.json_mode:
+        reporter.emit({
+            "status": "removed",
+            "tenant": {"id": entry.tenant_id, "name": entry.name,
+                       "default_domain": entry.default_domain},
+            "removed": [str(p) for p in removed],
+            "tenant_untouched": True,
+            "note": TENANT_UNTOUCHED,
+        })
+    else:
+        for path in removed:
+            reporter.result(f"removed {path}")
+    return 0

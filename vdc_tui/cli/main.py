@@ -1,0 +1,509 @@
+"""``vdc-tui``: the wizard by default, headless sub-commands for scripts.
+
+The command names, options, exit codes and JSON shapes are the contract of
+``docs/design.md`` ("The headless command line"); scripts outside the project rely on them.
+Heavy modules (MSAL, cryptography, Textual) are imported only by the command that needs
+them, so ``--help`` is instant and the wizard's first frame does not wait for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from .. import __version__
+from ..connect.clouds import CLOUDS, Endpoints, resolve_endpoints
+from ..connect.errors import (
+    EXIT_CANCELLED,
+    EXIT_INVALID,
+    Cancelled,
+    InvalidInput,
+    ServiceUnavailable,
+    VdcError,
+    scrub,
+)
+from ..connect.service import (
+    DEFAULT_APP_DISPLAY_NAME,
+    DEFAULT_PUBLIC_CLIENT_ID,
+    PLANS,
+    ConnectSettings,
+)
+from ..settings import THEMES
+from .output import Reporter
+
+PROG = "vdc-tui"
+
+#: Seconds after which the headless demo approves its device code (scripts want it quick).
+HEADLESS_DEMO_APPROVE_AFTER = 1.0
+
+EPILOG = """\
+examples:
+  vdc-tui                                   the wizard (real Microsoft cloud)
+  vdc-tui --demo                            the wizard against the built-in emulator
+  vdc-tui connect auto --json               device-code sign-in, create and verify the app
+  PFX_PW=... vdc-tui connect manual --admin-email admin@contoso.com \\
+      --app-id 11111111-2222-3333-4444-555555555555 --pfx app.pfx \\
+      --pfx-password-env PFX_PW --services exchange,sharepoint --json
+  vdc-tui connections list
+  vdc-tui doctor
+  vdc-tui emulator --port 8443               a standalone emulator for rehearsals
+  vdc-tui emulator --print-demo             the demo tenant's manual app, PFX and password
+
+exit codes: 0 connected/done, 2 invalid invocation or input, 3 the check found a problem,
+            4 a service was unreachable or failed after retries, 130 cancelled.
+environment: VDC_TUI_HOME  folder for profiles and keys (default: the user data folder).
+demo mode keeps its profiles in $VDC_TUI_HOME/demo, apart from real connections.
+"""
+
+
+class UsageError(Exception):
+    """A bad invocation, raised instead of argparse's print-usage-and-exit."""
+
+    def __init__(self, message: str, prog: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.prog = prog
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors become :class:`UsageError` (one line, exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, self.prog)
+
+
+class _RefusePassword(argparse.Action):
+    """``--pfx-password``: refused, whatever its value (which is never echoed)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        raise UsageError(
+            "--pfx-password is not accepted: a password in the command line is visible to "
+            "other users and kept in shell history; use --pfx-password-env VAR or "
+            "--pfx-password-stdin",
+            parser.prog,
+        )
+
+
+def _approve_after(text: str) -> float | None:
+    if text.lower() in ("off", "never", "none"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more seconds (or 'off')")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= 120:
+        raise argparse.ArgumentTypeError("must be between 0 and 120 seconds")
+    return value
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS: the same options exist on the main parser and every sub-command; without it
+    # a sub-parser's defaults would overwrite a value given before the sub-command.
+    group = parser.add_argument_group("common options")
+    group.add_argument("--cloud", choices=list(CLOUDS), default=argparse.SUPPRESS,
+                       help="Microsoft cloud of the tenant (default: global)")
+    group.add_argument("--authority-host", metavar="URL", default=argparse.SUPPRESS,
+                       help="identity platform host, e.g. https://login.microsoftonline.com")
+    group.add_argument("--graph-url", metavar="URL", default=argparse.SUPPRESS,
+                       help="Microsoft Graph root, e.g. https://graph.microsoft.com")
+    group.add_argument("--ca-bundle", metavar="PEM", default=argparse.SUPPRESS,
+                       help="trust these CA certificates instead of the system store")
+    group.add_argument("--plan", choices=PLANS, default=argparse.SUPPRESS,
+                       help="the customer's plan (default: flex)")
+    group.add_argument("--log", metavar="FILE", default=argparse.SUPPRESS,
+                       help="append a log of what was done to FILE (never secrets)")
+    group.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+
+
+def _add_demo(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--demo", action="store_true", default=argparse.SUPPRESS,
+                        help="use the built-in emulator's demo tenant; profiles go to "
+                             "$VDC_TUI_HOME/demo, never mixed with real ones")
+
+
+def _add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true",
+                        help="print exactly one JSON object on stdout (progress stays on stderr)")
+
+
+def _add_app_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--client-id", metavar="GUID", default=argparse.SUPPRESS,
+                        help="public client used for the device-code sign-in "
+                             "(default: Microsoft Graph Command Line Tools)")
+    parser.add_argument("--app-name", metavar="NAME", default=argparse.SUPPRESS,
+                        help=f"display name of the app registration to create "
+                             f"(default: {DEFAULT_APP_DISPLAY_NAME})")
+    parser.add_argument("--demo-approve-after", metavar="SECONDS", type=_approve_after,
+                        default=argparse.SUPPRESS,
+                        help="demo only: the emulator approves the device code after SECONDS "
+                             "('off' = only through its device-login page)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line."""
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
+        prog=PROG, allow_abbrev=False, formatter_class=formatter, epilog=EPILOG,
+        description="Connect a Microsoft 365 tenant to Veeam Data Cloud. Without a command, "
+                    "the wizard starts.",
+    )
+    _add_common(parser)
+    _add_demo(parser)
+    _add_app_options(parser)
+    parser.add_argument("--tenant-name", metavar="NAME", default=argparse.SUPPRESS,
+                        help="the tenant name typed in the product's Settings step")
+    parser.add_argument("--theme", choices=THEMES, default=argparse.SUPPRESS,
+                        help="colour theme of the wizard (default: vdc)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    connect = commands.add_parser(
+        "connect", help="connect a tenant without the TUI", allow_abbrev=False,
+        formatter_class=formatter, epilog=EPILOG,
+        description="Run the wizard's checks and provisioning headless.")
+    modes = connect.add_subparsers(dest="mode", metavar="MODE", required=True,
+                                   parser_class=_Parser)
+    auto = modes.add_parser(
+        "auto", help="a Global Administrator signs in with a device code; the app is created",
+        allow_abbrev=False, formatter_class=formatter, epilog=EPILOG,
+        description="Automatic mode: the device code, its address and a QR code go to stderr; "
+                    "then one line per check. Ctrl+C cancels and rolls back.")
+    manual = modes.add_parser(
+        "manual", help="check an app registration you made (app id + PFX)",
+        allow_abbrev=False, formatter_class=formatter, epilog=EPILOG,
+        description="Manual mode: prove that an existing app registration works, or say why "
+                    "not. The PFX password is read from an environment variable or stdin, "
+                    "never from the command line.")
+    manual.add_argument("--admin-email", required=True, metavar="EMAIL",
+                        help="a Global Administrator's email in the tenant")
+    manual.add_argument("--app-id", required=True, metavar="GUID",
+                        help="Application (client) ID of the app registration")
+    manual.add_argument("--pfx", required=True, metavar="PATH",
+                        help="the certificate with its private key (PKCS#12)")
+    password = manual.add_mutually_exclusive_group()
+    password.add_argument("--pfx-password-env", metavar="VAR",
+                          help="read the PFX password from environment variable VAR")
+    password.add_argument("--pfx-password-stdin", action="store_true",
+                          help="read the PFX password from the first line of stdin")
+    manual.add_argument("--pfx-password", nargs="?", action=_RefusePassword,
+                        help=argparse.SUPPRESS)
+    for sub in (auto, manual):
+        sub.add_argument("--services", metavar="LIST",
+                         help="comma-separated: exchange,sharepoint,teams (default: every "
+                              "service the tenant has; Exchange Online is always included)")
+        _add_json(sub)
+        _add_demo(sub)
+        _add_common(sub)
+    _add_app_options(auto)
+    _add_common(connect)
+
+    connections = commands.add_parser(
+        "connections", help="list, show or remove saved connection profiles",
+        allow_abbrev=False, formatter_class=formatter, epilog=EPILOG)
+    actions = connections.add_subparsers(dest="action", metavar="ACTION", required=True,
+                                         parser_class=_Parser)
+    listing = actions.add_parser("list", help="list saved connections", allow_abbrev=False)
+    show = actions.add_parser("show", help="show one connection", allow_abbrev=False)
+    remove = actions.add_parser(
+        "remove", help="delete a profile and its key files (the tenant is not touched)",
+        allow_abbrev=False)
+    for sub in (show, remove):
+        sub.add_argument("tenant", metavar="TENANT", help="tenant id, default domain or name")
+    for sub in (listing, show, remove):
+        _add_json(sub)
+        _add_demo(sub)
+        _add_common(sub)
+    _add_common(connections)
+
+    doctor = commands.add_parser(
+        "doctor", help="can this machine do an onboarding? (network, TLS, proxy, clock, terminal)",
+        allow_abbrev=False, formatter_class=formatter, epilog=EPILOG)
+    doctor.add_argument("--timeout", type=_positive_seconds, default=4.0, metavar="SECONDS",
+                        help="limit for each name lookup and HTTPS request (default: 4)")
+    _add_json(doctor)
+    _add_common(doctor)
+
+    emulator = commands.add_parser(
+        "emulator", help="run the HTTPS emulator of Entra ID and Graph on 127.0.0.1",
+        allow_abbrev=False, formatter_class=formatter, epilog=EPILOG,
+        description="The first stdout line is one JSON object with authority_host, graph_url, "
+                    "ca_bundle and device_login_url.")
+    emulator.add_argument("--port", type=int, default=0, metavar="N",
+                          help="port to listen on (default: a free one)")
+    emulator.add_argument("--scenario", metavar="FILE", default=None,
+                          help="scenario name or JSON file (default: demo)")
+    emulator.add_argument("--print-demo", action="store_true",
+                          help="print the demo tenant's admin, manual app id, PFX path and "
+                               "password as JSON, then exit")
+    _add_common(emulator)
+    return parser
+
+
+def _opt(ns: argparse.Namespace, name: str, default: Any = None) -> Any:
+    return getattr(ns, name, default)
+
+
+def _endpoints(ns: argparse.Namespace) -> Endpoints:
+    return resolve_endpoints(
+        _opt(ns, "cloud", "global"),
+        authority_host=_opt(ns, "authority_host"),
+        graph_url=_opt(ns, "graph_url"),
+        ca_bundle=_opt(ns, "ca_bundle"),
+    )
+
+
+def _home(ns: argparse.Namespace) -> Path:
+    from ..connect.profiles import vdc_home
+
+    if _opt(ns, "demo", False):
+        from .demo import demo_home
+
+        return demo_home()
+    return vdc_home()
+
+
+def _refuse_overrides_in_demo(ns: argparse.Namespace) -> None:
+    given = [f"--{n.replace('_', '-')}" for n in ("cloud", "authority_host", "graph_url",
+                                                  "ca_bundle") if _opt(ns, n) is not None]
+    if given:
+        raise InvalidInput(
+            "invalid_argument",
+            f"--demo runs against the built-in emulator; {', '.join(given)} cannot be used "
+            "with it.",
+            "Drop --demo to use those endpoints, or drop the endpoint options.",
+        )
+
+
+def connect_settings(ns: argparse.Namespace, endpoints: Endpoints,
+                     services: Sequence[str] | None = None) -> ConnectSettings:
+    """The :class:`ConnectSettings` of a run from the parsed options."""
+    return ConnectSettings(
+        endpoints=endpoints,
+        client_id=_opt(ns, "client_id", DEFAULT_PUBLIC_CLIENT_ID),
+        plan=_opt(ns, "plan", "flex"),
+        home=_home(ns),
+        app_display_name=_opt(ns, "app_name", DEFAULT_APP_DISPLAY_NAME),
+        services=frozenset(services) if services else frozenset({"exchange", "sharepoint",
+                                                                  "teams"}),
+    )
+
+
+class _ScrubFilter(logging.Filter):
+    """Last line of defence: a log line never carries a token or control characters."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = scrub(record.getMessage(), limit=4000)
+        record.args = None
+        return True
+
+
+@contextlib.contextmanager
+def _logging(path: str | None) -> Iterator[None]:
+    """Send log records to ``path`` only (never to the terminal), for one command."""
+    root = logging.getLogger()
+    quiet = {"msal": logging.WARNING, "httpcore": logging.WARNING, "asyncio": logging.WARNING}
+    saved_levels = {name: logging.getLogger(name).level for name in quiet}
+    saved_root = root.level
+    handler: logging.Handler
+    if path:
+        target = Path(path).expanduser()
+        try:
+            # Created private: a log names tenants, apps and admins.
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+            handler = logging.FileHandler(target, mode="a", encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInput("invalid_argument",
+                               f"Cannot write the log file {str(target)!r} ({exc.strerror}).",
+                               "Give a --log path in a folder you can write.") from None
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(_ScrubFilter())
+        root.setLevel(logging.INFO)
+        for name, level in quiet.items():
+            logging.getLogger(name).setLevel(level)
+    else:
+        # Without --log nothing is logged anywhere: stderr belongs to progress lines.
+        handler = logging.NullHandler()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+        root.setLevel(saved_root)
+        for name, level in saved_levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``vdc-tui`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    json_mode = "--json" in args
+    try:
+        ns = build_parser().parse_args(args)
+    except UsageError as error:
+        hint = f"{error.prog} --help"
+        print(f"{PROG}: error: {scrub(error.message, limit=400)} (see `{hint}`)",
+              file=sys.stderr, flush=True)
+        if json_mode:
+            Reporter(json_mode=True, err=io.StringIO()).failure(InvalidInput(
+                "invalid_argument", scrub(error.message, limit=400), f"See `{hint}`."))
+        return EXIT_INVALID
+    except SystemExit as done:  # --help and --version
+        return done.code if isinstance(done.code, int) else 0
+    reporter = Reporter(json_mode=bool(_opt(ns, "json", False)))
+    try:
+        with _logging(_opt(ns, "log")):
+            logging.getLogger("vdc_tui.cli").info(
+                "vdc-tui %s: %s", __version__, " ".join(_command_words(ns)))
+            return _dispatch(ns, reporter)
+    except VdcError as error:
+        reporter.failure(error)
+        return error.exit_code
+    except KeyboardInterrupt:
+        reporter.failure(Cancelled())
+        return EXIT_CANCELLED
+    except Exception as exc:  # the service layer should have typed it; still answer a script
+        return _unexpected(exc, reporter)
+
+
+def _unexpected(exc: Exception, reporter: Reporter) -> int:
+    """An exception that escaped the service layer's typed errors.
+
+    Network-level failures still get the contract's ``service_unavailable`` (exit 4);
+    anything else is a bug: exit 1 with ``internal_error``. Only the exception's type is
+    shown (its text could quote a request); the log file, if any, has the traceback.
+    """
+    logging.getLogger("vdc_tui.cli").error("unexpected error", exc_info=exc)
+    httpx = sys.modules.get("httpx")
+    network = (OSError,) + ((httpx.HTTPError,) if httpx is not None else ())
+    if isinstance(exc, network):
+        error = ServiceUnavailable(f"A connection failed ({type(exc).__name__}).")
+        reporter.failure(error)
+        return error.exit_code
+    print(f"error: internal error ({type(exc).__name__}); this is a bug in vdc-tui "
+          "[internal_error]", file=sys.stderr, flush=True)
+    if reporter.json_mode:
+        reporter.emit({"status": "failed", "error": {
+            "code": "internal_error",
+            "message": f"Internal error ({type(exc).__name__}).",
+            "remediation": "Run again with --log FILE and report the log to the vdc-tui team.",
+        }})
+    return 1
+
+
+def _command_words(ns: argparse.Namespace) -> list[str]:
+    return [str(w) for w in (_opt(ns, "command"), _opt(ns, "mode"), _opt(ns, "action")) if w] or [
+        "wizard"]
+
+
+def _dispatch(ns: argparse.Namespace, reporter: Reporter) -> int:
+    command = _opt(ns, "command")
+    if command is None:
+        return _wizard(ns)
+    if command == "connect":
+        return _connect(ns, reporter)
+    if command == "connections":
+        return _connections(ns, reporter)
+    if command == "doctor":
+        from .doctor_cmd import run_doctor_command
+
+        return run_doctor_command(_endpoints(ns), _home(ns), reporter, timeout=ns.timeout)
+    if command == "emulator":
+        return _emulator(ns)
+    raise AssertionError(f"unhandled command {command!r}")  # argparse allows no other
+
+
+def _wizard(ns: argparse.Namespace) -> int:
+    from ..settings import AppSettings
+
+    demo = bool(_opt(ns, "demo", False))
+    if demo:
+        _refuse_overrides_in_demo(ns)
+    settings = AppSettings(
+        connect=connect_settings(ns, _endpoints(ns)),
+        demo=demo,
+        demo_approve_after=_opt(ns, "demo_approve_after", AppSettings.demo_approve_after),
+        tenant_name=_opt(ns, "tenant_name"),
+        theme=_opt(ns, "theme", "vdc"),
+    )
+    from ..app import make_app  # Textual only now, after the options are known to be good
+
+    app = make_app(settings)
+    app.run()
+    code = app.return_code
+    return code if isinstance(code, int) else 0
+
+
+def _connect(ns: argparse.Namespace, reporter: Reporter) -> int:
+    import asyncio
+
+    from .connect_cmd import ConnectRun, parse_services, read_password
+
+    requested = parse_services(ns.services)
+    password: str | None = None
+    if ns.mode == "manual":
+        password = read_password(ns.pfx_password_env, ns.pfx_password_stdin)
+    demo = bool(_opt(ns, "demo", False))
+    with contextlib.ExitStack() as stack:
+        if demo:
+            _refuse_overrides_in_demo(ns)
+            from .demo import demo_emulator, emulator_endpoints
+
+            approve = _opt(ns, "demo_approve_after", HEADLESS_DEMO_APPROVE_AFTER)
+            emu = stack.enter_context(demo_emulator(approve if ns.mode == "auto" else None))
+            endpoints = emulator_endpoints(emu)
+            note = ("Demo: the emulator approves this code by itself in "
+                    f"{approve:g} s." if approve is not None else
+                    "Demo: open the address above in a browser to approve.")
+        else:
+            endpoints = _endpoints(ns)
+            note = None
+        run = ConnectRun(connect_settings(ns, endpoints, requested), reporter, requested,
+                         demo_note=note)
+        if ns.mode == "auto":
+            return asyncio.run(run.auto())
+        return asyncio.run(run.manual(ns.admin_email, ns.app_id, ns.pfx, password))
+    raise AssertionError("unreachable")  # pragma: no cover (mypy: ExitStack may swallow)
+
+
+def _connections(ns: argparse.Namespace, reporter: Reporter) -> int:
+    from ..connect.profiles import ProfileStore
+    from .connections_cmd import list_connections, remove_connection, show_connection
+
+    store = ProfileStore(_home(ns))
+    if ns.action == "list":
+        return list_connections(store, reporter)
+    if ns.action == "show":
+        return show_connection(store, reporter, ns.tenant)
+    return remove_connection(store, reporter, ns.tenant)
+
+
+def _emulator(ns: argparse.Namespace) -> int:
+    if ns.print_demo:
+        from .demo import DEMO_SCENARIO, demo_facts
+
+        facts = demo_facts(ns.scenario or DEMO_SCENARIO)
+        print(json.dumps(facts.to_json(), ensure_ascii=True), flush=True)
+        return 0
+    from ..emulator.cli import serve
+
+    outcome = serve(ns.port, ns.scenario)
+    return outcome if isinstance(outcome, int) else 0

@@ -1,0 +1,195 @@
+"""What the headless commands print, and where.
+
+Progress, device codes and errors go to stderr; stdout carries the command's result (one
+JSON object with ``--json``, nothing else). Every piece of untrusted text (server messages,
+tenant names, file names) passes through :func:`~vdc_tui.connect.errors.scrub` first, so it
+cannot move the cursor or retitle the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from ..connect.errors import VdcError, scrub
+from ..connect.models import CheckEvent, CheckStatus, DeviceCode
+
+#: States after which a checklist line will not change again.
+FINAL_STATES = frozenset(
+    {CheckStatus.PASS, CheckStatus.WARN, CheckStatus.FAIL, CheckStatus.SKIPPED}
+)
+
+_LABELS = {
+    CheckStatus.PASS: "pass",
+    CheckStatus.WARN: "warn",
+    CheckStatus.FAIL: "fail",
+    CheckStatus.SKIPPED: "skip",
+    CheckStatus.RUNNING: "....",
+    CheckStatus.PENDING: "    ",
+}
+
+
+def status_line(status: CheckStatus, title: str, detail: str = "", fix: str = "") -> str:
+    """``[pass] Title: detail`` plus an indented ``fix:`` line on warn/fail."""
+    text = f"[{_LABELS[status]}] {scrub(title, limit=200)}"
+    if detail:
+        text += f": {scrub(detail, limit=1000)}"
+    if fix and status in (CheckStatus.WARN, CheckStatus.FAIL):
+        text += f"\n       fix: {scrub(fix, limit=1000)}"
+    return text
+
+
+def wants_colour(stream: TextIO) -> bool:
+    """Whether ANSI colours may be written to ``stream``."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM", "") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def qr_lines(data: str, *, ansi: bool = False, border: int = 2) -> list[str]:
+    """A QR code of ``data`` drawn with half blocks (two modules per character cell).
+
+    Light modules are drawn as ink, so the code reads right on a dark terminal; with
+    ``ansi`` each line is also painted white on black, which reads right on any theme.
+    The quiet zone is ``border`` modules wide (2 decodes reliably on screens).
+    """
+    import qrcode  # small, but only needed when a device code is shown
+    from qrcode.constants import ERROR_CORRECT_L
+
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_L, border=border)
+    code.add_data(data)
+    code.make(fit=True)
+    matrix: list[list[bool]] = code.get_matrix()  # True = dark module, border included
+    if len(matrix) % 2:
+        matrix.append([False] * len(matrix[0]))  # pad with a light row
+    lines = []
+    for top, bottom in zip(matrix[0::2], matrix[1::2], strict=True):
+        chars = []
+        for dark_top, dark_bottom in zip(top, bottom, strict=True):
+            light_top, light_bottom = not dark_top, not dark_bottom
+            if light_top and light_bottom:
+                chars.append("█")
+            elif light_top:
+                chars.append("▀")
+            elif light_bottom:
+                chars.append("▄")
+            else:
+                chars.append(" ")
+        line = "".join(chars)
+        lines.append(f"\x1b[97;40m{line}\x1b[0m" if ansi else line)
+    return lines
+
+
+class Reporter:
+    """Writes a headless run's progress to stderr and its result to stdout.
+
+    Args:
+        json_mode: ``--json``: stdout gets exactly one JSON object at the end.
+        out: Where results go (stdout).
+        err: Where progress and errors go (stderr).
+    """
+
+    def __init__(self, *, json_mode: bool, out: TextIO | None = None,
+                 err: TextIO | None = None) -> None:
+        self.json_mode = json_mode
+        self.out = out if out is not None else sys.stdout
+        self.err = err if err is not None else sys.stderr
+        self._last: dict[str, tuple[CheckStatus, str]] = {}
+        self._emitted = False
+
+    # -- stderr --------------------------------------------------------------------------
+
+    def note(self, text: str) -> None:
+        """One line of information on stderr (``text`` is scrubbed)."""
+        print(scrub(text, limit=2000), file=self.err, flush=True)
+
+    def warning(self, text: str) -> None:
+        """A loud warning line on stderr."""
+        print(f"WARNING: {scrub(text, limit=2000)}", file=self.err, flush=True)
+
+    def check(self, status: CheckStatus, title: str, detail: str = "", fix: str = "") -> None:
+        """One checklist line on stderr."""
+        print(status_line(status, title, detail, fix), file=self.err, flush=True)
+
+    def progress(self, event: CheckEvent) -> None:
+        """The :data:`~vdc_tui.connect.models.ProgressCallback` of headless runs.
+
+        Only final states are printed, each once per step (a step may report PASS again
+        with new detail after a retry; that is printed).
+        """
+        if event.status not in FINAL_STATES:
+            return
+        key = (event.status, event.detail)
+        if self._last.get(event.step) == key:
+            return
+        self._last[event.step] = key
+        self.check(event.status, event.title, event.detail, event.remediation)
+
+    def device_code(self, code: DeviceCode, *, extra: str | None = None) -> None:
+        """Show a device code, its address and a QR code of the address, at once."""
+        uri = scrub(code.verification_uri, limit=300)
+        user_code = scrub(code.user_code, limit=40)
+        expires = code.expires_at.astimezone(UTC).strftime("%H:%M:%S UTC")
+        minutes = max(1, round(code.expires_in / 60))
+        lines = [
+            "",
+            "To sign in, a Global Administrator of the customer's tenant opens",
+            f"    {uri}",
+            f"and enters the code  {user_code}",
+            f"(the code expires at {expires}, in about {minutes} min; Ctrl+C cancels)",
+        ]
+        if extra:
+            lines.append(scrub(extra, limit=300))
+        print("\n".join(lines), file=self.err, flush=True)
+        try:
+            qr = qr_lines(code.verification_uri, ansi=wants_colour(self.err))
+        except Exception:  # a QR is a convenience; the address above is what matters
+            qr = []
+        if qr:
+            print("\n".join(qr), file=self.err, flush=True)
+        print("", file=self.err, flush=True)
+
+    def failure(self, error: VdcError) -> None:
+        """An error: message, code and fix on stderr; the failure object on stdout (--json)."""
+        print(f"error: {scrub(error.message)} [{error.code}]", file=self.err, flush=True)
+        if error.remediation:
+            print(f"  fix: {scrub(error.remediation)}", file=self.err, flush=True)
+        if self.json_mode:
+            self.emit({"status": "failed", "error": _clean(error.to_json())})
+
+    # -- stdout --------------------------------------------------------------------------
+
+    def emit(self, document: dict[str, Any]) -> None:
+        """Write the one JSON object of ``--json`` output to stdout (only once)."""
+        if self._emitted:
+            return
+        self._emitted = True
+        self.out.write(json.dumps(document, ensure_ascii=True, default=_json_default) + "\n")
+        self.out.flush()
+
+    def result(self, text: str) -> None:
+        """Human-readable result text on stdout (not used with --json)."""
+        print(text, file=self.out, flush=True)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+def _clean(value: Any) -> Any:
+    """Scrub every string of a JSON value (error details quote server text)."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value

@@ -1,0 +1,424 @@
+"""Connection profiles: what a finished onboarding leaves on disk.
+
+Layout under the home folder (``$VDC_TUI_HOME``)::
+
+    connections/<tenant-id>/profile.json      the record (no secrets)
+    connections/<tenant-id>/certificate.pfx   the certificate with its private key (0600)
+    locks/<tenant-id>.lock                    per-tenant lock (+ ``.owner``: who holds it)
+
+Folders are 0700 and key files 0600, like SSH keys. An existing folder that is more open
+is reported loudly (``ProfileStore.warnings``), never silently re-permissioned: the
+operator may have a reason, and a silent fix would hide that the keys were exposed.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import json
+import os
+import re
+import socket
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidInput, scrub
+from .fsutil import PRIVATE_FILE_MODE, atomic_write, ensure_private_dir
+from .models import ConnectionResult
+
+#: Version of the ``profile.json`` layout; bump it when a field changes meaning.
+SCHEMA_VERSION = 1
+
+PROFILE_FILE = "profile.json"
+KEY_FILE = "certificate.pfx"
+#: Written by automatic provisioning while it runs (``provision.JOURNAL_NAME``).
+JOURNAL_FILE = "provisioning.json"
+
+#: Tenant ids are GUIDs; anything else could walk out of the profile folder.
+_SAFE_TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
+
+
+def vdc_home() -> Path:
+    """The root folder for profiles and keys: ``$VDC_TUI_HOME`` or the user data folder."""
+    env = os.environ.get("VDC_TUI_HOME", "").strip()
+    if env:
+        return Path(env).expanduser()
+    import platformdirs  # only needed when the variable is not set
+
+    return Path(platformdirs.user_data_path("vdc-tui", appauthor=False))
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+@dataclass(frozen=True)
+class ProfileEntry:
+    """One folder under ``connections/``, readable or not.
+
+    Attributes:
+        tenant_id: The folder name (the tenant id).
+        path: Path of its ``profile.json``.
+        profile: The parsed profile, or ``None`` when it could not be read.
+        error: Why it could not be read (one line, safe to print), or ``None``.
+    """
+
+    tenant_id: str
+    path: Path
+    profile: dict[str, Any] | None
+    error: str | None = None
+
+    @property
+    def name(self) -> str | None:
+        """The tenant's display name, when known."""
+        return _tenant_field(self.profile, "name")
+
+    @property
+    def default_domain(self) -> str | None:
+        """The tenant's default domain, when known."""
+        return _tenant_field(self.profile, "default_domain")
+
+
+def _tenant_field(profile: dict[str, Any] | None, key: str) -> str | None:
+    if not profile:
+        return None
+    tenant = profile.get("tenant")
+    if isinstance(tenant, dict):
+        value = tenant.get(key)
+        return value if isinstance(value, str) else None
+    return None
+
+
+def profile_record(
+    result: ConnectionResult,
+    selected: Sequence[str],
+    *,
+    plan: str,
+    cloud: str,
+    key_file: str | None,
+    created_at: str | None = None,
+) -> dict[str, Any]:
+    """The JSON document stored as ``profile.json`` for a verified connection.
+
+    Holds no token, password or private key: only public facts and the key file's name.
+    """
+    now = _now()
+    cert = result.certificate
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tenant": {
+            "id": result.tenant.id,
+            "name": result.tenant.name,
+            "default_domain": result.tenant.default_domain,
+            "cloud": cloud,
+        },
+        "mode": result.mode,
+        "plan": plan,
+        "signed_in_admin": result.signed_in_as,
+        "app": {
+            "app_id": result.app_id,
+            "object_id": result.app_object_id,
+            "created_by_tool": result.created_app,
+        },
+        "certificate": {
+            "subject": cert.subject,
+            "sha1": cert.sha1,
+            "sha256": cert.sha256,
+            "not_before": cert.not_before.isoformat(),
+            "not_after": cert.not_after.isoformat(),
+            "key_size": cert.key_size,
+            "key_file": key_file,
+        },
+        "services": {
+            "selected": list(selected),
+            "available": list(result.available_services),
+            "detected": [
+                {"service": s.service, "availability": str(s.availability), "reason": s.reason}
+                for s in result.services
+            ],
+        },
+        "permissions": {
+            "granted": list(result.permissions.granted),
+            "missing": list(result.permissions.missing),
+        },
+        "warnings": [f"{w.title}: {w.detail}" if w.detail else w.title for w in result.warnings],
+        "created_at": created_at or now,
+        "verified_at": now,
+        "updated_at": now,
+    }
+
+
+class ProfileStore:
+    """The profiles of one home folder.
+
+    Attributes:
+        root: The home folder (``connections/`` and ``locks/`` live under it).
+        warnings: Permission warnings found on the way (folders more open than 0700), for
+            the caller to show loudly.
+    """
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root) if root is not None else vdc_home()
+        self.warnings: list[str] = []
+        # One FileLock object per tenant, so a run that holds a tenant's lock can save the
+        # profile (which takes the lock again) without contending with itself.
+        self._locks: dict[str, Any] = {}
+
+    # -- paths -------------------------------------------------------------------------
+
+    @property
+    def connections_dir(self) -> Path:
+        """``root/connections``."""
+        return self.root / "connections"
+
+    def tenant_dir(self, tenant_id: str) -> Path:
+        """``root/connections/<tenant-id>``.
+
+        Raises:
+            InvalidInput: the id is not a plain identifier (it would escape the folder).
+        """
+        if not _SAFE_TENANT_ID.match(tenant_id):
+            raise InvalidInput(
+                "invalid_argument",
+                f"{scrub(tenant_id, limit=80)!r} is not a tenant id.",
+                "A tenant id is a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47.",
+            )
+        return self.connections_dir / tenant_id
+
+    def _private_dir(self, path: Path) -> None:
+        for warning in ensure_private_dir(path):
+            if warning not in self.warnings:
+                self.warnings.append(warning)
+
+    def _prepare_tree(self) -> None:
+        self._private_dir(self.root)
+        self._private_dir(self.connections_dir)
+
+    # -- locking -----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self, tenant_id: str) -> Iterator[None]:
+        """Hold the tenant's lock; another run holding it → ``InvalidInput`` naming that run.
+
+        Re-entrant within one store (the same lock object is reused per tenant).
+        """
+        from filelock import FileLock, Timeout
+
+        self.tenant_dir(tenant_id)  # validates the id
+        self._private_dir(self.root)
+        locks = self.root / "locks"
+        self._private_dir(locks)
+        path = locks / f"{tenant_id}.lock"
+        owner = locks / f"{tenant_id}.owner"
+        lock = self._locks.get(tenant_id)
+        if lock is None:
+            lock = FileLock(str(path), timeout=0, mode=PRIVATE_FILE_MODE)
+            self._locks[tenant_id] = lock
+        first = not lock.is_locked
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise InvalidInput(
+                "invalid_argument",
+                f"Another vdc-tui run is working on tenant {tenant_id}: {_describe_owner(owner)}.",
+                "Wait for that run to finish (or stop it), then try again.",
+                {"tenant_id": tenant_id, "lock": str(path)},
+            ) from None
+        try:
+            if first:
+                atomic_write(owner, json.dumps(_owner_facts()).encode())
+            yield
+        finally:
+            if lock.lock_counter == 1:
+                with contextlib.suppress(FileNotFoundError):
+                    owner.unlink()
+            lock.release()
+
+    # -- writing -----------------------------------------------------------------------
+
+    def save(
+        self, result: ConnectionResult, selected: Sequence[str], *, plan: str, cloud: str
+    ) -> Path:
+        """Write ``profile.json`` (and ``certificate.pfx``) for a verified connection.
+
+        Both files are written atomically under the tenant's lock. A profile already there
+        for the tenant is replaced; its ``created_at`` is kept.
+
+        Returns:
+            The path of ``profile.json``.
+        """
+        tenant_id = result.tenant.id
+        folder = self.tenant_dir(tenant_id)
+        with self.lock(tenant_id):
+            self._prepare_tree()
+            self._private_dir(folder)
+            profile_path = folder / PROFILE_FILE
+            created_at: str | None = None
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                previous = json.loads(profile_path.read_text(encoding="utf-8"))
+                created = previous.get("created_at")
+                created_at = created if isinstance(created, str) else None
+            key_file: str | None = None
+            if result.certificate_pfx:
+                atomic_write(folder / KEY_FILE, result.certificate_pfx, mode=PRIVATE_FILE_MODE)
+                key_file = KEY_FILE
+            record = profile_record(
+                result, selected, plan=plan, cloud=cloud, key_file=key_file, created_at=created_at
+            )
+            data = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+            atomic_write(profile_path, data, mode=PRIVATE_FILE_MODE)
+        return profile_path
+
+    # -- reading -----------------------------------------------------------------------
+
+    def list(self) -> list[ProfileEntry]:
+        """Every folder under ``connections/``, sorted by tenant name then id.
+
+        A damaged or unreadable ``profile.json`` gives an entry with ``error`` set instead
+        of failing the whole listing.
+        """
+        folder = self.connections_dir
+        if not folder.is_dir():
+            return []
+        self._private_dir(self.root)
+        self._private_dir(folder)
+        entries = [self._read(child) for child in folder.iterdir() if _is_tenant_folder(child)]
+        return sorted(entries, key=lambda e: ((e.name or "").casefold(), e.tenant_id))
+
+    def _read(self, folder: Path) -> ProfileEntry:
+        path = folder / PROFILE_FILE
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            if (folder / JOURNAL_FILE).exists():
+                return ProfileEntry(
+                    folder.name,
+                    path,
+                    None,
+                    f"no profile yet: an interrupted automatic run left {JOURNAL_FILE} "
+                    "(the next `vdc-tui connect auto` for this tenant resumes or removes it)",
+                )
+            return ProfileEntry(folder.name, path, None, "profile.json is missing")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = type(exc).__name__
+            return ProfileEntry(folder.name, path, None, f"profile.json is unreadable ({reason})")
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            return ProfileEntry(
+                folder.name, path, None, f"profile.json is not valid JSON (line {exc.lineno})"
+            )
+        if not isinstance(data, dict) or not isinstance(data.get("tenant"), dict):
+            return ProfileEntry(folder.name, path, None, "profile.json has no tenant record")
+        version = data.get("schema_version")
+        if isinstance(version, int) and version > SCHEMA_VERSION:
+            return ProfileEntry(
+                folder.name,
+                path,
+                None,
+                f"profile.json has schema version {version}; this vdc-tui reads up to "
+                f"{SCHEMA_VERSION} (upgrade vdc-tui)",
+            )
+        return ProfileEntry(folder.name, path, data)
+
+    def find(self, tenant: str) -> ProfileEntry:
+        """The entry for a tenant id, default domain or display name (case-insensitive).
+
+        A damaged profile is found by its tenant id (the folder name).
+
+        Raises:
+            InvalidInput: nothing matches, or a name matches more than one profile.
+        """
+        wanted = tenant.strip().casefold()
+        entries = self.list()
+        for attribute in ("tenant_id", "default_domain", "name"):
+            matches = [
+                e for e in entries if wanted and (getattr(e, attribute) or "").casefold() == wanted
+            ]
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                ids = ", ".join(e.tenant_id for e in matches)
+                raise InvalidInput(
+                    "invalid_argument",
+                    f"{scrub(tenant, limit=120)!r} matches {len(matches)} profiles ({ids}).",
+                    "Give the tenant id instead.",
+                )
+        raise InvalidInput(
+            "invalid_argument",
+            f"No connection profile for {scrub(tenant, limit=120)!r} under {self.connections_dir}.",
+            "`vdc-tui connections list` shows the saved connections (tenant id, domain, name).",
+        )
+
+    def load(self, tenant: str) -> dict[str, Any]:
+        """The profile of a tenant id, default domain or name.
+
+        Raises:
+            InvalidInput: not found, ambiguous, or the profile file is damaged.
+        """
+        entry = self.find(tenant)
+        if entry.profile is None:
+            raise InvalidInput(
+                "invalid_argument",
+                f"The profile of tenant {entry.tenant_id} is damaged: {entry.error}.",
+                f"Remove it with `vdc-tui connections remove {entry.tenant_id}` and connect again.",
+                {"path": str(entry.path)},
+            )
+        return entry.profile
+
+    def remove(self, tenant: str) -> builtins.list[Path]:
+        """Delete a tenant's profile folder (profile and key files) under its lock.
+
+        Only local files go; nothing in the tenant is touched.
+
+        Returns:
+            The files and folder removed.
+        """
+        entry = self.find(tenant)
+        folder = entry.path.parent
+        removed: builtins.list[Path] = []
+        with self.lock(entry.tenant_id):
+            for child in sorted(folder.iterdir()):
+                if child.is_dir() and not child.is_symlink():
+                    raise InvalidInput(
+                        "invalid_argument",
+                        f"{folder} contains a folder ({child.name}) vdc-tui did not write.",
+                        "Move your own files out of the profile folder, then remove again.",
+                    )
+                child.unlink()
+                removed.append(child)
+            folder.rmdir()
+            removed.append(folder)
+        return removed
+
+
+def _is_tenant_folder(path: Path) -> bool:
+    return (
+        path.is_dir() and not path.name.startswith(".") and bool(_SAFE_TENANT_ID.match(path.name))
+    )
+
+
+def _owner_facts() -> dict[str, Any]:
+    return {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        # Program and sub-command only: later arguments are the operator's business.
+        "command": " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:3]]) if sys.argv else "",
+        "since": _now(),
+    }
+
+
+def _describe_owner(owner: Path) -> str:
+    """Who holds a lock, from its ``.owner`` file (best effort; it is only a hint)."""
+    try:
+        facts = json.loads(owner.read_text(encoding="utf-8"))
+        pid = int(facts["pid"])
+        host = scrub(str(facts.get("host", "?")), limit=80)
+        since = scrub(str(facts.get("since", "?")), limit=40)
+    except (OSError, ValueError, KeyError, TypeError):
+        return "a run that holds its lock (details unavailable)"
+    return f"process {pid} on {host}, since {since}"
