@@ -24,10 +24,10 @@ test: $(STAMP) peer-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check vdc_tui tests scripts
+	$(BIN)/ruff check vdc_tui tests scripts bench
 
 typecheck: $(STAMP)
-	$(BIN)/mypy vdc_tui
+	$(BIN)/mypy vdc_tui bench
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -1,0 +1,1 @@
+"""Benchmarks of what an operator feels (``make bench``); not part of the test suite."""

@@ -1,0 +1,5 @@
+"""``python -m bench`` (``make bench``)."""
+
+from .runner import main
+
+raise SystemExit(main())

@@ -1,0 +1,105 @@
+"""``python -m bench``: run every measurement, print the table, write ``bench/results.json``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import rows
+from .emulator_host import EmulatorProcess
+from .report import RowResult, machine_info, render_table, results_document
+from .wizard import python_executable
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=(
+            "Measure what an operator feels: start-up, the wait for the device code, "
+            "provisioning round trips, the replication wait, idle repaint, memory and the "
+            "headless manual check. Prints a Markdown table and writes results.json."
+        ),
+    )
+    parser.add_argument("--runs", type=int, default=5, help="runs of each cheap row (median)")
+    parser.add_argument(
+        "--full-runs", type=int, default=2, help="full automatic runs (provisioning, memory)"
+    )
+    parser.add_argument("--latency-ms", type=float, default=100.0, help="added per request")
+    parser.add_argument("--lag", type=float, default=30.0, help="replication lag in seconds")
+    parser.add_argument(
+        "--no-replication", action="store_true", help="skip the replication row (saves ~1 min)"
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where results.json goes")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated rows: first_frame,device_code,provisioning,replication,manual_check",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; exit 0 when every row was measured (targets may be missed)."""
+    args = _parser().parse_args(argv)
+    started = datetime.now(UTC)
+    t0 = time.monotonic()
+
+    def progress(message: str) -> None:
+        print(f"[{time.monotonic() - t0:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+    cfg = rows.BenchConfig(
+        python=python_executable(),
+        root=str(ROOT),
+        runs=max(1, args.runs),
+        full_runs=max(1, args.full_runs),
+        latency=args.latency_ms / 1000.0,
+        lag=args.lag,
+        replication=not args.no_replication,
+        progress=progress,
+    )
+    only = {name.strip() for name in args.only.split(",") if name.strip()}
+
+    def wanted(name: str) -> bool:
+        return not only or name in only
+
+    machine = machine_info()
+    results: list[RowResult] = []
+    progress("starting the emulator host")
+    with EmulatorProcess(cfg.python, cwd=cfg.root) as emu:
+        if wanted("first_frame"):
+            results.append(rows.first_frame(cfg, emu))
+        if wanted("device_code"):
+            results.extend(rows.device_code(cfg, emu))
+        if wanted("provisioning"):
+            results.extend(rows.provisioning_and_memory(cfg, emu))
+        if wanted("replication") and cfg.replication:
+            results.append(rows.replication(cfg, emu))
+        if wanted("manual_check"):
+            results.append(rows.manual_check(cfg, emu))
+    duration = time.monotonic() - t0
+    when = started.strftime("%Y-%m-%d %H:%M UTC") + f", {duration:.0f} s"
+    print(render_table(results, machine, when=when))
+    document = results_document(
+        results,
+        machine,
+        settings={
+            "runs": cfg.runs,
+            "full_runs": cfg.full_runs,
+            "latency_s": cfg.latency,
+            "replication_lag_s": cfg.lag if cfg.replication else None,
+            "terminal": f"{cfg.cols}x{cfg.rows}",
+            "idle_window_s": cfg.idle_window,
+        },
+        started=started,
+        duration_s=duration,
+    )
+    args.out.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    progress(f"wrote {args.out}")
+    return 0 if all(row.status != "not measured" for row in results) else 1
