@@ -1,0 +1,71 @@
+"""Fixtures of the wizard's tests: stable rendering, no real clipboard, no SSH variables."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from vdc_tui.app import VdcApp, make_app
+from vdc_tui.settings import AppSettings
+
+from .fakes import FakeConnectionService, frozen_clock
+
+
+@pytest.fixture(autouse=True)
+def stable_terminal(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """No cursor blink, no animations, a local session, and a recording clipboard stub.
+
+    Returns the texts the (stubbed) native clipboard received.
+    """
+    monkeypatch.setattr(Input, "_toggle_cursor", lambda self: None)
+    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
+    for name in ("SSH_CONNECTION", "SSH_TTY", "SSH_CLIENT", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    copied: list[str] = []
+    import pyperclip
+
+    monkeypatch.setattr(pyperclip, "determine_clipboard", lambda: (copied.append, None))
+    monkeypatch.setattr(pyperclip, "copy", copied.append)
+    return copied
+
+
+@pytest.fixture
+def fake_service(tmp_path: Path) -> FakeConnectionService:
+    """The scripted test double of the connection service, profiles under ``tmp_path``."""
+    return FakeConnectionService(home=tmp_path / "home")
+
+
+@pytest.fixture
+def wizard(fake_service: FakeConnectionService) -> Callable[..., VdcApp]:
+    """Factory of wizard apps on the fake service with a frozen clock."""
+
+    def build(**settings: object) -> VdcApp:
+        return make_app(AppSettings(**settings), service=fake_service,  # type: ignore[arg-type]
+                        clock=frozen_clock)
+
+    return build
+
+
+async def wait_until(pilot: Pilot[object], condition: Callable[[], bool],
+                     timeout: float = 10.0) -> None:
+    """Let the app run until ``condition`` holds (fails the test after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.02)
+
+
+def screen_name(app: VdcApp) -> str:
+    """The class name of the screen on top."""
+    return type(app.screen).__name__
+
+
+#: The root conftest's ``start_emulator`` factory (scenario name or object → server).
+StartEmulatorLike = Callable[..., Any]

@@ -1,0 +1,102 @@
+"""End to end: the wizard with the real service layer against the HTTPS emulator."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from textual.widgets import Input
+
+from vdc_tui.app import make_app
+from vdc_tui.connect.service import ConnectionService, ConnectSettings
+from vdc_tui.settings import AppSettings
+
+from .conftest import StartEmulatorLike, screen_name, wait_until
+
+DEMO_APP_ID = "6b1c7e52-3f0a-4d8e-b5a9-0e4f2c7d9a13"  # the demo scenario's manual app
+DEMO_PFX = Path(__file__).parents[2] / "vdc_tui" / "emulator" / "scenarios" / "demo-manual-app.pfx"
+
+
+async def test_demo_mode_automatic_flow_saves_a_profile(tmp_path: Path) -> None:
+    """`--demo`: the app starts the emulator itself, which approves the code."""
+    settings = AppSettings(demo=True, demo_approve_after=0.2,
+                           connect=ConnectSettings(home=tmp_path))
+    app = make_app(settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: "https://" in app.demo_status, 30)
+        await pilot.press("a")
+        await wait_until(pilot, lambda: screen_name(app) == "ConnectedDialog", 60)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen_name(app) == "ServicesScreen")
+        await pilot.press("n")
+        await wait_until(pilot, lambda: screen_name(app) == "SummaryScreen")
+        await pilot.press("f")
+        await wait_until(pilot, lambda: app.return_value is not None, 20)
+    profile = app.return_value
+    assert profile is not None and profile.is_file()
+    assert profile.is_relative_to(tmp_path)
+    assert app.return_code == 0
+
+
+def _service(emu: object, home: Path) -> ConnectionService:
+    endpoints = emu.endpoints()  # type: ignore[attr-defined]
+    return ConnectionService(ConnectSettings(endpoints=endpoints, home=home))
+
+
+async def _fill_manual(pilot: object, app: object, password: str) -> None:
+    screen = app.screen  # type: ignore[attr-defined]
+    screen.query_one("#admin_email", Input).value = "admin@contoso.com"
+    screen.query_one("#app_id", Input).value = "{" + DEMO_APP_ID.upper() + "}"
+    screen.query_one("#pfx_path", Input).value = str(DEMO_PFX)
+    screen.query_one("#pfx_password", Input).focus()
+    await pilot.press(*password, "enter")  # type: ignore[attr-defined]
+
+
+async def test_manual_flow_on_emulator_connects(
+    start_emulator: StartEmulatorLike, tmp_path: Path
+) -> None:
+    emu = start_emulator("demo")
+    app = make_app(AppSettings(), service=_service(emu, tmp_path))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("m", "i")
+        await wait_until(pilot, lambda: screen_name(app) == "ManualScreen")
+        await _fill_manual(pilot, app, "demo")
+        await wait_until(pilot, lambda: screen_name(app) == "ConnectedDialog", 60)
+
+
+async def test_manual_wrong_password_on_emulator_focuses_the_password(
+    start_emulator: StartEmulatorLike, tmp_path: Path
+) -> None:
+    emu = start_emulator("demo")
+    app = make_app(AppSettings(), service=_service(emu, tmp_path))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("m", "i")
+        await wait_until(pilot, lambda: screen_name(app) == "ManualScreen")
+        await _fill_manual(pilot, app, "wrong")
+        await wait_until(pilot, lambda: app.focused is not None
+                         and app.focused.id == "pfx_password", 30)
+        assert app.screen.query_one("#pfx_password-error").display
+        assert app.screen.query_one("#admin_email", Input).value == "admin@contoso.com"
+
+
+async def test_declined_sign_in_on_emulator_offers_a_new_code(
+    start_emulator: StartEmulatorLike, tmp_path: Path
+) -> None:
+    emu = start_emulator(replace_interval(emu_scenario="demo"))
+    app = make_app(AppSettings(), service=_service(emu, tmp_path))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("a")
+        await wait_until(pilot, lambda: bool(emu.pending_user_codes()), 30)
+        emu.decline_device_code(emu.pending_user_codes()[0])
+        await wait_until(pilot, lambda: getattr(app.screen, "_problem", None) is not None, 30)
+        assert app.screen._problem.code == "sign_in_declined"  # type: ignore[attr-defined]
+        assert app.screen.check_action("new_code", ()) is True
+
+
+def replace_interval(emu_scenario: str) -> object:
+    """The named scenario with a 1-second polling interval (keeps the test fast)."""
+    from vdc_tui.emulator import load_scenario
+
+    scenario = load_scenario(emu_scenario)
+    scenario.device_code = replace(scenario.device_code, interval=1)
+    return scenario

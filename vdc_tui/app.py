@@ -1,0 +1,317 @@
+"""The Textual application: theme, global keys, demo backend, and the wizard's flow.
+
+The flow between steps is :meth:`VdcApp.run_wizard`, one coroutine that reads top to
+bottom. Screens do one step each and return their result through ``dismiss()``; all
+connection work goes through :class:`~vdc_tui.connect.service.ConnectionService`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+from textual.theme import Theme
+
+from .connect.errors import VdcError, scrub
+from .connect.models import ConnectionResult
+from .connect.permissions import load_catalog
+from .connect.service import ConnectionService
+from .screens import (
+    ConfirmDialog,
+    ConnectedDialog,
+    DeviceCodeScreen,
+    HelpScreen,
+    ManualDraft,
+    ManualModeNotice,
+    ManualScreen,
+    ModeScreen,
+    ProvisioningScreen,
+    ServicesScreen,
+    SummaryScreen,
+    WizardScreen,
+)
+from .screens.manual import ManualOutcome
+from .screens.mode import ModeChoice
+from .settings import AppSettings
+from .widgets.countdown import utc_now
+
+#: Exit code when the operator leaves without a saved profile (the command-line contract).
+EXIT_CANCELLED = 130
+
+#: The default theme: calm dark surfaces, the green of a healthy check as primary.
+VDC_THEME = Theme(
+    name="vdc",
+    primary="#00B336",
+    secondary="#3D8FD1",
+    accent="#5CC8FF",
+    warning="#F0B429",
+    error="#F0524F",
+    success="#3FBF5F",
+    foreground="#E4E8EC",
+    background="#0E1216",
+    surface="#151B21",
+    panel="#1D252D",
+    dark=True,
+)
+
+
+class VdcApp(App[Path | None]):
+    """The "Connect to Flex" wizard.
+
+    The app's return value is the saved profile's path, or ``None`` when the operator
+    left before Finish (then ``return_code`` is 130).
+    """
+
+    CSS_PATH = "vdc_tui.tcss"
+    ENABLE_COMMAND_PALETTE = False
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]  # below 80 columns: too small
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (24, "-tall")]  # below 24 lines: too small
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "request_quit", "Quit", id="app.quit", priority=True,
+                tooltip="Leave the wizard (asks first when work is in progress)"),
+        Binding("f1", "help", "Help", id="app.help", priority=True, key_display="F1",
+                tooltip="List every key of this screen"),
+        Binding("question_mark", "help", "Help", id="app.help_alt", show=False,
+                tooltip="List every key of this screen"),
+    ]
+
+    demo_status: reactive[str] = reactive("")
+    """In demo mode: the emulator's device-login page (shown in the DEMO badge)."""
+
+    def __init__(
+        self,
+        settings: AppSettings,
+        *,
+        service: ConnectionService | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        """Create the app (nothing slow happens here: the first frame must be quick).
+
+        Args:
+            settings: How the wizard was started.
+            service: A ready service (tests); by default one is built from the settings,
+                or, in demo mode, against the built-in emulator once it has started.
+            clock: The clock of the device-code countdown (tests freeze it).
+        """
+        super().__init__()
+        self.settings = settings
+        self.clock = clock
+        self._service = service
+        self._service_ready = asyncio.Event()
+        self._backend_error: VdcError | None = None
+        self._emulator: Any = None
+        self.manual_draft = ManualDraft()
+        self.title = settings.connect.step_title
+        self.sub_title = scrub(settings.tenant_name, limit=80) if settings.tenant_name else ""
+        self.register_theme(VDC_THEME)
+        self.theme = settings.theme if settings.theme in self.available_themes else "vdc"
+
+    # -- start and stop -----------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        """Start the backend in the background and the wizard in the foreground."""
+        self._start_backend()
+        self.run_wizard()
+
+    @work(group="backend", exit_on_error=False)
+    async def _start_backend(self) -> None:
+        """Build the service (starting the emulator in demo mode), then warm it up."""
+        try:
+            if self._service is None:
+                settings = self.settings.connect
+                if self.settings.demo:
+                    self.demo_status = "starting the built-in emulator…"
+                    endpoints, url = await asyncio.to_thread(self._start_emulator)
+                    home = settings.home or Path(tempfile.mkdtemp(prefix="vdc-tui-demo-"))
+                    settings = replace(settings, endpoints=endpoints, home=home)
+                    self.demo_status = f"built-in emulator · sign-in page {url}"
+                self._service = ConnectionService(settings)
+        except VdcError as error:
+            self._backend_error = error
+        except Exception as error:  # noqa: BLE001 - shown to the operator, not raised
+            self._backend_error = VdcError(
+                "service_unavailable",
+                f"The built-in emulator did not start: {scrub(str(error), limit=300)}",
+                "Run `vdc-tui doctor`, or start `vdc-tui emulator` on its own to see why.",
+            )
+        self._service_ready.set()
+        if self._service is not None:
+            try:
+                # Discovery and MSAL's import happen while the operator reads the first screen.
+                await self._service.prepare()
+            except Exception:  # noqa: BLE001, S110 - the service raises it again when used
+                pass
+
+    def _start_emulator(self) -> tuple[Any, str]:
+        """Start the emulator on a free loopback port (runs in a thread)."""
+        from .emulator import EmulatorServer, load_scenario
+
+        scenario = load_scenario(self.settings.demo_scenario)
+        if self.settings.demo_approve_after is not None:
+            # The emulator approves the code as the scenario's Global Administrator.
+            scenario.device_code.auto_approve_after = self.settings.demo_approve_after
+        emulator = EmulatorServer(scenario, port=0)
+        emulator.__enter__()
+        self._emulator = emulator
+        return emulator.endpoints(), str(emulator.device_login_url)
+
+    async def on_unmount(self) -> None:
+        """Close network clients and stop the emulator."""
+        if self._service is not None:
+            try:
+                await self._service.aclose()
+            except Exception:  # noqa: BLE001, S110 - closing must not hide the exit
+                pass
+        if self._emulator is not None:
+            await asyncio.to_thread(self._emulator.__exit__, None, None, None)
+            self._emulator = None
+
+    async def connection_service(self) -> ConnectionService:
+        """The service, once the backend is ready.
+
+        Raises:
+            VdcError: the backend (the demo emulator) could not start.
+        """
+        await self._service_ready.wait()
+        if self._service is None:
+            assert self._backend_error is not None
+            raise self._backend_error
+        return self._service
+
+    @property
+    def emulator(self) -> Any:
+        """The demo emulator, when one runs."""
+        return self._emulator
+
+    # -- the wizard ---------------------------------------------------------------------
+
+    @work(group="wizard", exclusive=True, exit_on_error=False)
+    async def run_wizard(self) -> None:
+        """The whole wizard: mode → connect → connected → services → summary."""
+        try:
+            result = await self._connect()
+        except VdcError as error:
+            self.exit(None, return_code=error.exit_code,
+                      message=f"{scrub(error.message)}\n{scrub(error.remediation)}")
+            return
+        service = await self.connection_service()
+        selected: tuple[str, ...] = tuple(
+            s for s in self.settings.connect.services if s in result.available_services
+        )
+        # The dialog appears over the services screen, as in the product.
+        services_done = self.push_screen(ServicesScreen(result, selected), wait_for_dismiss=True)
+        await self.push_screen_wait(
+            ConnectedDialog(self.settings.connect.connected_title, result)
+        )
+        selected = await services_done
+        while True:
+            path = await self.push_screen_wait(SummaryScreen(service, result, selected))
+            if path is not None:
+                self.exit(path)
+                return
+            selected = await self.push_screen_wait(ServicesScreen(result, selected))
+
+    async def _connect(self) -> ConnectionResult:
+        """Steps 1–2: choose a mode and connect, until a connection is verified."""
+        mode: ModeChoice | None = None
+        while True:
+            if mode is None:
+                choice: ModeChoice = await self.push_screen_wait(
+                    ModeScreen(load_catalog().delegated_sign_in_scopes)
+                )
+                mode = choice
+            service = await self.connection_service()
+            outcome: object
+            if mode == "automatic":
+                outcome = await self._automatic(service)
+            else:
+                manual: ManualOutcome = await self.push_screen_wait(
+                    ManualScreen(service, draft=self.manual_draft,
+                                 services=self.settings.connect.services)
+                )
+                outcome = manual
+            if isinstance(outcome, ConnectionResult):
+                return outcome
+            if outcome == "manual":
+                mode = "manual" if await self.push_screen_wait(ManualModeNotice()) else None
+            elif outcome == "automatic":
+                mode = "automatic"
+            else:
+                mode = None
+
+    async def _automatic(self, service: ConnectionService) -> object:
+        """Device-code sign-in, then provisioning; signs in again after not_global_admin."""
+        while True:
+            signed_in = await self.push_screen_wait(DeviceCodeScreen(service, clock=self.clock))
+            if signed_in is None or signed_in == "manual":
+                return signed_in
+            outcome = await self.push_screen_wait(ProvisioningScreen(service, signed_in))
+            if outcome != "new_code":
+                return outcome
+
+    # -- global keys ----------------------------------------------------------------------
+
+    def _wizard_screen(self) -> WizardScreen[Any] | None:
+        """The topmost wizard step (modal dialogs above it are skipped)."""
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, WizardScreen):
+                return screen
+        return None
+
+    def action_help(self) -> None:
+        """Show the keys of the current screen."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_request_quit(self) -> None:
+        """Quit; when work is in progress, say what cancelling undoes and ask first."""
+        if isinstance(self.screen, ConfirmDialog) and self.screen.id == "quit-confirm":
+            return
+        step = self._wizard_screen()
+        warning = step.quit_warning() if step is not None else None
+        if warning is None:
+            self.exit(None, return_code=EXIT_CANCELLED)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes and step is not None:
+                self._quit_after(step)
+
+        self.push_screen(
+            ConfirmDialog("Quit the wizard?", warning, yes="Quit", no="Stay", id="quit-confirm"),
+            answered,
+        )
+
+    @work(group="quit", exit_on_error=False)
+    async def _quit_after(self, step: WizardScreen[Any]) -> None:
+        self.notify("Stopping…", markup=False)
+        await step.cancel_work()
+        self.exit(None, return_code=EXIT_CANCELLED)
+
+
+def make_app(
+    settings: AppSettings,
+    *,
+    service: ConnectionService | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> VdcApp:
+    """Build the wizard app: the factory of the command line, the tests and the screenshots.
+
+    Args:
+        settings: How the wizard is started (demo mode, theme, tenant name, endpoints).
+        service: A ready connection service (tests); by default built from ``settings``.
+        clock: The clock of the device-code countdown (tests freeze it).
+    """
+    return VdcApp(settings, service=service, clock=clock)
+
+
+__all__ = ["EXIT_CANCELLED", "VDC_THEME", "VdcApp", "make_app"]

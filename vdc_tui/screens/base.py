@@ -1,0 +1,63 @@
+"""What every wizard step shares: header, DEMO badge, footer and the too-small notice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TypeVar
+
+from textual.app import ComposeResult
+from textual.content import Content
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Header, Static
+
+from ..widgets import TooSmallNotice
+
+ResultType = TypeVar("ResultType")
+
+
+class DemoBadge(Static):
+    """"DEMO" and the emulator's device-login page, shown only in demo mode.
+
+    It follows the app's ``demo_status`` so it fills in once the emulator is up.
+    """
+
+    def on_mount(self) -> None:
+        """Follow the app's demo status."""
+        if hasattr(self.app, "demo_status"):
+            self.watch(self.app, "demo_status", self._show)
+        else:
+            self.display = False
+
+    def _show(self, status: str) -> None:
+        self.display = bool(status)
+        self.update(
+            Content.assemble((" DEMO ", "bold reverse"), " ", (status, "")) if status else ""
+        )
+
+
+class WizardScreen(Screen[ResultType]):
+    """A step of the wizard. Subclasses yield their body from :meth:`compose_body`.
+
+    The app asks :meth:`quit_warning` before quitting and, when the operator confirms,
+    awaits :meth:`cancel_work` so that half-made work is undone first.
+    """
+
+    def compose(self) -> ComposeResult:
+        """Header, DEMO badge, the step's body, footer, and the too-small notice."""
+        yield Header(icon="≡")
+        yield DemoBadge(id="demo-badge")
+        yield from self.compose_body()
+        yield Footer()
+        yield TooSmallNotice()
+
+    def compose_body(self) -> Iterable[Widget]:
+        """The step's own widgets."""
+        return ()
+
+    def quit_warning(self) -> str | None:
+        """What quitting now would cancel or undo; ``None`` when nothing is in progress."""
+        return None
+
+    async def cancel_work(self) -> None:
+        """Stop work in progress before the app exits (undoing what it made)."""

@@ -1,0 +1,99 @@
+"""Step 1: automatic or manual connection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+from textual import on
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.widget import Widget
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from .base import WizardScreen
+from .dialogs import ManualModeNotice
+
+ModeChoice = Literal["automatic", "manual"]
+
+
+def automatic_prompt(scopes: Sequence[str]) -> Content:
+    """The automatic option: what it needs and which delegated permissions it asks for."""
+    return Content.assemble(
+        ("Automatic", "bold"),
+        ("  (recommended)", "$success"),
+        "\n  Needs a Microsoft 365 Global Admin of the customer's tenant, who signs in\n"
+        "  with a code. The tool then creates the app registration, its certificate\n"
+        "  and its permissions.\n",
+        ("  The sign-in asks for these delegated permissions:\n", "dim"),
+        *[(f"    {scope}\n", "italic") for scope in scopes],
+    )
+
+
+MANUAL_PROMPT = Content.assemble(
+    ("Manual", "bold"),
+    "\n  Bring your own app registration: its Application (client) ID and a PFX\n"
+    "  certificate. The tool proves that it works, or says what is wrong.",
+)
+
+
+class ModeScreen(WizardScreen[ModeChoice]):
+    """Choose automatic (device-code sign-in) or manual (own app registration)."""
+
+    BINDINGS = [
+        Binding("a", "choose('automatic')", "Automatic", id="mode.automatic",
+                tooltip="Sign in as a Global Admin with a device code"),
+        Binding("m", "choose('manual')", "Manual", id="mode.manual",
+                tooltip="Use an existing app registration and PFX certificate"),
+    ]
+
+    def __init__(self, delegated_scopes: Sequence[str], *, status: str = "") -> None:
+        """Create the screen.
+
+        Args:
+            delegated_scopes: The delegated permissions the automatic sign-in asks for.
+            status: A first status line (e.g. while the demo emulator starts).
+        """
+        super().__init__(id="mode")
+        self._scopes = tuple(delegated_scopes)
+        self._status = status
+
+    def compose_body(self) -> Iterable[Widget]:
+        """The two options and a status line."""
+        with Vertical(classes="body"):
+            yield Static("Choose how to connect the customer's Microsoft 365 tenant",
+                         classes="step-heading", markup=False)
+            yield OptionList(
+                Option(automatic_prompt(self._scopes), id="automatic"),
+                None,
+                Option(MANUAL_PROMPT, id="manual"),
+                id="modes",
+            )
+            yield Static(self._status, id="mode-status", markup=False)
+
+    def on_mount(self) -> None:
+        """Automatic is highlighted and focused."""
+        modes = self.query_one("#modes", OptionList)
+        modes.highlighted = 0
+        modes.focus()
+
+    def set_status(self, text: str) -> None:
+        """Show a status line (preparation of the sign-in, emulator start)."""
+        self.query_one("#mode-status", Static).update(text)
+
+    @on(OptionList.OptionSelected, "#modes")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self.action_choose(event.option_id or "automatic")
+
+    def action_choose(self, mode: str) -> None:
+        """Go on with a mode; manual first shows the "I understand" notice."""
+        if mode == "manual":
+            self.app.push_screen(ManualModeNotice(), self._after_notice)
+        else:
+            self.dismiss("automatic")
+
+    def _after_notice(self, understood: bool | None) -> None:
+        if understood:
+            self.dismiss("manual")

@@ -1,0 +1,25 @@
+"""Showing text the operator did not write (tenant names, server messages, file names)."""
+
+from __future__ import annotations
+
+from textual.content import Content
+
+from ..connect.errors import scrub
+
+
+def untrusted(text: str | None, *, limit: int = 2000) -> Content:
+    """Text from outside the program, ready to display literally.
+
+    ``Content`` is never parsed as markup, and :func:`scrub` removes control characters so
+    a tenant name cannot send escape sequences (OSC 52, title changes) to the terminal.
+    """
+    return Content(scrub(text or "", limit=limit))
+
+
+def safe_markup(template: str, **values: str | None) -> Content:
+    """Markup written by us with untrusted values substituted literally.
+
+    ``template`` uses ``$name`` placeholders (``Content.from_markup``): the values are
+    scrubbed and inserted as plain text, so ``[bold]`` in a tenant name stays ``[bold]``.
+    """
+    return Content.from_markup(template, **{k: scrub(v or "") for k, v in values.items()})
