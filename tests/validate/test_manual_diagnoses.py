@@ -132,6 +132,8 @@ async def test_app_registered_in_another_tenant(emu: Any, validator: ManualValid
     outcome, events = await check(emu, validator, app=app_id(20), cert="foreign")
     error = assert_failed(outcome, events, "app_not_found_in_tenant", "sign_in")
     assert CONTOSO in error.message
+    # The tenant that was asked is named by the email's domain too.
+    assert "tenant contoso.com (" in error.message
     assert error.details["field"] == "app_id"
 
 
@@ -191,6 +193,8 @@ async def test_some_permissions_not_consented(emu: Any, validator: ManualValidat
     }
     assert error.details["not_added"] == []
     assert "Sites.Read.All" in error.message and "full_access_as_app" in error.message
+    assert "added but not consented" in error.message
+    assert error.remediation.startswith("Grant admin consent")
 
 
 async def test_some_permissions_not_added_to_the_app(emu: Any, validator: ManualValidator) -> None:
@@ -202,6 +206,9 @@ async def test_some_permissions_not_added_to_the_app(emu: Any, validator: Manual
     ]
     assert error.details["not_consented"] == ["Microsoft Graph: Group.Read.All"]
     assert "Add a permission" in error.remediation
+    # The message tells the two halves of the fix apart, per API.
+    assert "not added to the app: Microsoft Graph: ChannelMessage.Read.All; " in error.message
+    assert "added but not consented: Microsoft Graph: Group.Read.All" in error.message
 
 
 async def test_clock_skew(emu: Any, validator: ManualValidator) -> None:

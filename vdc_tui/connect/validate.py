@@ -141,13 +141,26 @@ class _Reads:
         return describe_failure(err) if err is not None else "no answer"
 
 
-def _with_certificate_facts(exc: VdcError, tenant_id: str, sha1: str, sha256: str) -> VdcError:
+def _with_certificate_facts(
+    exc: VdcError, tenant_id: str, domain: str, sha1: str, sha256: str
+) -> VdcError:
     """The sign-in error with this PFX's thumbprints in its details and, for certificate
     problems, in its text: the Entra admin centre lists certificates by SHA-1 thumbprint,
-    while the sign-in error may quote the SHA-256 one the assertion carried."""
+    while the sign-in error may quote the SHA-256 one the assertion carried. The tenant
+    that was asked is named by the admin email's domain as well as by its id, so an app
+    registered in another tenant is easy to spot."""
     exc.details.setdefault("tenant_id", tenant_id)
+    exc.details.setdefault("tenant_domain", domain)
     exc.details.setdefault("pfx_sha1", sha1)
     exc.details.setdefault("pfx_sha256", sha256)
+    if exc.code in ("app_not_found_in_tenant", "app_missing_service_principal"):
+        named = f"tenant {domain} ({tenant_id})"
+        return type(exc)(
+            exc.code,
+            exc.message.replace(f"tenant {tenant_id}", named),
+            exc.remediation.replace(f"tenant {tenant_id}", named),
+            exc.details,
+        )
     if exc.code not in ("certificate_not_registered", "certificate_expired"):
         return exc
     facts = f" This PFX's certificate has SHA-1 thumbprint {sha1} (SHA-256 {sha256})."
@@ -238,7 +251,9 @@ class ManualValidator:
                 tenant_id, app_id, credential, self._endpoints.graph_scope
             )
         except VdcError as exc:
-            raise _with_certificate_facts(exc, tenant_id, info.sha1, info.sha256) from None
+            raise _with_certificate_facts(
+                exc, tenant_id, discovery.domain, info.sha1, info.sha256
+            ) from None
         sp_object_id = str(graph_token.claims.get("oid") or "")
         checklist.passed("sign_in", f"Signed in as app {app_id} (certificate {info.sha1})")
 
@@ -458,23 +473,35 @@ class ManualValidator:
         consent_url = self._endpoints.admin_consent_url(tenant_id, app_id)
         if missing_by_api:
             count = sum(len(v) for v in missing_by_api.values())
-            summary = "; ".join(f"{api}: {', '.join(v)}" for api, v in missing_by_api.items())
+            summary = _per_api(missing_by_api)
+            if added is not None and not_added and not_consented:
+                # The app object is readable: say which half of the fix each one needs.
+                summary = (
+                    f"not added to the app: {_per_api(_group(required, not_added))}; "
+                    f"added but not consented: {_per_api(_group(required, not_consented))}"
+                )
+            elif added is not None and not_added:
+                summary = f"not added to the app: {summary}"
+            elif added is not None:
+                summary = f"added but not consented: {summary}"
             steps: list[str] = []
             if not_added:
                 steps.append(
                     "Add to the app registration (API permissions → Add a permission → "
                     "APIs my organization uses → Application permissions): "
                     + ", ".join(not_added)
-                    + "."
+                    + ". Then grant"
                 )
+            else:
+                steps.append("Grant")
             steps.append(
-                "Then grant admin consent (API permissions → Grant admin consent) or open "
-                f"{consent_url} as a Global Administrator."
+                "admin consent (API permissions → Grant admin consent for the tenant) or "
+                f"open {consent_url} as a Global Administrator."
             )
             raise DiagnosedProblem(
                 "missing_permissions",
                 f"{count} required application permission{'s are' if count != 1 else ' is'} "
-                f"missing: {summary}.",
+                f"missing — {summary}.",
                 " ".join(steps),
                 {
                     "missing": {api: list(v) for api, v in missing_by_api.items()},
@@ -585,3 +612,20 @@ __all__ = [
     "check_admin_email",
     "normalise_app_id",
 ]
+
+
+def _group(
+    required: tuple[RequiredPermission, ...], displays: list[str]
+) -> dict[str, list[str]]:
+    """Group ``API: permission`` strings by API, in catalog order."""
+    wanted = set(displays)
+    out: dict[str, list[str]] = {}
+    for perm in required:
+        if perm.display in wanted:
+            out.setdefault(perm.resource.name, []).append(perm.value)
+    return out
+
+
+def _per_api(by_api: Mapping[str, list[str]]) -> str:
+    """``API: a, b; API2: c`` for a message."""
+    return "; ".join(f"{api}: {', '.join(values)}" for api, values in by_api.items())
