@@ -2,30 +2,32 @@
 
     .venv/bin/python scripts/screenshots.py [--out screenshots] [--size 100x30]
 
-The wizard runs in demo mode against the built-in emulator (offline, the demo tenant),
-driven by key presses as an operator would; each screen is saved as ``NN-name.svg``.
+The wizard runs in demo mode against the built-in emulator (offline, the demo tenant) on
+its fixed demo port, driven by key presses as an operator would; each screen is saved as
+``NN-name.svg``. The run has a throw-away home folder (``HOME`` and ``VDC_TUI_HOME`` inside
+it) and the manual screens use a copy of the demo PFX in ``~/Downloads``, so no path of the
+machine that made the pictures appears in them.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from textual.pilot import Pilot
-from textual.widgets import Input
 
-from vdc_tui.app import VdcApp, make_app
-from vdc_tui.connect.service import ConnectSettings
-from vdc_tui.settings import AppSettings
-
-DEMO_PFX = Path(__file__).resolve().parents[1] / "vdc_tui/emulator/scenarios/demo-manual-app.pfx"
+#: Where the manual screens find the certificate (under the throw-away home folder).
+PFX_IN_HOME = Path("Downloads") / "contoso-vdc.pfx"
 
 
-async def _until(pilot: Pilot[object], condition: Callable[[], bool], timeout: float = 60) -> None:
+async def _until(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -33,68 +35,99 @@ async def _until(pilot: Pilot[object], condition: Callable[[], bool], timeout: f
         await pilot.pause(0.05)
 
 
-def _on(app: VdcApp, name: str) -> Callable[[], bool]:
-    return lambda: type(app.screen).__name__ == name
+def _svg(app: object, title: str) -> str:
+    """The app's screenshot, with spaces kept as they are on a terminal.
+
+    Textual writes spaces as no-break spaces; some SVG renderers (librsvg, used by many
+    previewers) still drop them at the start of a text run, which glues words together.
+    ``xml:space="preserve"`` makes every renderer keep them.
+    """
+    svg: str = app.export_screenshot(title=title)  # type: ignore[attr-defined]
+    return svg.replace("<svg ", '<svg xml:space="preserve" ', 1)
 
 
 async def capture(out: Path, size: tuple[int, int]) -> list[Path]:
-    """Run the demo and save one SVG per screen; returns the files written."""
+    """Run the demo and save one SVG per screen; returns the files written.
+
+    Call it with ``HOME`` pointing at a throw-away folder (``main`` does).
+    """
+    from vdc_tui.app import VdcApp, make_app
+    from vdc_tui.cli.demo import demo_facts, demo_home
+    from vdc_tui.connect.service import ConnectSettings
+    from vdc_tui.settings import DEFAULT_DEMO_PORT, AppSettings
+
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    home = Path(tempfile.mkdtemp(prefix="vdc-tui-shots-"))
+    facts = demo_facts()
+    assert facts.pfx_path and facts.manual_app_id and facts.pfx_password is not None
+    pfx = Path.home() / PFX_IN_HOME
+    pfx.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(facts.pfx_path, pfx)
+
+    def settings(approve_after: float | None) -> AppSettings:
+        # As `vdc-tui --demo --tenant-name Contoso` builds them.
+        return AppSettings(demo=True, demo_approve_after=approve_after, tenant_name="Contoso",
+                           demo_port=DEFAULT_DEMO_PORT, connect=ConnectSettings(home=demo_home()))
 
     def shot(app: VdcApp, name: str) -> None:
         path = out / f"{len(written) + 1:02d}-{name}.svg"
-        path.write_text(app.export_screenshot(title=f"vdc-tui — {name}"), encoding="utf-8")
+        path.write_text(_svg(app, f"vdc-tui — {name}"), encoding="utf-8")
         written.append(path)
 
-    # Automatic mode: the emulator approves the code after a few seconds.
-    app = make_app(AppSettings(demo=True, demo_approve_after=3.0, tenant_name="Contoso",
-                               connect=ConnectSettings(home=home)))
-    async with app.run_test(size=size) as pilot:
+    def on(app: VdcApp, name: str) -> Callable[[], bool]:
+        return lambda: type(app.screen).__name__ == name
+
+    async def demo_started(pilot: Pilot[Any], app: VdcApp) -> None:
         await _until(pilot, lambda: "https://" in app.demo_status)
+        if "busy" in app.demo_status:
+            raise RuntimeError(f"port {DEFAULT_DEMO_PORT} is taken (another demo running?); "
+                               "the screenshots would show another address")
+
+    # Automatic mode: the emulator approves the code after a few seconds.
+    app = make_app(settings(3.0))
+    async with app.run_test(size=size) as pilot:
+        await demo_started(pilot, app)
         await pilot.pause()
         shot(app, "mode")
         await pilot.press("f1")
-        await _until(pilot, _on(app, "HelpScreen"))
+        await _until(pilot, on(app, "HelpScreen"))
         shot(app, "help")
         await pilot.press("escape", "a")
-        await _until(pilot, lambda: "Waiting" in str(app.screen.query_one("#device-status")
-                                                      .render()) if _on(app, "DeviceCodeScreen")()
-                     else False)
+
+        def waiting() -> bool:
+            return on(app, "DeviceCodeScreen")() and "Waiting" in str(
+                app.screen.query_one("#device-status").render())
+
+        await _until(pilot, waiting)
         shot(app, "device-code")
-        await _until(pilot, _on(app, "ProvisioningScreen"))
+        await _until(pilot, on(app, "ProvisioningScreen"))
         await pilot.pause(0.3)
         shot(app, "provisioning")
-        await _until(pilot, _on(app, "ConnectedDialog"))
+        await _until(pilot, on(app, "ConnectedDialog"))
         await pilot.pause()
         shot(app, "connected")
         await pilot.press("enter")
-        await _until(pilot, _on(app, "ServicesScreen"))
+        await _until(pilot, on(app, "ServicesScreen"))
         shot(app, "services")
         await pilot.press("n")
-        await _until(pilot, _on(app, "SummaryScreen"))
+        await _until(pilot, on(app, "SummaryScreen"))
         shot(app, "summary")
         await pilot.press("ctrl+q")
         await pilot.press("y")
 
-    # Manual mode with the demo scenario's app registration and PFX.
-    app = make_app(AppSettings(demo=True, demo_approve_after=None, tenant_name="Contoso",
-                               connect=ConnectSettings(home=home)))
+    # Manual mode with the demo scenario's app registration and the PFX in ~/Downloads,
+    # typed as an operator would; first with a wrong password.
+    app = make_app(settings(None))
     async with app.run_test(size=size) as pilot:
-        await _until(pilot, lambda: "https://" in app.demo_status)
+        await demo_started(pilot, app)
         await pilot.press("m")
-        await _until(pilot, _on(app, "ManualModeNotice"))
+        await _until(pilot, on(app, "ManualModeNotice"))
         shot(app, "manual-notice")
         await pilot.press("i")
-        await _until(pilot, _on(app, "ManualScreen"))
-        screen = app.screen
-        screen.query_one("#admin_email", Input).value = "admin@contoso.com"
-        screen.query_one("#app_id", Input).value = "6b1c7e52-3f0a-4d8e-b5a9-0e4f2c7d9a13"
-        screen.query_one("#pfx_path", Input).value = str(DEMO_PFX)
-        screen.query_one("#pfx_password", Input).focus()
-        await pilot.press(*"wrong", "enter")
-        await _until(pilot, lambda: bool(screen.query_one("#pfx_password-error").display))
+        await _until(pilot, on(app, "ManualScreen"))
+        await pilot.press(*facts.admin_email, "enter", *facts.manual_app_id, "enter",
+                          *f"~/{PFX_IN_HOME.as_posix()}", "enter", *"wrong", "enter")
+        await _until(pilot, lambda: bool(app.screen.query_one("#pfx_password-error").display))
         await pilot.pause()
         shot(app, "manual-error")
         await pilot.press("ctrl+q")
@@ -103,13 +136,18 @@ async def capture(out: Path, size: tuple[int, int]) -> list[Path]:
 
 def main() -> None:
     """Command line of the script."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("screenshots"))
     parser.add_argument("--size", default="100x30", help="terminal size, WIDTHxHEIGHT")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
-    for path in asyncio.run(capture(args.out, (width, height))):
-        print(path)
+    out = args.out.resolve()
+    with tempfile.TemporaryDirectory(prefix="vdc-tui-shots-") as home:
+        # Read lazily by the wizard (Path.home(), vdc_home()), so setting them here is enough.
+        os.environ["HOME"] = home
+        os.environ["VDC_TUI_HOME"] = str(Path(home) / ".local" / "share" / "vdc-tui")
+        for path in asyncio.run(capture(out, (width, height))):
+            print(path)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import App
@@ -23,29 +23,28 @@ from textual.theme import Theme
 
 from .connect.errors import VdcError, scrub
 from .connect.models import ConnectionResult
-from .connect.permissions import load_catalog
 from .connect.service import ConnectionService
-from .screens import (
-    ConfirmDialog,
-    ConnectedDialog,
-    DeviceCodeScreen,
-    HelpScreen,
-    ManualDraft,
-    ManualModeNotice,
-    ManualScreen,
-    ModeScreen,
-    ProvisioningScreen,
-    ServicesScreen,
-    SummaryScreen,
-    WizardScreen,
-)
-from .screens.manual import ManualOutcome
-from .screens.mode import ModeChoice
 from .settings import AppSettings
 from .widgets.countdown import utc_now
 
+if TYPE_CHECKING:
+    # Only the mode screen is needed for the first frame; every other step is imported
+    # where it is first pushed, so start-up does not pay for the QR code, the file picker
+    # and the forms (see the first-frame row of ``make bench``).
+    from .screens.base import WizardScreen
+    from .screens.manual import ManualDraft, ManualOutcome
+    from .screens.mode import ModeChoice
+
 #: Exit code when the operator leaves without a saved profile (the command-line contract).
 EXIT_CANCELLED = 130
+
+#: How the footer and the help name keys that Textual would write in lower case.
+KEY_NAMES = {"escape": "Esc", "enter": "Enter", "tab": "Tab", "backspace": "Backspace"}
+
+#: Seconds between the first frame and the start of the backend (the demo emulator, MSAL's
+#: import, the OpenID discovery). Started earlier, that work competes with the first paint
+#: for the interpreter lock; started much later, a quick "a" would wait for it.
+BACKEND_START_DELAY = 0.05
 
 #: The default theme: calm dark surfaces, the green of a healthy check as primary.
 VDC_THEME = Theme(
@@ -107,9 +106,11 @@ class VdcApp(App[Path | None]):
         self.clock = clock
         self._service = service
         self._service_ready = asyncio.Event()
+        self._backend_started = False
         self._backend_error: VdcError | None = None
         self._emulator: Any = None
-        self.manual_draft = ManualDraft()
+        self._manual_draft: ManualDraft | None = None
+        self._first_choice: asyncio.Future[ModeChoice]  # the mode screen's answer (on_mount)
         self.title = settings.connect.step_title
         self.sub_title = scrub(settings.tenant_name, limit=80) if settings.tenant_name else ""
         self.register_theme(VDC_THEME)
@@ -118,9 +119,29 @@ class VdcApp(App[Path | None]):
     # -- start and stop -----------------------------------------------------------------
 
     def on_mount(self) -> None:
-        """Start the backend in the background and the wizard in the foreground."""
-        self._start_backend()
+        """Show the mode screen and start the wizard; the backend follows the first frame."""
+        # Pushed here rather than from the wizard's worker, so the first frame is the mode
+        # screen and a key typed ahead ("a") reaches it.
+        self._first_choice = self._ask_mode()
         self.run_wizard()
+        # After the first refresh (Textual runs this callback on the screen shown then; if
+        # a typed-ahead key has already replaced it, connection_service() starts the backend).
+        self.call_after_refresh(self.set_timer, BACKEND_START_DELAY, self._ensure_backend)
+
+    def _ensure_backend(self) -> None:
+        """Start the backend once (the first of: after the first frame, or when needed)."""
+        if not self._backend_started:
+            self._backend_started = True
+            self._start_backend()
+
+    @property
+    def manual_draft(self) -> ManualDraft:
+        """What the operator typed in the manual form, kept across visits of the form."""
+        if self._manual_draft is None:
+            from .screens.manual import ManualDraft
+
+            self._manual_draft = ManualDraft()
+        return self._manual_draft
 
     @work(group="backend", exit_on_error=False)
     async def _start_backend(self) -> None:
@@ -130,11 +151,14 @@ class VdcApp(App[Path | None]):
                 settings = self.settings.connect
                 if self.settings.demo:
                     self.demo_status = "starting the built-in emulator…"
-                    endpoints, url = await asyncio.to_thread(self._start_emulator)
+                    endpoints, status = await asyncio.to_thread(self._start_emulator)
                     home = settings.home or Path(tempfile.mkdtemp(prefix="vdc-tui-demo-"))
                     settings = replace(settings, endpoints=endpoints, home=home)
-                    self.demo_status = f"built-in emulator · sign-in page {url}"
+                    self.demo_status = status
                 self._service = ConnectionService(settings)
+            # Import MSAL, httpx and cryptography in a thread, not on the event loop.
+            service = self._service
+            await asyncio.to_thread(lambda: service.identity)
         except VdcError as error:
             self._backend_error = error
         except Exception as error:  # noqa: BLE001 - shown to the operator, not raised
@@ -152,17 +176,32 @@ class VdcApp(App[Path | None]):
                 pass
 
     def _start_emulator(self) -> tuple[Any, str]:
-        """Start the emulator on a free loopback port (runs in a thread)."""
+        """Start the emulator on the demo port, or a free one when that is busy (a thread).
+
+        Returns the endpoints and the demo status line (which names a fallback port).
+        """
         from .emulator import EmulatorServer, load_scenario
 
         scenario = load_scenario(self.settings.demo_scenario)
         if self.settings.demo_approve_after is not None:
             # The emulator approves the code as the scenario's Global Administrator.
             scenario.device_code.auto_approve_after = self.settings.demo_approve_after
-        emulator = EmulatorServer(scenario, port=0)
-        emulator.__enter__()
+        wanted = self.settings.demo_port
+        note = ""
+        emulator = EmulatorServer(scenario, port=wanted)
+        try:
+            emulator.start()
+        except OSError:
+            emulator.stop()  # removes the state folder it made
+            if not wanted:
+                raise
+            # Another wizard (or anything else) holds the port: any free port still works,
+            # only recordings lose their fixed address.
+            emulator = EmulatorServer(scenario, port=0).start()
+            note = f"port {wanted} busy · "
         self._emulator = emulator
-        return emulator.endpoints(), str(emulator.device_login_url)
+        where = "" if note else "built-in emulator · "
+        return emulator.endpoints(), f"{where}{note}sign-in page {emulator.device_login_url}"
 
     async def on_unmount(self) -> None:
         """Close network clients and stop the emulator."""
@@ -172,7 +211,7 @@ class VdcApp(App[Path | None]):
             except Exception:  # noqa: BLE001, S110 - closing must not hide the exit
                 pass
         if self._emulator is not None:
-            await asyncio.to_thread(self._emulator.__exit__, None, None, None)
+            await asyncio.to_thread(self._emulator.stop)
             self._emulator = None
 
     async def connection_service(self) -> ConnectionService:
@@ -181,6 +220,7 @@ class VdcApp(App[Path | None]):
         Raises:
             VdcError: the backend (the demo emulator) could not start.
         """
+        self._ensure_backend()
         await self._service_ready.wait()
         if self._service is None:
             assert self._backend_error is not None
@@ -203,6 +243,10 @@ class VdcApp(App[Path | None]):
             self.exit(None, return_code=error.exit_code,
                       message=f"{scrub(error.message)}\n{scrub(error.remediation)}")
             return
+        from .screens.connected import ConnectedDialog
+        from .screens.services import ServicesScreen
+        from .screens.summary import SummaryScreen
+
         service = await self.connection_service()
         selected: tuple[str, ...] = tuple(
             s for s in self.settings.connect.services if s in result.available_services
@@ -220,20 +264,33 @@ class VdcApp(App[Path | None]):
                 return
             selected = await self.push_screen_wait(ServicesScreen(result, selected))
 
+    def _ask_mode(self) -> asyncio.Future[ModeChoice]:
+        """Push the mode screen; the future resolves with the operator's choice."""
+        from .connect.permissions import load_catalog
+        from .screens.mode import ModeScreen
+
+        chosen: asyncio.Future[ModeChoice] = asyncio.get_running_loop().create_future()
+
+        def answered(choice: ModeChoice | None) -> None:
+            if not chosen.done() and choice is not None:
+                chosen.set_result(choice)
+
+        self.push_screen(ModeScreen(load_catalog().delegated_sign_in_scopes), answered)
+        return chosen
+
     async def _connect(self) -> ConnectionResult:
         """Steps 1–2: choose a mode and connect, until a connection is verified."""
-        mode: ModeChoice | None = None
+        mode: ModeChoice | None = await self._first_choice
         while True:
             if mode is None:
-                choice: ModeChoice = await self.push_screen_wait(
-                    ModeScreen(load_catalog().delegated_sign_in_scopes)
-                )
-                mode = choice
+                mode = await self._ask_mode()
             service = await self.connection_service()
             outcome: object
             if mode == "automatic":
                 outcome = await self._automatic(service)
             else:
+                from .screens.manual import ManualScreen
+
                 manual: ManualOutcome = await self.push_screen_wait(
                     ManualScreen(service, draft=self.manual_draft,
                                  services=self.settings.connect.services)
@@ -242,6 +299,8 @@ class VdcApp(App[Path | None]):
             if isinstance(outcome, ConnectionResult):
                 return outcome
             if outcome == "manual":
+                from .screens.dialogs import ManualModeNotice
+
                 mode = "manual" if await self.push_screen_wait(ManualModeNotice()) else None
             elif outcome == "automatic":
                 mode = "automatic"
@@ -250,6 +309,9 @@ class VdcApp(App[Path | None]):
 
     async def _automatic(self, service: ConnectionService) -> object:
         """Device-code sign-in, then provisioning; signs in again after not_global_admin."""
+        from .screens.device_code import DeviceCodeScreen
+        from .screens.provisioning import ProvisioningScreen
+
         while True:
             signed_in = await self.push_screen_wait(DeviceCodeScreen(service, clock=self.clock))
             if signed_in is None or signed_in == "manual":
@@ -260,8 +322,16 @@ class VdcApp(App[Path | None]):
 
     # -- global keys ----------------------------------------------------------------------
 
+    def get_key_display(self, binding: Binding) -> str:
+        """Key names as the screens' own hints write them ("Esc", "Enter", "F1")."""
+        if not binding.key_display and binding.key in KEY_NAMES:
+            return KEY_NAMES[binding.key]
+        return super().get_key_display(binding)
+
     def _wizard_screen(self) -> WizardScreen[Any] | None:
         """The topmost wizard step (modal dialogs above it are skipped)."""
+        from .screens.base import WizardScreen
+
         for screen in reversed(self.screen_stack):
             if isinstance(screen, WizardScreen):
                 return screen
@@ -269,11 +339,15 @@ class VdcApp(App[Path | None]):
 
     def action_help(self) -> None:
         """Show the keys of the current screen."""
+        from .screens.dialogs import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
     def action_request_quit(self) -> None:
         """Quit; when work is in progress, say what cancelling undoes and ask first."""
+        from .screens.dialogs import ConfirmDialog
+
         if isinstance(self.screen, ConfirmDialog) and self.screen.id == "quit-confirm":
             return
         step = self._wizard_screen()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -52,7 +53,7 @@ def wizard(fake_service: FakeConnectionService) -> Callable[..., VdcApp]:
     return build
 
 
-async def wait_until(pilot: Pilot[object], condition: Callable[[], bool],
+async def wait_until(pilot: Pilot[Any], condition: Callable[[], bool],
                      timeout: float = 10.0) -> None:
     """Let the app run until ``condition`` holds (fails the test after ``timeout``)."""
     deadline = time.monotonic() + timeout
@@ -62,7 +63,7 @@ async def wait_until(pilot: Pilot[object], condition: Callable[[], bool],
         await pilot.pause(0.02)
 
 
-def screen_name(app: VdcApp) -> str:
+def screen_name(app: App[Any]) -> str:
     """The class name of the screen on top."""
     return type(app.screen).__name__
 

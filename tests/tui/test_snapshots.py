@@ -121,7 +121,7 @@ def test_device_code_outcomes(wizard: Wizard, fake_service: FakeConnectionServic
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await reach("DeviceCodeScreen", "a")(pilot)
-        await wait_until(pilot, lambda: pilot.app.screen._problem is not None)
+        await wait_until(pilot, lambda: getattr(pilot.app.screen, "_problem", None) is not None)
         await pilot.pause()
 
     assert snap_compare(wizard(), terminal_size=(100, 30), run_before=run_before)
@@ -198,8 +198,8 @@ def _fill_manual(pfx: Path) -> RunBefore:
         screen.query_one("#pfx_path", Input).value = str(pfx)
         screen.query_one("#pfx_password", Input).focus()
         await pilot.press(*"secret", "enter")
-        await wait_until(pilot, lambda: not screen._checking and screen.query_one(
-            "#manual-status").render() != "")
+        await wait_until(pilot, lambda: not getattr(screen, "_checking", False)
+                         and screen.query_one("#manual-status").render() != "")
         await pilot.pause()
 
     return run_before

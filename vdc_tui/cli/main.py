@@ -36,7 +36,7 @@ from ..connect.service import (
     PLANS,
     ConnectSettings,
 )
-from ..settings import THEMES
+from ..settings import DEFAULT_DEMO_PORT, THEMES
 from .output import Reporter
 
 PROG = "vdc-tui"
@@ -102,6 +102,16 @@ def _approve_after(text: str) -> float | None:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError("must be 0 or more seconds (or 'off')")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be between 1 and 65535 (0 = any free port)")
     return value
 
 
@@ -173,6 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the tenant name typed in the product's Settings step")
     parser.add_argument("--theme", choices=THEMES, default=argparse.SUPPRESS,
                         help="colour theme of the wizard (default: vdc)")
+    parser.add_argument("--demo-port", metavar="N", type=_port, default=argparse.SUPPRESS,
+                        help=f"demo only: the emulator's loopback port, fixed so recordings "
+                             f"show the same sign-in address (default: {DEFAULT_DEMO_PORT}; "
+                             f"a free port when busy, said on screen; 0 = any free port)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     connect = commands.add_parser(
@@ -437,10 +451,14 @@ def _wizard(ns: argparse.Namespace) -> int:
     demo = bool(_opt(ns, "demo", False))
     if demo:
         _refuse_overrides_in_demo(ns)
+    elif _opt(ns, "demo_port") is not None:
+        raise InvalidInput("invalid_argument", "--demo-port only applies with --demo.",
+                           "Add --demo, or drop --demo-port.")
     settings = AppSettings(
         connect=connect_settings(ns, _endpoints(ns)),
         demo=demo,
         demo_approve_after=_opt(ns, "demo_approve_after", AppSettings.demo_approve_after),
+        demo_port=_opt(ns, "demo_port", DEFAULT_DEMO_PORT),
         tenant_name=_opt(ns, "tenant_name"),
         theme=_opt(ns, "theme", "vdc"),
     )
@@ -448,6 +466,9 @@ def _wizard(ns: argparse.Namespace) -> int:
 
     app = make_app(settings)
     app.run()
+    if isinstance(app.return_value, Path):
+        # The terminal is back to normal: leave the operator the one thing to keep.
+        print(f"Saved the connection profile: {app.return_value}", flush=True)
     code = app.return_code
     return code if isinstance(code, int) else 0
 

@@ -1,4 +1,4 @@
-"""What every wizard step shares: header, DEMO badge, footer and the too-small notice."""
+"""What every wizard step shares: title bar, DEMO badge, footer and the too-small notice."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from textual.app import ComposeResult
 from textual.content import Content
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
 
-from ..widgets import TooSmallNotice
+from ..widgets.notice import TooSmallNotice
+from ..widgets.titlebar import TitleBar
 
 ResultType = TypeVar("ResultType")
 
@@ -26,11 +27,11 @@ class DemoBadge(Static):
         """Follow the app's demo status."""
         if hasattr(self.app, "demo_status"):
             self.watch(self.app, "demo_status", self._show)
-        else:
-            self.display = False
 
     def _show(self, status: str) -> None:
-        self.display = bool(status)
+        # A class, not ``display``: the stylesheet must still hide it when the terminal is
+        # too small.
+        self.set_class(bool(status), "-on")
         self.update(
             Content.assemble((" DEMO ", "bold reverse"), " ", (status, "")) if status else ""
         )
@@ -44,8 +45,8 @@ class WizardScreen(Screen[ResultType]):
     """
 
     def compose(self) -> ComposeResult:
-        """Header, DEMO badge, the step's body, footer, and the too-small notice."""
-        yield Header(icon="≡")
+        """Title bar, DEMO badge, the step's body, footer, and the too-small notice."""
+        yield TitleBar(id="title-bar")
         yield DemoBadge(id="demo-badge")
         yield from self.compose_body()
         yield Footer()

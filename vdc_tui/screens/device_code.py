@@ -182,8 +182,8 @@ class DeviceCodeScreen(WizardScreen[DeviceCodeOutcome]):
         )
         self.query_one(BigCode).code = scrub(code.user_code)
         self.query_one("#device-code-text", Static).update(
-            Content.assemble(("Code: ", "dim"), (scrub(code.user_code), "bold"),
-                             ("   c copies it", "dim"))
+            Content.assemble(("Code: ", "dim"), (scrub(code.user_code), "bold"), "  ",
+                             ("(c copies it)", "dim"))
         )
         self.query_one(QRCode).data = code.verification_uri
         self.query_one(Countdown).start(code.expires_at, code.expires_in)

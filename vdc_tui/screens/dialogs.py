@@ -58,6 +58,11 @@ class ConfirmDialog(ModalScreen[bool]):
         """The safe answer has focus."""
         self.query_one("#no", Button).focus()
 
+    def set_message(self, message: str | Content) -> None:
+        """Say something else while the question is open (what answering yes does changed)."""
+        self._message = message if isinstance(message, Content) else untrusted(message)
+        self.query_one(".dialog-body", Static).update(self._message)
+
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
@@ -121,21 +126,27 @@ class HelpScreen(ModalScreen[None]):
         self._for_screen = screen
 
     def key_rows(self) -> list[tuple[str, str, str]]:
-        """``(key, description, tooltip)`` for each binding active on the screen."""
-        rows: list[tuple[str, str, str]] = []
-        seen: set[str] = set()
-        for key, active in self._for_screen.active_bindings.items():
+        """``(keys, description, tooltip)`` of the wizard's own keys active on the screen.
+
+        The step's keys come first, then the app's (help, quit). Textual's built-in keys
+        (scrolling, focus, copy) carry no id and are summed up in one line below the table;
+        keys doing the same thing share a row ("F1 / ?").
+        """
+        rows: dict[tuple[str, str], tuple[list[str], str, bool]] = {}
+        for active in self._for_screen.active_bindings.values():
             binding = active.binding
-            if not binding.description or binding.system:
+            if not binding.id or not binding.description or binding.system:
                 continue
             shown = self.app.get_key_display(binding)
-            if (shown, binding.description) in {(r[0], r[1]) for r in rows}:
-                continue
-            if key in seen:
-                continue
-            seen.add(key)
-            rows.append((shown, binding.description, binding.tooltip or active.tooltip))
-        return rows
+            row = (binding.action, binding.description)
+            keys, _tooltip, _app = rows.setdefault(
+                row, ([], binding.tooltip or active.tooltip or "", binding.id.startswith("app."))
+            )
+            if shown not in keys:
+                keys.append(shown)
+        ordered = sorted(rows.items(), key=lambda item: item[1][2])  # the step's keys first
+        return [(" / ".join(keys), description, tooltip)
+                for (_action, description), (keys, tooltip, _app) in ordered]
 
     def compose(self) -> ComposeResult:
         """A table of keys."""
@@ -143,17 +154,17 @@ class HelpScreen(ModalScreen[None]):
             yield Static("Keys on this screen", classes="dialog-title")
             with VerticalScroll(classes="dialog-body"):
                 for key, description, tooltip in self.key_rows():
-                    yield Static(
-                        Content.assemble(
-                            (f"{key:>10}", "bold $accent"),
-                            "  ",
-                            (description, "bold"),
-                            ("  " + tooltip if tooltip else "", "dim"),
-                        ),
-                        classes="help-row",
-                    )
+                    # Two columns, so a long explanation wraps under itself, not under the key.
+                    with Horizontal(classes="help-row"):
+                        yield Static(Content.styled(key, "bold $accent"), classes="help-key")
+                        yield Static(
+                            Content.assemble((description, "bold"),
+                                             (" — " + tooltip if tooltip else "", "dim")),
+                            classes="help-text",
+                        )
                 yield Static(
-                    "\nTab and Shift+Tab move between fields and buttons; the mouse works too.",
+                    "\nArrows move in lists, Enter chooses, Tab and Shift+Tab move between "
+                    "fields and buttons; the mouse works too.",
                     markup=False,
                     classes="help-hint",
                 )

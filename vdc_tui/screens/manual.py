@@ -22,6 +22,7 @@ from textual.widgets import Button, Input, Label, Static
 from ..connect.errors import Cancelled, VdcError, scrub
 from ..connect.models import CheckEvent, ConnectionResult
 from ..widgets import Checklist, QRCode, untrusted
+from ..widgets.text import abbreviate_home, home_relative
 from .base import WizardScreen
 from .messages import Progress
 from .picker import CertificatePicker, is_certificate_file
@@ -95,7 +96,7 @@ def complete_path(text: str) -> tuple[str, list[str]]:
         return text, names
     base = typed[: len(typed) - len(prefix)] if prefix else (typed or "")
     if not typed:
-        base = str(folder) + "/"
+        base = home_relative(folder) + "/"
     return base + common, names
 
 
@@ -299,7 +300,7 @@ class ManualScreen(WizardScreen[ManualOutcome]):
         if path is None:
             problems["pfx_path"] = "Choose the PFX file (Ctrl+O browses)."
         elif not path.is_file():
-            problems["pfx_path"] = f"No such file: {path}"
+            problems["pfx_path"] = f"No such file: {home_relative(path)}"
         return problems
 
     # -- connect ------------------------------------------------------------------------
@@ -359,13 +360,17 @@ class ManualScreen(WizardScreen[ManualOutcome]):
         self.query_one(Checklist).report(message.event)
 
     def _show_error(self, error: VdcError) -> None:
-        text = Content.assemble((scrub(error.message), "bold"), "\n",
-                                (scrub(error.remediation), "italic"))
+        text = Content.assemble((abbreviate_home(scrub(error.message)), "bold"), "\n",
+                                (abbreviate_home(scrub(error.remediation)), "italic"))
         field = error.details.get("field")
         if isinstance(field, str) and field in FIELDS:
             self.set_field_error(field, text)
             self._input(field).focus()
-        self._status(Content.assemble(("✘ ", "$error bold"), text))
+            # The reason is under the field and in the checklist already: say what to do.
+            self._status(Content.assemble(
+                ("✘ ", "$error bold"), "Correct the field marked in red, then press Ctrl+R."))
+        else:
+            self._status(Content.assemble(("✘ ", "$error bold"), text))
         if error.code == "missing_permissions":
             url = error.details.get("admin_consent_url") or error.details.get("consent_url")
             if isinstance(url, str) and url:
@@ -396,7 +401,7 @@ class ManualScreen(WizardScreen[ManualOutcome]):
     def _picked(self, path: Path | None) -> None:
         if path is not None:
             field = self._input("pfx_path")
-            field.value = str(path)
+            field.value = home_relative(path)
             self._input("pfx_password").focus()
 
     def action_consent(self) -> None:

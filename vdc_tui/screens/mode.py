@@ -14,28 +14,33 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from .base import WizardScreen
-from .dialogs import ManualModeNotice
 
 ModeChoice = Literal["automatic", "manual"]
 
 
 def automatic_prompt(scopes: Sequence[str]) -> Content:
-    """The automatic option: what it needs and which delegated permissions it asks for."""
+    """The automatic option: what it needs and which delegated permissions it asks for.
+
+    Lines are wrapped by hand to fit an 80-column terminal inside the list's frame, so the
+    indentation holds; the permissions go two to a line to keep the screen within 24 lines.
+    """
+    pairs = [" · ".join(scopes[i:i + 2]) for i in range(0, len(scopes), 2)]
     return Content.assemble(
         ("Automatic", "bold"),
-        ("  (recommended)", "$success"),
-        "\n  Needs a Microsoft 365 Global Admin of the customer's tenant, who signs in\n"
-        "  with a code. The tool then creates the app registration, its certificate\n"
-        "  and its permissions.\n",
-        ("  The sign-in asks for these delegated permissions:\n", "dim"),
-        *[(f"    {scope}\n", "italic") for scope in scopes],
+        "  ",
+        # $text-success is made to be read on tinted backgrounds (the highlighted option).
+        ("(recommended)", "bold $text-success"),
+        "\n  A Global Admin of the customer's tenant signs in with a code, then\n"
+        "  the tool creates the app registration, certificate and permissions.\n",
+        ("  The sign-in asks for these delegated permissions:", "dim"),
+        *[(f"\n    {pair}", "italic") for pair in pairs],
     )
 
 
 MANUAL_PROMPT = Content.assemble(
     ("Manual", "bold"),
-    "\n  Bring your own app registration: its Application (client) ID and a PFX\n"
-    "  certificate. The tool proves that it works, or says what is wrong.",
+    "\n  Bring your own app registration: its Application ID and PFX file.\n"
+    "  The tool proves that it works, or says exactly what is wrong.",
 )
 
 
@@ -90,6 +95,8 @@ class ModeScreen(WizardScreen[ModeChoice]):
     def action_choose(self, mode: str) -> None:
         """Go on with a mode; manual first shows the "I understand" notice."""
         if mode == "manual":
+            from .dialogs import ManualModeNotice  # not needed for the first frame
+
             self.app.push_screen(ManualModeNotice(), self._after_notice)
         else:
             self.dismiss("automatic")

@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DirectoryTree, Static
 
 from ..connect.errors import scrub
-from ..widgets import untrusted
+from ..widgets.text import home_relative, untrusted
 
 CERTIFICATE_SUFFIXES = (".pfx", ".p12")
 
@@ -68,7 +68,7 @@ class CertificatePicker(ModalScreen[Path | None]):
         with Vertical(classes="dialog picker"):
             yield Static("Select the certificate file (.pfx or .p12)", classes="dialog-title",
                          markup=False)
-            yield Static(untrusted(str(self._folder)), id="picker-folder")
+            yield Static(untrusted(home_relative(self._folder)), id="picker-folder")
             yield CertificateTree(self._folder, id="picker-tree")
             yield Static("Enter opens a folder or picks a file · Backspace: parent · Esc: cancel",
                          classes="dialog-hint", markup=False)
@@ -80,7 +80,7 @@ class CertificatePicker(ModalScreen[Path | None]):
     def _show(self, folder: Path) -> None:
         self._folder = folder
         self.query_one(CertificateTree).path = folder
-        self.query_one("#picker-folder", Static).update(untrusted(str(folder)))
+        self.query_one("#picker-folder", Static).update(untrusted(home_relative(folder)))
 
     def action_up(self) -> None:
         """Show the parent folder."""

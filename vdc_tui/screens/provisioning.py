@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
@@ -42,6 +43,11 @@ AUTOMATIC_STEPS: tuple[tuple[str, str], ...] = (
 CANCEL_UNDOES = ("Cancelling deletes the app registration (and its service principal) that "
                  "this run created in the customer's tenant.")
 
+#: Once the run has finished nothing is undone any more.
+TOO_LATE_TO_UNDO = ("The connection has just been verified, so nothing is deleted now: the app "
+                    "registration stays in the tenant (remove it in Entra ID if it is not "
+                    "needed), and no profile will be written.")
+
 
 class ProvisioningScreen(WizardScreen[ProvisioningOutcome]):
     """A live checklist while the app registration is made; cancellable."""
@@ -75,6 +81,8 @@ class ProvisioningScreen(WizardScreen[ProvisioningOutcome]):
         self._steps = tuple(steps)
         self._busy = False
         self._failed: VdcError | None = None
+        self._result: ConnectionResult | None = None
+        self._on_top = asyncio.Event()
 
     def compose_body(self) -> Iterable[Widget]:
         """Heading, checklist and a status line."""
@@ -109,7 +117,24 @@ class ProvisioningScreen(WizardScreen[ProvisioningOutcome]):
         finally:
             self._busy = False
             self.refresh_bindings()
+        self._result = result
+        if not self._on_top.is_set():
+            # A question (quit? cancel?) is open over this screen. Going on now would pull
+            # the screen away under it and send the answer's key to the next step; say that
+            # it is too late to undo, and go on once it is answered with "stay".
+            for screen in self.app.screen_stack:
+                if isinstance(screen, ConfirmDialog):
+                    screen.set_message(TOO_LATE_TO_UNDO)
+            await self._on_top.wait()
         self.dismiss(result)
+
+    def on_screen_resume(self) -> None:
+        """This screen is on top again (a dialog above it was answered)."""
+        self._on_top.set()
+
+    def on_screen_suspend(self) -> None:
+        """A dialog opened above this screen."""
+        self._on_top.clear()
 
     def _forward_progress(self, event: CheckEvent) -> None:
         # The service may report from a worker thread: hand the event to the screen.
@@ -178,7 +203,9 @@ class ProvisioningScreen(WizardScreen[ProvisioningOutcome]):
         self.dismiss("new_code")
 
     def quit_warning(self) -> str | None:
-        """While running, quitting undoes this run's work."""
+        """While running, quitting undoes this run's work; once verified, it cannot."""
+        if self._result is not None:
+            return TOO_LATE_TO_UNDO
         return CANCEL_UNDOES if self._busy else None
 
     async def cancel_work(self) -> None:

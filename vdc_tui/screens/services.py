@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from textual import on
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Static
@@ -66,7 +66,8 @@ class ServicesScreen(WizardScreen[tuple[str, ...]]):
 
     def compose_body(self) -> Iterable[Widget]:
         """One checkbox per service with what the tenant has."""
-        with Vertical(classes="body"):
+        # Scrolls rather than hiding Next when the reasons do not fit a small terminal.
+        with VerticalScroll(classes="body"):
             yield Static("Advanced settings", classes="step-heading", markup=False)
             yield Static("Select the service you want to protect", markup=False)
             for name in SERVICE_NAMES:

@@ -16,6 +16,7 @@ from textual.widgets import Button, Static
 
 from ..connect.errors import VdcError, scrub
 from ..connect.models import SERVICE_LABELS, SERVICE_NAMES, ConnectionResult
+from ..widgets.text import home_relative
 from .base import WizardScreen
 
 if TYPE_CHECKING:
@@ -51,12 +52,15 @@ def summary_rows(
     return rows
 
 
-def rows_content(rows: Iterable[tuple[str, str]]) -> Content:
-    """The rows as two aligned columns; values are scrubbed, never markup."""
-    parts: list[tuple[str, str] | str] = []
+def rows_widgets(rows: Iterable[tuple[str, str]]) -> Iterable[Widget]:
+    """The rows as two columns; a long value (a path) wraps under itself, not the label.
+
+    Values are scrubbed and never parsed as markup.
+    """
     for label, value in rows:
-        parts += [(f"{label:>16}  ", "bold"), (scrub(value, limit=300), ""), "\n"]
-    return Content.assemble(*parts[:-1])
+        with Horizontal(classes="summary-row"):
+            yield Static(Content.styled(label, "bold"), classes="summary-label")
+            yield Static(Content(scrub(value, limit=300)), classes="summary-value")
 
 
 class SummaryScreen(WizardScreen[Path | None]):
@@ -87,12 +91,11 @@ class SummaryScreen(WizardScreen[Path | None]):
 
     def compose_body(self) -> Iterable[Widget]:
         """The summary table, a status line and the buttons."""
-        folder = str(self._service.profiles.tenant_dir(self._result.tenant.id))
+        folder = home_relative(self._service.profiles.tenant_dir(self._result.tenant.id))
         with Vertical(classes="body"):
             yield Static("Summary", classes="step-heading", markup=False)
             with VerticalScroll(id="summary-scroll"):
-                yield Static(rows_content(summary_rows(self._result, self._selected, folder)),
-                             id="summary-rows")
+                yield from rows_widgets(summary_rows(self._result, self._selected, folder))
             yield Static("", id="summary-status", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Finish (f)", id="finish", variant="success")

@@ -1,17 +1,55 @@
-"""Reusable widgets of the wizard (each with its ``DEFAULT_CSS`` next to the code)."""
+"""Reusable widgets of the wizard (each with its ``DEFAULT_CSS`` next to the code).
 
-from .checklist import Checklist, ChecklistRow
-from .countdown import Countdown
-from .notice import TooSmallNotice
-from .qr import QRCode, qr_matrix
-from .text import safe_markup, untrusted
+The names below are imported on first use (PEP 562), so the first screen does not pay for
+the QR code library or widgets it does not show.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .checklist import Checklist, ChecklistRow
+    from .countdown import Countdown
+    from .notice import TooSmallNotice
+    from .qr import QRCode, qr_matrix
+    from .text import abbreviate_home, home_relative, safe_markup, untrusted
+    from .titlebar import TitleBar
+
+#: Exported name → the module (in this package) that defines it.
+_HOMES: dict[str, str] = {
+    "Checklist": "checklist",
+    "ChecklistRow": "checklist",
+    "Countdown": "countdown",
+    "QRCode": "qr",
+    "TitleBar": "titlebar",
+    "TooSmallNotice": "notice",
+    "qr_matrix": "qr",
+    "abbreviate_home": "text",
+    "home_relative": "text",
+    "safe_markup": "text",
+    "untrusted": "text",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import an exported widget the first time it is asked for."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{home}", __name__), name)
+
 
 __all__ = [
     "Checklist",
     "ChecklistRow",
     "Countdown",
     "QRCode",
+    "TitleBar",
     "TooSmallNotice",
+    "abbreviate_home",
+    "home_relative",
     "qr_matrix",
     "safe_markup",
     "untrusted",

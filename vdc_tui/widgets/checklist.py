@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from textual.containers import VerticalScroll
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
 from ..connect.errors import scrub
 from ..connect.models import CheckEvent, CheckStatus
+from .text import abbreviate_home
 
 #: Icon and style per status. The icons differ in shape, not only in colour, so the list
 #: reads the same under NO_COLOR.
@@ -23,31 +25,40 @@ STATUS_ICONS: dict[CheckStatus, tuple[str, str]] = {
 }
 
 
+def event_icon(event: CheckEvent) -> Content:
+    """The status icon of a row."""
+    icon, style = STATUS_ICONS[event.status]
+    return Content.styled(icon, style)
+
+
 def event_content(event: CheckEvent) -> Content:
-    """One checklist row: icon, title, detail, and the remediation under a warn or fail.
+    """One checklist row's text: title, detail, and the remediation under a warn or fail.
 
     All text of the event may quote the server, so it is scrubbed and never parsed as
-    markup.
+    markup; paths in the home folder are shortened to ``~/…``.
     """
-    icon, style = STATUS_ICONS[event.status]
     parts: list[Content | tuple[str, str] | str] = [
-        (icon, style),
-        " ",
         (scrub(event.title), "bold" if event.status is CheckStatus.RUNNING else ""),
     ]
     if event.detail:
-        parts += [("  " + scrub(event.detail), "dim")]
+        parts += [("  " + abbreviate_home(scrub(event.detail)), "dim")]
     if event.remediation and event.status in (CheckStatus.FAIL, CheckStatus.WARN):
-        parts += ["\n  ", ("→ " + scrub(event.remediation), "italic")]
+        parts += ["\n", ("→ " + abbreviate_home(scrub(event.remediation)), "italic")]
     return Content.assemble(*parts)
 
 
-class ChecklistRow(Static):
-    """One step of a :class:`Checklist`."""
+class ChecklistRow(Horizontal):
+    """One step of a :class:`Checklist`: the icon, and the text wrapping beside it."""
 
     DEFAULT_CSS = """
     ChecklistRow {
         height: auto;
+        width: 1fr;
+    }
+    ChecklistRow > .checklist-icon {
+        width: 2;
+    }
+    ChecklistRow > .checklist-text {
         width: 1fr;
     }
     ChecklistRow.-fail {
@@ -59,16 +70,23 @@ class ChecklistRow(Static):
     """
 
     def __init__(self, event: CheckEvent) -> None:
-        super().__init__(event_content(event), markup=False)
+        super().__init__(classes=f"-{event.status.value}")
         self.event = event
-        self.add_class(f"-{event.status.value}")
+        self._icon = Static(event_icon(event), classes="checklist-icon")
+        self._text = Static(event_content(event), classes="checklist-text")
+
+    def compose(self) -> ComposeResult:
+        """Icon and text, in two columns (a long detail wraps under the text)."""
+        yield self._icon
+        yield self._text
 
     def show(self, event: CheckEvent) -> None:
         """Show a newer state of the step."""
         self.remove_class(f"-{self.event.status.value}")
         self.event = event
         self.add_class(f"-{event.status.value}")
-        self.update(event_content(event))
+        self._icon.update(event_icon(event))
+        self._text.update(event_content(event))
 
 
 class Checklist(VerticalScroll, can_focus=True):

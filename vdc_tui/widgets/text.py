@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
+from pathlib import Path
+
 from textual.content import Content
 
 from ..connect.errors import scrub
@@ -23,3 +27,28 @@ def safe_markup(template: str, **values: str | None) -> Content:
     scrubbed and inserted as plain text, so ``[bold]`` in a tenant name stays ``[bold]``.
     """
     return Content.from_markup(template, **{k: scrub(v or "") for k, v in values.items()})
+
+
+def _home() -> str | None:
+    try:
+        home = str(Path.home())
+    except (RuntimeError, KeyError):  # no HOME and no password entry: nothing to shorten
+        return None
+    return home if len(home) > 1 else None
+
+
+def home_relative(path: str | Path) -> str:
+    """``~/…`` for a path in the home folder (shorter, and keeps the user name off screen)."""
+    text = str(path)
+    home = _home()
+    if home is not None and (text == home or text.startswith(home + os.sep)):
+        return "~" + text[len(home):]
+    return text
+
+
+def abbreviate_home(text: str) -> str:
+    """Every path in ``text`` that starts with the home folder, written as ``~/…``."""
+    home = _home()
+    if home is None:
+        return text
+    return re.sub(re.escape(home) + r"(?![\w.-])", "~", text)
