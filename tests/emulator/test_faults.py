@@ -9,7 +9,7 @@ import httpx
 
 from vdc_tui.emulator import EmulatorServer
 
-from .helpers import StartEmulator, app_token, client, graph
+from .helpers import StartEmulator, app_token, client, delegated_token, graph
 
 
 def test_every_third_graph_call_is_429_with_retry_after(start_emulator: StartEmulator) -> None:
@@ -64,6 +64,32 @@ def test_stalled_request_times_out_at_the_client(start_emulator: StartEmulator) 
         else:
             raise AssertionError("a stalled request must not be answered")
     # stop() must not wait for the 60 s stall (checked by the fixture's teardown)
+
+
+def test_stalled_write_is_carried_out_after_the_client_hung_up(
+    start_emulator: StartEmulator,
+) -> None:
+    # As in Entra, a create the server received happens even if its client gave up waiting.
+    emu = start_emulator("demo", stall_every=1, stall_path="/v1.0/applications",
+                         stall_seconds=0.5)
+    with graph(emu, delegated_token(emu)) as g:
+        try:
+            g.post("/applications", json={"displayName": "Hung up",
+                                          "signInAudience": "AzureADMyOrg"}, timeout=0.1)
+        except httpx.ReadTimeout:
+            pass
+        else:
+            raise AssertionError("a stalled request must not be answered in time")
+
+    def created() -> bool:
+        with emu.state.lock:
+            return any(a.display_name == "Hung up" for a in emu.state.applications.values())
+
+    deadline = time.monotonic() + 10
+    while not created():
+        assert time.monotonic() < deadline, "the stalled create was dropped"
+        time.sleep(0.02)
+    assert ("POST", "/v1.0/applications", 201) in emu.request_log
 
 
 def test_date_header_follows_clock_offset(start_emulator: StartEmulator) -> None:

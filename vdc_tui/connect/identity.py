@@ -12,6 +12,12 @@ MSAL does that shape this module (``research/identity.md`` §4):
 - A ``ConfidentialClientApplication`` caches HTTP 400 answers for 60 s, so a retry on the
   same object would replay the old failure without asking. Every :meth:`app_token` call
   builds a fresh one.
+- A fresh application would also fetch the tenant's OpenID configuration again before its
+  token request (MSAL keeps GET answers only in the application's own ``http_cache``). All
+  the applications of one :class:`IdentityClient` share discovery answers through
+  :class:`SharedDiscoveryHttp` instead, which caches successful GETs and never a POST, so
+  the 400 trap above stays out of reach; :meth:`IdentityClient.prepare_tenant` fetches a
+  tenant's configuration ahead of time, off the critical path.
 - The device-flow wait returns the last ``authorization_pending`` answer both when the
   code expires and when it is cancelled; we keep our own cancel flag to tell them apart.
 """
@@ -48,6 +54,10 @@ from .http import MsalHttpClient
 from .models import CertificateInfo, DeviceCode, SignedInAdmin
 
 _T = TypeVar("_T")
+
+#: Seconds a discovery answer is shared between the MSAL applications of one client. A run
+#: lasts minutes; MSAL itself keeps a GET answer for 24 h within one application.
+DISCOVERY_TTL_SECONDS = 3600.0
 
 _AADSTS = re.compile(r"AADSTS(\d+)")
 _THUMBPRINT = re.compile(r"Thumbprint of key used by client:\s*'([0-9A-Fa-f]+)'")
@@ -438,6 +448,124 @@ def _admin_of(claims: Mapping[str, Any], result: Mapping[str, Any]) -> SignedInA
     )
 
 
+# --- discovery shared between MSAL applications -------------------------------------------
+
+
+@dataclass(frozen=True)
+class _StoredAnswer:
+    """A GET answer kept for reuse: what MSAL reads of a response (all public data)."""
+
+    status_code: int
+    text: str
+    headers: dict[str, str]
+
+
+class SharedDiscoveryHttp:
+    """The ``http_client`` every MSAL application of one :class:`IdentityClient` gets.
+
+    GET answers with a 2xx status (the OpenID configuration, instance discovery: public
+    documents) are fetched once and handed to every later application for
+    :data:`DISCOVERY_TTL_SECONDS`; concurrent first requests for one URL wait for a single
+    fetch. POSTs are never stored here: MSAL's own per-application cache replays an HTTP
+    400 from the token endpoint for 60 s, and a fresh application per retry must still
+    reach the server (research/identity.md §4).
+
+    Args:
+        http: The adapter that really sends requests.
+        ttl: Seconds a stored answer is reused.
+        clock: Monotonic clock (tests move it).
+    """
+
+    def __init__(
+        self,
+        http: MsalHttpClient,
+        *,
+        ttl: float = DISCOVERY_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.http = http
+        self._ttl = ttl
+        self._clock = clock
+        self._answers: dict[str, tuple[float, _StoredAnswer]] = {}
+        self._fetching: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._idle = threading.Condition()
+
+    def _begin(self) -> None:
+        with self._idle:
+            self._in_flight += 1
+
+    def _end(self) -> None:
+        with self._idle:
+            self._in_flight -= 1
+            self._idle.notify_all()
+
+    @staticmethod
+    def _key(url: str, params: Mapping[str, Any] | None) -> str:
+        return url + "?" + "&".join(f"{k}={v}" for k, v in sorted((params or {}).items()))
+
+    def get(
+        self,
+        url: str,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response | _StoredAnswer:
+        """A stored answer for ``url``, or a real GET (stored when it succeeds)."""
+        key = self._key(url, params)
+        with self._lock:
+            fetching = self._fetching.setdefault(key, threading.Lock())
+        # Held across the request on purpose: three parallel token requests for one tenant
+        # send one discovery request, and the other two use its answer.
+        with fetching:
+            with self._lock:
+                stored = self._answers.get(key)
+            if stored is not None and stored[0] > self._clock():
+                return stored[1]
+            self._begin()
+            try:
+                response = self.http.get(url, params=params, headers=headers, **kwargs)
+            finally:
+                self._end()
+            if 200 <= response.status_code < 300:
+                answer = _StoredAnswer(response.status_code, response.text, dict(response.headers))
+                with self._lock:
+                    self._answers[key] = (self._clock() + self._ttl, answer)
+            return response
+
+    def post(
+        self,
+        url: str,
+        params: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | str | bytes | None = None,
+        headers: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Always sent: token and device-code answers are never shared."""
+        self._begin()
+        try:
+            return self.http.post(url, params=params, data=data, headers=headers, **kwargs)
+        finally:
+            self._end()
+
+    def close(self) -> None:
+        """Close the underlying adapter."""
+        self.http.close()
+
+    def close_when_idle(self, timeout: float) -> None:
+        """Close once no request is in flight (or after ``timeout`` seconds).
+
+        A request of a cancelled call keeps running in its worker thread. Closing the
+        connection pool under it does not wake a thread blocked reading the socket; the
+        thread would then wait for the server to drop the idle connection (tens of seconds),
+        and the interpreter waits for that thread at exit.
+        """
+        with self._idle:
+            self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout)
+        self.http.close()
+
+
 # --- the client -------------------------------------------------------------------------
 
 
@@ -468,6 +596,7 @@ class IdentityClient:
         self.tenant = tenant
         self._timeout = timeout
         self._http: MsalHttpClient | None = http_client
+        self._shared: SharedDiscoveryHttp | None = None
         self._pca: msal.PublicClientApplication | None = None
         self._prepare_lock = asyncio.Lock()
 
@@ -476,10 +605,12 @@ class IdentityClient:
         # None = MSAL's default (discover) for Microsoft hosts; never for others.
         return None if self.endpoints.authority_is_microsoft else False
 
-    def _http_client(self) -> MsalHttpClient:
+    def _http_client(self) -> SharedDiscoveryHttp:
         if self._http is None:
             self._http = MsalHttpClient(self.endpoints, timeout=self._timeout)
-        return self._http
+        if self._shared is None or self._shared.http is not self._http:
+            self._shared = SharedDiscoveryHttp(self._http)
+        return self._shared
 
     async def _in_thread(self, what: str, call: Callable[[], _T], tenant: str) -> _T:
         """Run a blocking MSAL call in a thread and translate its exceptions."""
@@ -535,6 +666,31 @@ class IdentityClient:
                 )
 
             self._pca = await self._in_thread("Preparing the sign-in", build, self.tenant)
+
+    async def prepare_tenant(self, tenant_id: str) -> None:
+        """Fetch a tenant's OpenID configuration now, so a later :meth:`app_token` for it
+        sends only its token request.
+
+        Best effort: a failure is not raised here (the token request that needs the
+        configuration reports it with its own error).
+        """
+        http = self._http_client()
+
+        def build() -> None:
+            # A throwaway public client runs exactly MSAL's own discovery for the authority,
+            # into the shared answers; it needs no credential.
+            msal.PublicClientApplication(
+                self.client_id,
+                authority=self.endpoints.authority(tenant_id),
+                http_client=http,
+                instance_discovery=self._instance_discovery,
+                app_name="vdc-tui",
+            )
+
+        try:
+            await self._in_thread("Preparing the app's sign-in", build, tenant_id)
+        except VdcError:
+            return
 
     async def start_device_flow(self, scopes: Sequence[str]) -> DeviceFlowSession:
         """Ask for a device code for ``scopes`` (full URIs; MSAL adds openid/profile).
@@ -635,6 +791,8 @@ class IdentityClient:
 
         A fresh confidential client is built for every call: MSAL would answer a retry
         within 60 s of an HTTP 400 from its cache, which defeats waiting for replication.
+        The clients share the tenant's discovery answer (:class:`SharedDiscoveryHttp`), so
+        after the first call for a tenant each call sends only its token request.
 
         Raises:
             DiagnosedProblem: ``tenant_not_found``, ``app_not_found_in_tenant``,
@@ -684,10 +842,18 @@ class IdentityClient:
         )
 
     async def aclose(self) -> None:
-        """Close the HTTP client (any wait still running ends with a transport error)."""
+        """Close the HTTP client (any wait still running ends with a transport error).
+
+        Requests already sent (by calls that were cancelled) are let finish first, within
+        the request timeout, so that no worker thread is left blocked on a closed pool.
+        """
+        shared, self._shared = self._shared, None
         if self._http is not None:
             http, self._http = self._http, None
-            await asyncio.to_thread(http.close)
+            if shared is not None and shared.http is http:
+                await asyncio.to_thread(shared.close_when_idle, self._timeout + 5.0)
+            else:
+                await asyncio.to_thread(http.close)
         self._pca = None
 
 

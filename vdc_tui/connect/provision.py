@@ -21,22 +21,37 @@ The run, step by step (checklist ids of ``docs/architecture.md``):
 Waiting is always a bounded, adaptive backoff (:class:`Backoff`), never a fixed sleep.
 
 A journal (``provisioning.json`` in the tenant's profile folder, 0600, no secrets) is written
-before each create. A run that is killed outright leaves it behind, and the next run for the
-tenant *resumes* the half-made app rather than deleting it: the app carries this tool's tag
-and the journal's ids, so it is found even before directory reads see it, and everything
+before each create or change. A run that is killed outright leaves it behind, and the next run
+for the tenant *resumes* the half-made app rather than deleting it: the app carries this tool's
+tag and the journal's ids, so it is found even before directory reads see it, and everything
 after creation is idempotent (a new certificate replaces the old one, whose private key died
 with the killed process; existing grants count as granted). Resuming avoids a delete and a
 create racing each other through replication. Until a run verifies, the resumed app counts
 as created by it, so a failure deletes it.
+
+Rollback (any failure or cancellation before verification succeeds):
+
+- An app this run created is deleted (its principal goes with it). When the create was still
+  in flight (no answer yet), the app is looked for by the run's tag for a short, bounded
+  time, since the directory may still be finishing the create or replicating it; found, it
+  is deleted; not found, the journal stays and the next run finds it by the tag.
+- An app that an earlier, *verified* run made is never left worse than it was: the new
+  certificate is added next to the existing keys, verified, and only then are the old keys
+  removed. The journal records the app's keys and required permissions as they were, and a
+  failed run puts them back (so the saved connection keeps working); a killed run's journal
+  lets the next run put them back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import hashlib
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -90,6 +105,13 @@ RUN_TAG_PREFIX = "vdc-tui:run:"
 #: Marker in the app's ``notes`` so an admin looking at it in the portal knows its owner.
 NOTES_MARKER = "Managed by vdc-tui (automatic mode)."
 JOURNAL_NAME = "provisioning.json"
+#: Properties read of an app that may be reused: enough to pick it, and its keys with their
+#: public certificates (``key`` comes back only when ``keyCredentials`` is selected on a
+#: single object; research/identity.md §5), so they can be kept next to a new one.
+REUSE_SELECT = "id,appId,displayName,tags,createdDateTime,keyCredentials,requiredResourceAccess"
+#: Writable ``keyCredential`` properties sent back to keep a key (``customKeyIdentifier`` is
+#: left to Graph, which derives it from the certificate).
+_KEY_FIELDS = ("keyId", "type", "usage", "key", "displayName", "startDateTime", "endDateTime")
 
 #: Token-endpoint codes that mean "the new app, principal or key has not replicated yet".
 NOT_YET_AADSTS = frozenset({700016, 7000229, 700027})
@@ -261,6 +283,10 @@ class Journal:
         application_id: Object id of the app created by an unfinished run.
         app_id: Its Application (client) ID.
         state: ``in_progress`` or ``rollback_incomplete``.
+        restore: For a run that changed an app an earlier run had verified: what to put
+            back if it fails (``application_id``, ``app_id``, ``key_credentials`` as they
+            were, with their public certificates; ``required_resource_access`` when the run
+            changed it; ``new_key_id``, the key the run added).
     """
 
     path: Path
@@ -271,6 +297,7 @@ class Journal:
     app_id: str | None = None
     state: str = "in_progress"
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    restore: dict[str, Any] | None = None
 
     @classmethod
     def read(cls, path: Path, tenant_id: str) -> Journal | None:
@@ -290,6 +317,7 @@ class Journal:
             app_id=raw.get("app_id"),
             state=str(raw.get("state") or "in_progress"),
             started_at=str(raw.get("started_at") or ""),
+            restore=_restore_record(raw.get("restore")),
         )
 
     def write(self) -> None:
@@ -304,8 +332,10 @@ class Journal:
             "application_id": self.application_id,
             "app_id": self.app_id,
             "started_at": self.started_at,
+            "restore": self.restore,
             "note": "vdc-tui automatic provisioning in progress; the next run for this "
-            "tenant resumes (or removes) the app named here.",
+            "tenant resumes (or removes) the app named here, or puts back the certificates "
+            "named under 'restore'.",
         }
         atomic_write(self.path, json.dumps(data, indent=2).encode("utf-8"))
 
@@ -324,8 +354,11 @@ class _RunState:
     app_id: str | None = None
     created: bool = False
     service_principal_id: str | None = None
+    principal_created: bool = False
     verified: bool = False
     wrote_journal: bool = False
+    new_key: dict[str, Any] | None = None
+    old_keys_removed: bool = False
 
     def write_journal(self) -> None:
         """Write the journal and remember that this run owns the file now."""
@@ -354,6 +387,7 @@ class AutomaticConnector:
         verify_timeout: float = 300.0,
         replication_timeout: float = 300.0,
         rollback_timeout: float = 60.0,
+        inflight_timeout: float = 30.0,
         catalog: PermissionCatalog | None = None,
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
@@ -368,7 +402,10 @@ class AutomaticConnector:
             services: Services to grant permissions for (Exchange Online always included).
             verify_timeout: Seconds to wait for the grants to show in app-only tokens.
             replication_timeout: Seconds to wait for a new object to become usable.
-            rollback_timeout: Seconds to keep trying to delete a new app on failure.
+            rollback_timeout: Seconds to keep trying to delete a new app (or to put back
+                a reused app's certificates) on failure.
+            inflight_timeout: Seconds to look for an app (or principal) whose create was
+                still in flight when the run failed or was cancelled.
             catalog: The permission catalog (tests pass a modified one).
             sleep: Awaitable sleep (tests may observe it).
             clock: Monotonic clock for deadlines.
@@ -381,6 +418,7 @@ class AutomaticConnector:
         self._verify_timeout = verify_timeout
         self._replication_timeout = replication_timeout
         self._rollback_timeout = rollback_timeout
+        self._inflight_timeout = inflight_timeout
         self._catalog = catalog or load_catalog()
         self._sleep = sleep
         self._clock = clock
@@ -458,7 +496,16 @@ class AutomaticConnector:
         from .certificates import generate_self_signed, key_credential
 
         checklist.running("admin", token.admin.upn)
-        first = await self._read_tenant(token, graph, previous)
+        # The tenant's sign-in configuration is fetched alongside the first reads, so the
+        # verification's token requests later go out at once.
+        # Both are awaited to the end (no stray task), and the reads' error is the one raised.
+        first, _ = await asyncio.gather(
+            self._read_tenant(token, graph, previous),
+            self._identity.prepare_tenant(token.tenant_id),
+            return_exceptions=True,
+        )
+        if isinstance(first, BaseException):
+            raise first
         self._check_admin(token, first, checklist)
         tenant = self._check_organization(token, first, checklist)
         resources = self._check_resources(first, checklist)
@@ -468,22 +515,42 @@ class AutomaticConnector:
             generate_self_signed, f"{self._display_name} ({tenant.default_domain or tenant.id})"
         )
         credential_entry = key_credential(pfx, f"CN={self._display_name}")
+        # Our own key id: the key this run adds can be told from the others on the app.
+        credential_entry["keyId"] = str(uuid.uuid4())
+        state.new_key = credential_entry
         reuse = self._pick_existing(first, previous, checklist)
-        if reuse is not None:
-            await self._reuse_application(graph, reuse, credential_entry, state, previous)
-        else:
-            await self._create_application(graph, credential_entry, state)
-        assert state.app_id is not None and state.application_id is not None
-        checklist.passed(
-            "application",
-            f"{'Created' if state.created and reuse is None else 'Reusing'} "
-            f"{self._display_name!r}: Application (client) ID {state.app_id}; "
-            f"certificate SHA-1 {pfx.info.sha1}",
-        )
 
-        sp_id = await self._ensure_service_principal(graph, state, checklist, reuse is not None)
-        state.service_principal_id = sp_id
-        await self._grant(graph, sp_id, resources, checklist)
+        async def application() -> None:
+            if reuse is not None:
+                await self._reuse_application(
+                    graph, reuse, first, credential_entry, state, previous
+                )
+            else:
+                await self._create_application(graph, credential_entry, state)
+            checklist.passed(
+                "application",
+                f"{'Created' if state.created and reuse is None else 'Reusing'} "
+                f"{self._display_name!r}: Application (client) ID {state.app_id}; "
+                f"certificate SHA-1 {pfx.info.sha1}",
+            )
+
+        async def principal_and_grants() -> None:
+            sp_id = await self._ensure_service_principal(
+                graph, state, checklist, reuse is not None
+            )
+            state.service_principal_id = sp_id
+            await self._grant(graph, sp_id, resources, checklist)
+
+        if reuse is None:
+            await application()
+            await principal_and_grants()
+        else:
+            # The app exists: its principal and grants need its ids, not its new key, so
+            # they go alongside the key change instead of after it.
+            state.application_id = str(reuse["id"])
+            state.app_id = str(reuse["appId"])
+            await _together(application(), principal_and_grants())
+        assert state.app_id is not None and state.application_id is not None
 
         detection = combine_detection(
             first.value_list("skus"),
@@ -495,6 +562,9 @@ class AutomaticConnector:
         started = self._clock()
         tokens = await self._verify(tenant.id, state.app_id, pfx, hint, checklist)
         granted = self._verified(tokens, self._clock() - started, checklist)
+        if state.journal.restore is not None:
+            # Only now that the new certificate is proven may the old ones go.
+            await self._remove_old_keys(graph, state, checklist)
         state.verified = True
         state.journal.remove()
 
@@ -527,7 +597,7 @@ class AutomaticConnector:
             warnings=tuple(checklist.warnings),
             created_app=state.created,
             extra={
-                "service_principal_id": sp_id,
+                "service_principal_id": state.service_principal_id,
                 "sharepoint_url": detection.sharepoint_url,
             },
         )
@@ -549,9 +619,24 @@ class AutomaticConnector:
             # The token's wids may be absent (or trimmed); ask the directory, transitive so
             # that a role held through a group counts as it does for the portal.
             requests.append(BatchRequest("me_roles", "GET", "/me/transitiveMemberOf"))
+        select = f"?$select={REUSE_SELECT}"
         if previous is not None and previous.application_id:
             requests.append(
-                BatchRequest("journal_app", "GET", f"/applications/{previous.application_id}")
+                BatchRequest(
+                    "journal_app", "GET", f"/applications/{previous.application_id}{select}"
+                )
+            )
+        restoring = (previous.restore or {}).get("application_id") if previous else None
+        if restoring:
+            # A killed rerun changed this app; it comes first, so its keys can be put right.
+            requests.append(
+                BatchRequest("restore_app", "GET", f"/applications/{restoring}{select}")
+            )
+        saved = self._saved_app_id(token.tenant_id)
+        if saved and _is_guid(saved):  # it goes into a URL: a local file is not trusted blindly
+            # The app a rerun most likely reuses, read with its keys now rather than later.
+            requests.append(
+                BatchRequest("saved_app", "GET", f"/applications(appId='{saved}'){select}")
             )
         for res in self._catalog.resources:
             requests.append(
@@ -667,7 +752,7 @@ class AutomaticConnector:
         self, first: _Answers, previous: Journal | None, checklist: Checklist
     ) -> dict[str, Any] | None:
         apps = [a for a in first.value_list("apps") or () if MANAGED_TAG in (a.get("tags") or [])]
-        chosen = first.body("journal_app")
+        chosen = first.body("journal_app") or first.body("restore_app")
         if chosen is None and previous is not None and previous.run_id:
             # An unfinished run that died before it read the create's answer: its app
             # carries the run's tag.
@@ -701,21 +786,21 @@ class AutomaticConnector:
         app_id = profile.get("app_id") or (profile.get("app") or {}).get("app_id")
         return str(app_id) if app_id else None
 
-    def _application_body(self, credential_entry: dict[str, Any]) -> dict[str, Any]:
+    def _required_resource_access(self) -> list[dict[str, Any]]:
         by_api: dict[str, list[dict[str, str]]] = {}
         for perm in self._required:
             entries = by_api.setdefault(perm.resource.app_id, [])
             if all(e["id"] != perm.id for e in entries):
                 entries.append({"id": perm.id, "type": "Role"})
+        return [
+            {"resourceAppId": app_id, "resourceAccess": access} for app_id, access in by_api.items()
+        ]
+
+    def _application_body(self, credential_entry: dict[str, Any]) -> dict[str, Any]:
         return {
-            "requiredResourceAccess": [
-                {"resourceAppId": app_id, "resourceAccess": access}
-                for app_id, access in by_api.items()
-            ],
-            # Reuse and creation both put exactly one key on the app: the new certificate.
-            # The old key's private half belongs to the profile this run replaces (or died
-            # with a killed run); leaving it valid would keep a possibly leaked key usable
-            # for years, and this tool is the app's only credential owner (its tag says so).
+            "requiredResourceAccess": self._required_resource_access(),
+            # A created (or resumed, half-made) app ends with exactly one key: the new
+            # certificate. A resumed app's old key died with the killed run's process.
             "keyCredentials": [credential_entry],
         }
 
@@ -745,12 +830,11 @@ class AutomaticConnector:
         self,
         graph: GraphClient,
         app: Mapping[str, Any],
+        first: _Answers,
         credential_entry: dict[str, Any],
         state: _RunState,
         previous: Journal | None,
     ) -> None:
-        from .graph import GraphError
-
         state.application_id = str(app["id"])
         state.app_id = str(app["appId"])
         run_tag_of_previous = RUN_TAG_PREFIX + previous.run_id if previous else None
@@ -759,20 +843,111 @@ class AutomaticConnector:
             previous.application_id == state.application_id
             or (run_tag_of_previous is not None and run_tag_of_previous in (app.get("tags") or []))
         )
-        state.journal.application_id = state.application_id if state.created else None
-        state.journal.app_id = state.app_id if state.created else None
+        if state.created:
+            state.journal.application_id = state.application_id
+            state.journal.app_id = state.app_id
+            state.write_journal()
+            await self._patch_application(
+                graph, state.application_id, self._application_body(credential_entry)
+            )
+            return
+        # An app a verified run made: a saved connection may depend on its keys. Add the
+        # new key next to them; they go only after the new one is verified.
+        current = first.app_with_keys(state.application_id) or await self._read_application(
+            graph, state.application_id
+        )
+        baseline = (
+            previous.restore
+            if previous is not None
+            and previous.restore is not None
+            and previous.restore.get("application_id") == state.application_id
+            else None
+        )
+        if baseline is not None:
+            # A killed rerun left its own (now useless) key on the app: start from the keys
+            # the app had before that run, as its journal recorded them.
+            keys = list(baseline["key_credentials"])
+            access_before = baseline.get("required_resource_access")
+        else:
+            keys = [_writable_key(k) for k in current.get("keyCredentials") or ()]
+            access_before = None
+        if access_before is None:
+            access_before = list(current.get("requiredResourceAccess") or ())
+        wanted = self._required_resource_access()
+        change_access = _access_set(access_before) != _access_set(wanted)
+        state.journal.restore = {
+            "application_id": state.application_id,
+            "app_id": state.app_id,
+            "key_credentials": keys,
+            "required_resource_access": access_before if change_access else None,
+            "new_key_id": credential_entry["keyId"],
+        }
         state.write_journal()
+        body: dict[str, Any] = {"keyCredentials": [*keys, credential_entry]}
+        if change_access:
+            body["requiredResourceAccess"] = wanted
+        await self._patch_application(graph, state.application_id, body)
+
+    async def _read_application(self, graph: GraphClient, application_id: str) -> dict[str, Any]:
+        """The app with its keys' certificates (retried while it may be replicating)."""
+        from .graph import GraphError
+
         backoff = self._backoff(self._replication_timeout)
         while True:
             try:
-                await graph.patch(
-                    f"/applications/{state.application_id}",
-                    self._application_body(credential_entry),
+                return await graph.get(
+                    f"/applications/{application_id}", params={"$select": REUSE_SELECT}
                 )
+            except GraphError as err:
+                if not (is_replication_lag(err) and await backoff.wait()):
+                    raise
+
+    async def _patch_application(
+        self, graph: GraphClient, application_id: str, body: dict[str, Any]
+    ) -> None:
+        from .graph import GraphError
+
+        backoff = self._backoff(self._replication_timeout)
+        while True:
+            try:
+                await graph.patch(f"/applications/{application_id}", body)
                 return
             except GraphError as err:
                 if not (is_replication_lag(err) and await backoff.wait()):
                     raise
+
+    async def _remove_old_keys(
+        self, graph: GraphClient, state: _RunState, checklist: Checklist
+    ) -> None:
+        """After verification: leave only the new key on a reused app."""
+        from .graph import GraphError
+
+        restore = state.journal.restore
+        assert restore is not None and state.new_key is not None
+        assert state.application_id is not None
+        old = [k for k in restore["key_credentials"] if k.get("keyId") != state.new_key["keyId"]]
+        # Sent even when the app had no key before: a killed earlier rerun may have left
+        # its own on it. The flag is set before sending: the change may land even if its
+        # answer never arrives.
+        state.old_keys_removed = True
+        try:
+            await self._patch_application(
+                graph, state.application_id, {"keyCredentials": [state.new_key]}
+            )
+        except (GraphError, ServiceUnavailable) as err:
+            # The new certificate works and is verified; keeping the connection matters more
+            # than tidiness, so this is a warning, not a failure that would undo it.
+            why = graph_error_text(err) if isinstance(err, GraphError) else err.message
+            checklist.warn(
+                "application",
+                f"The previous certificate(s) could not be removed from app {state.app_id}: "
+                f"{why}",
+                "Remove every certificate but SHA-1 "
+                + _key_sha1(state.new_key)
+                + " in the Entra admin centre (App registrations → Certificates & secrets)"
+                + (" (previous: " + ", ".join(_key_sha1(k) for k in old) + ")" if old else "")
+                + ", or run automatic mode again.",
+            )
 
     # -- step 3: the service principal -------------------------------------------------
 
@@ -818,6 +993,8 @@ class AutomaticConnector:
                     "service_principal",
                     f"Waiting for the new application to replicate ({backoff.describe()})",
                 )
+        state.principal_created = True
+        state.service_principal_id = sp_id
         state.journal.pending = None
         state.write_journal()
         checklist.passed("service_principal", f"Principal {sp_id}")
@@ -1080,23 +1257,67 @@ class AutomaticConnector:
         checklist: Checklist,
         failure: BaseException,
     ) -> None:
+        """Undo this run: delete the app it created, or put back a reused app's keys."""
+        if not state.created and state.journal.pending == "application":
+            # The create was sent and never answered: it may exist, or still be coming.
+            await self._find_inflight_application(graph, state, checklist)
+        if state.created and state.application_id is not None:
+            await self._delete_application(graph, state, checklist)
+            return
+        if state.journal.restore is not None:
+            await self._restore_application(graph, state, checklist)
+            return
+        if state.journal.pending == "application":
+            checklist.warn(
+                "application",
+                "The app registration may have been created before the failure; it was not "
+                f"found within {self._inflight_timeout:.0f} s.",
+                "Run automatic mode again: it finds that app by this run's tag and reuses it.",
+            )
+            return  # the journal stays: the next run looks for the run's tag
+        if state.wrote_journal:
+            state.journal.remove()
+        # A journal this run did not write belongs to an earlier, unfinished run: it
+        # stays, so the next run can still resume that run's app.
+
+    async def _find_inflight_application(
+        self, graph: GraphClient, state: _RunState, checklist: Checklist
+    ) -> None:
+        """Look for the app of an unanswered create by the run's tag, for a bounded time."""
+        from .graph import GraphError
+
+        tag = RUN_TAG_PREFIX + state.journal.run_id
+        backoff = self._backoff(self._inflight_timeout, initial=0.25)
+        while True:
+            try:
+                found = await _apps_tagged(graph, tag)
+            except (GraphError, ServiceUnavailable):
+                found = []  # keep looking until the window closes
+            if found:
+                app = found[0]
+                state.application_id = str(app["id"])
+                state.app_id = str(app["appId"])
+                state.created = True
+                state.journal.pending = None
+                state.journal.application_id = state.application_id
+                state.journal.app_id = state.app_id
+                with suppress(OSError):
+                    state.write_journal()  # a kill during the delete still knows the id
+                return
+            checklist.running(
+                "application",
+                "Rolling back: looking for the app registration the interrupted request may "
+                f"have created ({backoff.describe()})",
+            )
+            if not await backoff.wait():
+                return
+
+    async def _delete_application(
+        self, graph: GraphClient, state: _RunState, checklist: Checklist
+    ) -> None:
         """Delete the app this run created (its principal goes with it)."""
         from .graph import GraphError
 
-        if not state.created or state.application_id is None:
-            if state.journal.pending == "application":
-                # Failed between sending the create and reading the answer: the app may
-                # exist; keep the journal so the next run finds it by its run tag.
-                checklist.warn(
-                    "application",
-                    "The app registration may have been created before the failure.",
-                    "Run automatic mode again: it finds and reuses that app.",
-                )
-            elif state.wrote_journal:
-                state.journal.remove()
-            # A journal this run did not write belongs to an earlier, unfinished run: it
-            # stays, so the next run can still resume that run's app.
-            return
         checklist.running("application", f"Rolling back: deleting {state.app_id}")
         backoff = self._backoff(self._rollback_timeout, initial=0.5)
         while True:
@@ -1119,6 +1340,106 @@ class AutomaticConnector:
             f"{state.application_id}) and its principal.",
             "Fix the cause shown above, then run automatic mode again.",
         )
+
+    async def _restore_application(
+        self, graph: GraphClient, state: _RunState, checklist: Checklist
+    ) -> None:
+        """Put a reused app's keys (and required permissions) back as they were."""
+        from .graph import GraphError
+
+        restore = state.journal.restore
+        assert restore is not None
+        application_id = str(restore["application_id"])
+        body: dict[str, Any] = {"keyCredentials": list(restore["key_credentials"])}
+        if restore.get("required_resource_access") is not None:
+            body["requiredResourceAccess"] = restore["required_resource_access"]
+        checklist.running(
+            "application", f"Rolling back: putting back the certificates of {restore['app_id']}"
+        )
+        backoff = self._backoff(self._rollback_timeout, initial=0.5)
+        gone = False
+        while True:
+            try:
+                await graph.patch(f"/applications/{application_id}", body)
+                break
+            except GraphError as err:
+                if err.status == 404:
+                    gone = True  # deleted meanwhile: nothing of ours is left on it
+                    break
+                if not (is_replication_lag(err) and await backoff.wait()):
+                    self._restore_incomplete(state, checklist, graph_error_text(err))
+            except ServiceUnavailable as err:
+                self._restore_incomplete(state, checklist, err.message)
+        if state.principal_created and state.service_principal_id and not gone:
+            # This run made the principal of an app that had none: it goes too.
+            backoff = self._backoff(self._rollback_timeout, initial=0.5)
+            while True:
+                try:
+                    await graph.delete(f"/servicePrincipals/{state.service_principal_id}")
+                    break
+                except GraphError as err:
+                    if err.status != 404:
+                        self._restore_incomplete(state, checklist, graph_error_text(err))
+                    # Right after creation a 404 may be replication lag (as for the app).
+                    if not await backoff.wait():
+                        break
+                except ServiceUnavailable as err:
+                    self._restore_incomplete(state, checklist, err.message)
+        state.journal.remove()
+        if gone:
+            checklist.warn(
+                "application",
+                f"App registration {restore['app_id']} no longer exists; nothing to put back.",
+                "Run automatic mode again to create a new app registration.",
+            )
+            return
+        what = "certificates and API permissions" if "requiredResourceAccess" in body else (
+            "certificates"
+        )
+        checklist.warn(
+            "application",
+            f"Rolled back: app registration {restore['app_id']} has its previous {what} "
+            "again; the certificate this run added was removed, and the saved connection "
+            "keeps working.",
+            "Fix the cause shown above, then run automatic mode again.",
+        )
+
+    def _restore_incomplete(self, state: _RunState, checklist: Checklist, why: str) -> NoReturn:
+        restore = state.journal.restore or {}
+        state.journal.state = "rollback_incomplete"
+        with suppress(OSError):
+            state.write_journal()
+        app_id = restore.get("app_id")
+        new_sha1 = _key_sha1(state.new_key) if state.new_key else "?"
+        left = (
+            f"The certificate this run added (key {restore.get('new_key_id')}, SHA-1 "
+            f"{new_sha1}) is still registered"
+        )
+        if state.old_keys_removed:
+            left += ", and the previous certificates may have been removed"
+        if state.principal_created and state.service_principal_id:
+            left += f"; the principal {state.service_principal_id} this run created remains"
+        error = ProvisioningFailed(
+            "rollback_incomplete",
+            f"Provisioning failed and app registration {app_id} could not be put back as it "
+            f"was: {scrub(why, limit=300)}. {left}.",
+            "Run automatic mode again: it puts the previous certificates back from its journal "
+            f"(or finishes the change). Or, in the Entra admin centre, remove the key "
+            f"{restore.get('new_key_id')} from app registration {app_id} (Certificates & "
+            "secrets).",
+            {
+                "application_id": restore.get("application_id"),
+                "app_id": app_id,
+                "added_key_id": restore.get("new_key_id"),
+                "added_key_sha1": new_sha1,
+                "previous_keys_removed": state.old_keys_removed,
+                "service_principal_id": state.service_principal_id
+                if state.principal_created
+                else None,
+            },
+        )
+        checklist.failed("application", error)
+        raise error
 
     def _rollback_incomplete(self, state: _RunState, checklist: Checklist, why: str) -> NoReturn:
         state.journal.state = "rollback_incomplete"
@@ -1160,6 +1481,87 @@ def _managed_apps_query() -> str:
     return f"/applications?$filter=tags/any(t:t eq '{MANAGED_TAG}')"
 
 
+async def _apps_tagged(graph: GraphClient, tag: str) -> list[dict[str, Any]]:
+    """App registrations carrying ``tag`` (filtered here if the directory cannot)."""
+    from .graph import GraphError
+
+    try:
+        return await graph.get_all(
+            "/applications",
+            params={"$filter": f"tags/any(t:t eq '{tag}')", "$select": "id,appId,tags"},
+        )
+    except GraphError as err:
+        if err.status != 400:
+            raise
+    apps = await graph.get_all("/applications", params={"$select": "id,appId,tags"})
+    return [a for a in apps if tag in (a.get("tags") or [])]
+
+
+def _is_guid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _writable_key(key: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``keyCredential`` as read, reduced to what may be sent back to keep it."""
+    return {k: key[k] for k in _KEY_FIELDS if key.get(k) is not None}
+
+
+def _key_sha1(key: Mapping[str, Any]) -> str:
+    """SHA-1 thumbprint of a key entry's certificate (for messages), or its key id."""
+    try:
+        der = base64.b64decode(str(key.get("key") or ""), validate=True)
+    except (ValueError, binascii.Error):
+        der = b""
+    if not der:
+        return str(key.get("keyId") or "?")
+    return hashlib.sha1(der).hexdigest().upper()  # noqa: S324 - Entra's thumbprint, not security
+
+
+def _access_set(access: Sequence[Mapping[str, Any]]) -> set[tuple[str, str, str]]:
+    """``requiredResourceAccess`` as a set, for comparing two lists in any order."""
+    return {
+        (str(api.get("resourceAppId")), str(entry.get("id")), str(entry.get("type")))
+        for api in access
+        for entry in api.get("resourceAccess") or ()
+    }
+
+
+def _restore_record(raw: Any) -> dict[str, Any] | None:
+    """A journal's ``restore`` record, or ``None`` when absent or damaged."""
+    if not isinstance(raw, dict):
+        return None
+    keys = raw.get("key_credentials")
+    access = raw.get("required_resource_access")
+    if (
+        not raw.get("application_id")
+        or not isinstance(keys, list)
+        or not all(isinstance(k, dict) for k in keys)
+        or not (access is None or isinstance(access, list))
+    ):
+        return None
+    return dict(raw)
+
+
+async def _together(*steps: Coroutine[Any, Any, None]) -> None:
+    """Run steps at once; the first failure cancels the others, which end before it is
+    raised (as itself, not wrapped in a group), so a rollback never races a step."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for step in steps:
+                group.create_task(step)
+    except BaseExceptionGroup as grouped:
+        raise _first_error(grouped) from None
+
+
+def _first_error(grouped: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = grouped.exceptions[0]
+    return _first_error(first) if isinstance(first, BaseExceptionGroup) else first
+
+
 async def _batch_parallel(
     graph: GraphClient, requests: Sequence[BatchRequest]
 ) -> dict[str, BatchResponse]:
@@ -1193,6 +1595,14 @@ class _Answers:
         """Subscriptions or the root site were refused to the admin (not simply absent)."""
         site = self.status("site")
         return self.body("skus") is None or (site is not None and site in (401, 403))
+
+    def app_with_keys(self, application_id: str) -> dict[str, Any] | None:
+        """The app, as read with its keys' certificates in the first batch, if it was."""
+        for rid in ("journal_app", "restore_app", "saved_app"):
+            body = self.body(rid)
+            if body is not None and body.get("id") == application_id:
+                return body
+        return None
 
     def replace(self, rid: str, body: dict[str, Any]) -> None:
         self._answers[rid] = _Fake(200, body)

@@ -50,6 +50,10 @@ class FaultMiddleware:
         core, faults = self.core, self.core.faults
         method, path = scope["method"], scope["path"]
         counters = core.counters
+        # Entra carries out a request it has received even if the client hangs up while it
+        # works (a cancelled create still creates). Read the body before any wait, so that
+        # latency and stalls are server-side processing time, not a lost request.
+        receive = await _buffered(receive)
         if faults.latency > 0 and _matches(faults.latency_path, path):
             await self._wait(faults.latency)
         if counters.hit("drop", faults.drop_every, faults.drop_path, path):
@@ -100,6 +104,29 @@ class FaultMiddleware:
             await asyncio.wait_for(self.stopping().wait(), timeout=seconds)
         except TimeoutError:
             pass
+
+
+async def _buffered(receive: Receive) -> Receive:
+    """Read the whole request body now; the returned ``receive`` replays it first."""
+    chunks: list[bytes] = []
+    first: Message | None = None
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            first = message  # the client left before its body was complete
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            first = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            break
+    replay = [first]
+
+    async def replayed() -> Message:
+        if replay:
+            return replay.pop()
+        return await receive()
+
+    return replayed
 
 
 def _matches(pattern: str, path: str) -> bool:
