@@ -134,6 +134,26 @@ async def test_rerun_reuses_the_same_app_and_rotates_its_certificate(
     assert second.certificate.sha1 != first.certificate.sha1
 
 
+async def test_rerun_keeps_the_saved_profiles_certificate_until_the_next_run(
+    emu: Any, tmp_path: Path
+) -> None:
+    # The new profile is written only when the operator finishes the wizard: until then the
+    # saved connection's certificate must keep working, so a rerun leaves it on the app and
+    # the run after the new profile is saved removes it.
+    store = ProfileStore(tmp_path)
+    first = await provision(emu, tmp_path)
+    store.save(first, ["exchange"], plan="flex", cloud="global")
+    second = await provision(emu, tmp_path)
+    (app,) = managed_apps(emu)
+    on_app = sorted(k.sha1.hex().upper() for k in app.key_credentials)
+    assert on_app == sorted([first.certificate.sha1, second.certificate.sha1])
+    store.save(second, ["exchange"], plan="flex", cloud="global")
+    third = await provision(emu, tmp_path)
+    (app,) = managed_apps(emu)
+    on_app = sorted(k.sha1.hex().upper() for k in app.key_credentials)
+    assert on_app == sorted([second.certificate.sha1, third.certificate.sha1])
+
+
 async def test_not_a_global_administrator_is_refused_before_anything_is_made(
     emu: Any, tmp_path: Path
 ) -> None:

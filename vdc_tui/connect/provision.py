@@ -37,7 +37,8 @@ Rollback (any failure or cancellation before verification succeeds):
   is deleted; not found, the journal stays and the next run finds it by the tag.
 - An app that an earlier, *verified* run made is never left worse than it was: the new
   certificate is added next to the existing keys, verified, and only then are the old keys
-  removed. The journal records the app's keys and required permissions as they were, and a
+  removed — all but the saved profile's certificate, which stays until the next run because
+  the new profile is written only when the operator finishes the wizard. The journal records the app's keys and required permissions as they were, and a
   failed run puts them back (so the saved connection keeps working); a killed run's journal
   lets the next run put them back.
 """
@@ -776,6 +777,21 @@ class AutomaticConnector:
             )
         return chosen
 
+    def _saved_certificate_sha1(self, tenant_id: str, app_id: str | None) -> str | None:
+        """SHA-1 thumbprint of the saved profile's certificate, when it is for this app."""
+        try:
+            profile = self._profiles.load(tenant_id)
+        except (VdcError, OSError, KeyError, ValueError):
+            return None
+        connection = profile.get("app") or {}
+        certificate = profile.get("certificate") or {}
+        if not isinstance(connection, dict) or not isinstance(certificate, dict):
+            return None
+        if app_id is None or str(connection.get("app_id") or "").lower() != app_id.lower():
+            return None
+        sha1 = certificate.get("sha1")
+        return str(sha1).upper() if sha1 else None
+
     def _saved_app_id(self, tenant_id: str) -> str | None:
         if not tenant_id:
             return None
@@ -926,13 +942,18 @@ class AutomaticConnector:
         assert restore is not None and state.new_key is not None
         assert state.application_id is not None
         old = [k for k in restore["key_credentials"] if k.get("keyId") != state.new_key["keyId"]]
+        # The certificate of the connection profile saved now stays too: the new profile is
+        # written only when the operator finishes the wizard, and an operator who quits
+        # before that must still have a working connection. The next run removes it.
+        saved = self._saved_certificate_sha1(state.journal.tenant_id, state.app_id)
+        kept = [k for k in old if saved is not None and _key_sha1(k) == saved]
         # Sent even when the app had no key before: a killed earlier rerun may have left
         # its own on it. The flag is set before sending: the change may land even if its
         # answer never arrives.
         state.old_keys_removed = True
         try:
             await self._patch_application(
-                graph, state.application_id, {"keyCredentials": [state.new_key]}
+                graph, state.application_id, {"keyCredentials": [*kept, state.new_key]}
             )
         except (GraphError, ServiceUnavailable) as err:
             # The new certificate works and is verified; keeping the connection matters more
