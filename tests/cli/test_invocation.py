@@ -213,9 +213,11 @@ def test_without_a_command_the_wizard_starts_with_the_options(
 
     class Recorder:
         return_code = 0
+        return_value: Path | None = None
 
         def run(self) -> None:
-            pass
+            # Finish in the wizard returns the saved profile's path.
+            self.return_value = home / "demo" / "profile.json"
 
     def make_app(settings: AppSettings) -> Recorder:
         started.append(settings)
@@ -225,6 +227,8 @@ def test_without_a_command_the_wizard_starts_with_the_options(
     outcome = run("--demo", "--plan", "premium", "--tenant-name", "Contoso", "--theme", "nord",
                   "--demo-approve-after", "3")
     assert outcome.code == 0
+    # Once the terminal is back, the operator is told where the profile went.
+    assert f"Saved the connection profile: {home / 'demo' / 'profile.json'}" in outcome.out
     [settings] = started
     assert settings.demo and settings.demo_approve_after == 3.0
     assert settings.tenant_name == "Contoso" and settings.theme == "nord"
