@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from os.path import commonprefix
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeAlias
@@ -19,7 +19,7 @@ from textual.validation import Function, Regex
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 
-from ..connect.errors import Cancelled, VdcError, scrub
+from ..connect.errors import Cancelled, InvalidInput, VdcError, scrub
 from ..connect.models import CheckEvent, ConnectionResult
 from ..widgets import Checklist, QRCode, untrusted
 from ..widgets.text import abbreviate_home, home_relative
@@ -29,6 +29,7 @@ from .picker import CertificatePicker, is_certificate_file
 
 if TYPE_CHECKING:
     from ..connect.service import ConnectionService
+    from ..connect.validate import ManualInput
 
 #: The result: a connection, ``"automatic"`` (switch modes), or ``None`` (back).
 ManualOutcome: TypeAlias = "ConnectionResult | Literal['automatic'] | None"
@@ -44,6 +45,10 @@ MANUAL_STEPS: tuple[tuple[str, str], ...] = (
 )
 
 FIELDS = ("admin_email", "app_id", "pfx_path", "pfx_password")
+
+#: The field at fault for errors that do not name one themselves: no tenant has the
+#: domain of the admin email, so the email is what to correct.
+FIELD_OF_CODE: dict[str, str] = {"tenant_not_found": "admin_email"}
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -340,7 +345,7 @@ class ManualScreen(WizardScreen[ManualOutcome]):
         checklist.plan(MANUAL_STEPS)
         self._status(Content("Checking… Esc stops."))
         try:
-            result = await self._service.validate_manual(manual, self._forward_progress)
+            result = await self._check(manual)
         except Cancelled:
             self._status(Content("Stopped. Nothing was changed in the tenant."))
             return
@@ -352,6 +357,30 @@ class ManualScreen(WizardScreen[ManualOutcome]):
             self.refresh_bindings()
         self.dismiss(result)
 
+    async def _check(self, manual: ManualInput) -> ConnectionResult:
+        """Run the check; services the tenant does not have are left out, not refused.
+
+        The form offers no choice of services: the wizard wants each one the tenant has and
+        the services step, after the check, offers only those. The check refuses a wanted
+        service the tenant is not licensed for, so it runs again with the ones it has (as
+        ``vdc-tui connect manual`` does without ``--services``).
+        """
+        try:
+            return await self._service.validate_manual(manual, self._forward_progress)
+        except InvalidInput as error:
+            refused = error.details.get("refused")
+            available = error.details.get("available")
+            if (error.details.get("field") != "services" or not isinstance(refused, list)
+                    or not isinstance(available, list) or "exchange" in refused):
+                raise
+            wanted = frozenset(s for s in manual.services if s in available) | {"exchange"}
+            # Queued behind the first run's progress messages, so its rows are replaced.
+            self.call_later(self.query_one(Checklist).plan, MANUAL_STEPS)
+            self.call_later(self._status, Content(
+                "The tenant does not have every service; checking again with those it has…"))
+            return await self._service.validate_manual(replace(manual, services=wanted),
+                                                       self._forward_progress)
+
     def _forward_progress(self, event: CheckEvent) -> None:
         self.post_message(Progress(event))
 
@@ -362,7 +391,7 @@ class ManualScreen(WizardScreen[ManualOutcome]):
     def _show_error(self, error: VdcError) -> None:
         text = Content.assemble((abbreviate_home(scrub(error.message)), "bold"), "\n",
                                 (abbreviate_home(scrub(error.remediation)), "italic"))
-        field = error.details.get("field")
+        field = error.details.get("field") or FIELD_OF_CODE.get(error.code)
         if isinstance(field, str) and field in FIELDS:
             self.set_field_error(field, text)
             self._input(field).focus()
