@@ -180,25 +180,18 @@ class VdcApp(App[Path | None]):
 
         Returns the endpoints and the demo status line (which names a fallback port).
         """
-        from .emulator import EmulatorServer, load_scenario
+        from .emulator import load_scenario
+        from .emulator.launch import start_preferring_port
 
         scenario = load_scenario(self.settings.demo_scenario)
         if self.settings.demo_approve_after is not None:
             # The emulator approves the code as the scenario's Global Administrator.
             scenario.device_code.auto_approve_after = self.settings.demo_approve_after
         wanted = self.settings.demo_port
-        note = ""
-        emulator = EmulatorServer(scenario, port=wanted)
-        try:
-            emulator.start()
-        except OSError:
-            emulator.stop()  # removes the state folder it made
-            if not wanted:
-                raise
-            # Another wizard (or anything else) holds the port: any free port still works,
-            # only recordings lose their fixed address.
-            emulator = EmulatorServer(scenario, port=0).start()
-            note = f"port {wanted} busy · "
+        emulator = start_preferring_port(scenario, wanted)
+        # Another wizard (or anything else) may hold the port: a free one still works, only
+        # recordings lose their fixed address, so the status line says so.
+        note = f"port {wanted} busy · " if wanted and emulator.port != wanted else ""
         self._emulator = emulator
         where = "" if note else "built-in emulator · "
         return emulator.endpoints(), f"{where}{note}sign-in page {emulator.device_login_url}"
