@@ -43,17 +43,26 @@ T = TypeVar("T")
 def parse_services(text: str | None) -> list[str] | None:
     """``exchange,sharepoint,teams`` → an ordered list; Exchange Online is always included.
 
+    A name given twice counts once (a script that builds the list may repeat one).
+
     Raises:
         InvalidInput: an unknown service name, or an empty list.
     """
     if text is None:
         return None
     names = [part.strip().lower() for part in text.split(",") if part.strip()]
-    unknown = [n for n in names if n not in SERVICE_NAMES]
-    if unknown or not names:
+    if not names:
         raise InvalidInput(
             "invalid_argument",
-            f"Unknown service(s) in --services: {scrub(', '.join(unknown) or text, limit=200)}.",
+            "--services names no service.",
+            "Use a comma-separated list of: " + ", ".join(SERVICE_NAMES) + ".",
+            {"field": "services"},
+        )
+    unknown = [n for n in names if n not in SERVICE_NAMES]
+    if unknown:
+        raise InvalidInput(
+            "invalid_argument",
+            f"Unknown service(s) in --services: {scrub(', '.join(unknown), limit=200)}.",
             "Use a comma-separated list of: " + ", ".join(SERVICE_NAMES) + ".",
             {"field": "services"},
         )
@@ -274,6 +283,9 @@ class ConnectRun:
     ) -> int:
         service = ConnectionService(self.settings)
         try:
+            # A home folder that cannot hold the profile is said now, not after a sign-in
+            # and an app registration that could then not be saved.
+            service.profiles.check_usable()
             outcome = await run_cancellable(body(service), on_cancel=self._cancel_session)
         except VdcError as error:
             log.info("failed: %s (%s)", error.code, error.message)

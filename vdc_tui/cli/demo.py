@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..connect.errors import InvalidInput
 from ..connect.profiles import vdc_home
+from ..settings import DEFAULT_DEMO_PORT
 
 if TYPE_CHECKING:
     from ..connect.clouds import Endpoints
@@ -84,22 +85,28 @@ def demo_facts(scenario: str | Path = DEMO_SCENARIO) -> DemoFacts:
 
 
 @contextmanager
-def demo_emulator(approve_after: float | None) -> Iterator[Any]:
-    """Run the demo scenario's emulator on a free loopback port for one command.
+def demo_emulator(approve_after: float | None, *,
+                  port: int = DEFAULT_DEMO_PORT) -> Iterator[Any]:
+    """Run the demo scenario's emulator on a loopback port for one command.
 
     Args:
         approve_after: Seconds after which the emulator approves a device code as the demo
             Global Administrator; ``None`` leaves approval to the device-login page.
+        port: The port to listen on (fixed, so scripts and recordings see the same
+            addresses); when it is taken, any free port (the caller compares ``emu.port``).
+            0 = any free port.
     """
     try:
-        from ..emulator import EmulatorServer, load_scenario
+        from ..emulator import load_scenario
+        from ..emulator.launch import start_preferring_port
     except ImportError as exc:  # a broken install, not an operator error
         raise InvalidInput(
             "invalid_argument",
             f"The built-in emulator cannot start ({exc.name or 'import failed'}).",
             "Reinstall vdc-tui; demo mode needs its emulator package.",
         ) from None
-    with EmulatorServer(load_scenario(DEMO_SCENARIO), port=0) as emu:
+    emu = start_preferring_port(load_scenario(DEMO_SCENARIO), port)
+    with emu:
         if approve_after is not None:
             emu.faults.auto_approve_after = approve_after
             # A script is waiting, not a person: poll the approval every second.

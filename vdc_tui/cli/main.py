@@ -150,6 +150,14 @@ def _add_demo(parser: argparse.ArgumentParser) -> None:
                              "$VDC_TUI_HOME/demo, never mixed with real ones")
 
 
+def _add_demo_port(parser: argparse.ArgumentParser, *, said: str) -> None:
+    parser.add_argument("--demo-port", metavar="N", type=_port, default=argparse.SUPPRESS,
+                        help=f"demo only: the emulator's loopback port, fixed so scripts and "
+                             f"recordings see the same sign-in address (default: "
+                             f"{DEFAULT_DEMO_PORT}; a free port when busy, said {said}; "
+                             f"0 = any free port)")
+
+
 def _add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print exactly one JSON object on stdout (progress stays on stderr)")
@@ -183,10 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the tenant name typed in the product's Settings step")
     parser.add_argument("--theme", choices=THEMES, default=argparse.SUPPRESS,
                         help="colour theme of the wizard (default: vdc)")
-    parser.add_argument("--demo-port", metavar="N", type=_port, default=argparse.SUPPRESS,
-                        help=f"demo only: the emulator's loopback port, fixed so recordings "
-                             f"show the same sign-in address (default: {DEFAULT_DEMO_PORT}; "
-                             f"a free port when busy, said on screen; 0 = any free port)")
+    _add_demo_port(parser, said="on screen")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     connect = commands.add_parser(
@@ -225,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "service the tenant has; Exchange Online is always included)")
         _add_json(sub)
         _add_demo(sub)
+        _add_demo_port(sub, said="on stderr")
         _add_common(sub)
     _add_app_options(auto)
     _add_common(connect)
@@ -260,8 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False, formatter_class=formatter, epilog=EPILOG,
         description="The first stdout line is one JSON object with authority_host, graph_url, "
                     "ca_bundle and device_login_url.")
-    emulator.add_argument("--port", type=int, default=0, metavar="N",
-                          help="port to listen on (default: a free one)")
+    emulator.add_argument("--port", type=_port, default=0, metavar="N",
+                          help="port to listen on, always on 127.0.0.1 (default: a free one)")
     emulator.add_argument("--scenario", metavar="FILE", default=None,
                           help="scenario name or JSON file (default: demo)")
     emulator.add_argument("--print-demo", action="store_true",
@@ -329,25 +335,43 @@ class _ScrubFilter(logging.Filter):
         return True
 
 
+class _ScrubFormatter(logging.Formatter):
+    """Scrubs the whole formatted record, tracebacks included.
+
+    A traceback quotes exception texts, which may quote a server's answer (control
+    characters) or, from a library, a request (a token); the filter above only sees the
+    message.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record), limit=20000)
+
+
 @contextlib.contextmanager
 def _logging(path: str | None) -> Iterator[None]:
     """Send log records to ``path`` only (never to the terminal), for one command."""
     root = logging.getLogger()
-    quiet = {"msal": logging.WARNING, "httpcore": logging.WARNING, "asyncio": logging.WARNING}
+    # MSAL is silenced entirely: some of its errors quote the server's whole answer (a
+    # token answer it could not parse, with its tokens). Our own records say what failed.
+    # httpx logs one INFO line per request (method, URL, status; never headers or bodies).
+    quiet = {"msal": logging.CRITICAL + 10, "httpcore": logging.WARNING,
+             "asyncio": logging.WARNING}
     saved_levels = {name: logging.getLogger(name).level for name in quiet}
     saved_root = root.level
     handler: logging.Handler
     if path:
         target = Path(path).expanduser()
         try:
-            # Created private: a log names tenants, apps and admins.
-            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+            # Created private: a log names tenants, apps and admins. O_NONBLOCK: a named
+            # pipe nobody reads fails here at once instead of hanging the run.
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NONBLOCK", 0)
+            os.close(os.open(target, flags, 0o600))
             handler = logging.FileHandler(target, mode="a", encoding="utf-8")
         except OSError as exc:
             raise InvalidInput("invalid_argument",
                                f"Cannot write the log file {str(target)!r} ({exc.strerror}).",
                                "Give a --log path in a folder you can write.") from None
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(_ScrubFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler.addFilter(_ScrubFilter())
         root.setLevel(logging.INFO)
         for name, level in quiet.items():
@@ -385,17 +409,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     reporter = Reporter(json_mode=bool(_opt(ns, "json", False)))
     try:
         with _logging(_opt(ns, "log")):
-            logging.getLogger("vdc_tui.cli").info(
-                "vdc-tui %s: %s", __version__, " ".join(_command_words(ns)))
-            return _dispatch(ns, reporter)
-    except VdcError as error:
+            # Errors are answered while the log is still open: an unexpected one is logged
+            # (with its traceback) to the --log file, never to the terminal.
+            try:
+                logging.getLogger("vdc_tui.cli").info(
+                    "vdc-tui %s: %s", __version__, " ".join(_command_words(ns)))
+                return _dispatch(ns, reporter)
+            except VdcError as error:
+                reporter.failure(error)
+                return error.exit_code
+            except KeyboardInterrupt:
+                reporter.failure(Cancelled())
+                return EXIT_CANCELLED
+            except Exception as exc:  # the service layer should have typed it
+                return _unexpected(exc, reporter)
+    except VdcError as error:  # the --log file itself cannot be opened
         reporter.failure(error)
         return error.exit_code
-    except KeyboardInterrupt:
-        reporter.failure(Cancelled())
-        return EXIT_CANCELLED
-    except Exception as exc:  # the service layer should have typed it; still answer a script
-        return _unexpected(exc, reporter)
 
 
 def _unexpected(exc: Exception, reporter: Reporter) -> int:
@@ -445,15 +475,19 @@ def _dispatch(ns: argparse.Namespace, reporter: Reporter) -> int:
     raise AssertionError(f"unhandled command {command!r}")  # argparse allows no other
 
 
+def _refuse_demo_port_without_demo(ns: argparse.Namespace) -> None:
+    if _opt(ns, "demo_port") is not None and not _opt(ns, "demo", False):
+        raise InvalidInput("invalid_argument", "--demo-port only applies with --demo.",
+                           "Add --demo, or drop --demo-port.")
+
+
 def _wizard(ns: argparse.Namespace) -> int:
     from ..settings import AppSettings
 
     demo = bool(_opt(ns, "demo", False))
+    _refuse_demo_port_without_demo(ns)
     if demo:
         _refuse_overrides_in_demo(ns)
-    elif _opt(ns, "demo_port") is not None:
-        raise InvalidInput("invalid_argument", "--demo-port only applies with --demo.",
-                           "Add --demo, or drop --demo-port.")
     settings = AppSettings(
         connect=connect_settings(ns, _endpoints(ns)),
         demo=demo,
@@ -483,13 +517,21 @@ def _connect(ns: argparse.Namespace, reporter: Reporter) -> int:
     if ns.mode == "manual":
         password = read_password(ns.pfx_password_env, ns.pfx_password_stdin)
     demo = bool(_opt(ns, "demo", False))
+    _refuse_demo_port_without_demo(ns)
     with contextlib.ExitStack() as stack:
         if demo:
             _refuse_overrides_in_demo(ns)
             from .demo import demo_emulator, emulator_endpoints
 
             approve = _opt(ns, "demo_approve_after", HEADLESS_DEMO_APPROVE_AFTER)
-            emu = stack.enter_context(demo_emulator(approve if ns.mode == "auto" else None))
+            port = _opt(ns, "demo_port", DEFAULT_DEMO_PORT)
+            emu = stack.enter_context(demo_emulator(approve if ns.mode == "auto" else None,
+                                                    port=port))
+            if port and emu.port != port:
+                # Another demo (or anything else) holds the port: say where it went, since a
+                # script or a recording may expect the fixed address.
+                reporter.note(f"Demo: port {port} is busy; the built-in emulator listens on "
+                              f"port {emu.port} instead ({emu.device_login_url}).")
             endpoints = emulator_endpoints(emu)
             note = ("Demo: the emulator approves this code by itself in "
                     f"{approve:g} s." if approve is not None else

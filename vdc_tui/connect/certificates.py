@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import stat
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -168,14 +169,10 @@ def load_pfx(path: str | Path, password: str | None) -> LoadedPfx:
     file = Path(path).expanduser()
     shown = scrub(str(file), limit=300)
     try:
-        if file.is_dir():
-            raise _problem(
-                "pfx_unreadable",
-                f"{shown} is a folder, not a PFX file.",
-                "Give the path of the .pfx file itself.",
-                "pfx_path",
-            )
-        size = file.stat().st_size
+        # O_NONBLOCK: opening a FIFO (a named pipe) would otherwise wait for a writer
+        # forever. The checks below run on the opened descriptor, so the file cannot be
+        # swapped for another between the check and the read.
+        fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise _problem(
             "pfx_unreadable",
@@ -183,6 +180,8 @@ def load_pfx(path: str | Path, password: str | None) -> LoadedPfx:
             "Check the path of the .pfx file (relative paths start in the current folder).",
             "pfx_path",
         ) from None
+    except IsADirectoryError:
+        raise _folder(shown) from None
     except OSError as exc:
         raise _problem(
             "pfx_unreadable",
@@ -190,11 +189,23 @@ def load_pfx(path: str | Path, password: str | None) -> LoadedPfx:
             "Check that the file exists and that you may read it.",
             "pfx_path",
         ) from None
-    if size > MAX_PFX_BYTES:
-        raise _too_large(shown, size)
     try:
-        with file.open("rb") as handle:
-            # Read one byte more than allowed: the file may have grown since stat().
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise _folder(shown)
+        if not stat.S_ISREG(mode):
+            # A pipe, a device (/dev/zero, a tape) or a socket: never a certificate.
+            raise _problem(
+                "pfx_unreadable",
+                f"{shown} is not a regular file ({_file_kind(mode)}).",
+                "Give the path of the .pfx file itself.",
+                "pfx_path",
+            )
+        size = os.fstat(fd).st_size
+        if size > MAX_PFX_BYTES:
+            raise _too_large(shown, size)
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            # Read one byte more than allowed: the file may have grown since fstat().
             data = handle.read(MAX_PFX_BYTES + 1)
     except OSError as exc:
         raise _problem(
@@ -203,7 +214,28 @@ def load_pfx(path: str | Path, password: str | None) -> LoadedPfx:
             "Check that you may read the file (`ls -l`), or copy it somewhere you can.",
             "pfx_path",
         ) from None
+    finally:
+        os.close(fd)
     return load_pfx_bytes(data, password, source=str(file))
+
+
+def _folder(shown: str) -> CertificateProblem:
+    return _problem(
+        "pfx_unreadable",
+        f"{shown} is a folder, not a PFX file.",
+        "Give the path of the .pfx file itself.",
+        "pfx_path",
+    )
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
 
 
 def _too_large(shown: str, size: int) -> CertificateProblem:

@@ -7,11 +7,15 @@ host, Graph root and CA bundle overridden (a custom cloud, or the emulator).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .errors import InvalidInput
+from .errors import InvalidInput, scrub
+
+#: A DNS name or an IP address (IPv6 without its brackets, as urlsplit gives it).
+_HOST = re.compile(r"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?)+$|^[0-9A-Fa-f:.]+$")
 
 
 @dataclass(frozen=True)
@@ -104,17 +108,41 @@ MICROSOFT_AUTHORITY_HOSTS = frozenset(
 
 
 def _normalise_root(url: str, what: str) -> str:
-    parts = urlsplit(url.strip())
-    if parts.scheme != "https" or not parts.hostname:
+    shown = scrub(url, limit=200)
+    example = f"Give a value like https://login.microsoftonline.com for {what}."
+    try:
+        parts = urlsplit(url.strip())
+        # .port raises ValueError for a port that is not 0-65535; 0 cannot be connected to.
+        if parts.port == 0:
+            raise ValueError("port 0")
+        host = parts.hostname
+    except ValueError:
+        raise InvalidInput(
+            "invalid_argument", f"{what} is not a valid URL, got {shown!r}.", example
+        ) from None
+    if parts.scheme != "https" or not host:
         raise InvalidInput(
             "invalid_argument",
-            f"{what} must be an https URL with a host, got {url!r}.",
-            f"Give a value like https://login.microsoftonline.com for {what}.",
+            f"{what} must be an https URL with a host, got {shown!r}.",
+            example,
+        )
+    if parts.username is not None or parts.password is not None:
+        # A password in a URL ends up in logs and process listings; and neither Entra
+        # nor Graph takes one.
+        raise InvalidInput(
+            "invalid_argument",
+            f"{what} must not carry a user name or password.",
+            "Drop the 'user:password@' part; sign-in happens with a device code or a "
+            "certificate.",
+        )
+    if not _HOST.match(host):
+        raise InvalidInput(
+            "invalid_argument", f"{what} has no valid host name, got {shown!r}.", example
         )
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         raise InvalidInput(
             "invalid_argument",
-            f"{what} must be a scheme and host only (no path), got {url!r}.",
+            f"{what} must be a scheme and host only (no path), got {shown!r}.",
             "Drop the path: the tool adds the tenant and /v1.0 itself.",
         )
     return f"https://{parts.netloc}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
@@ -27,11 +28,19 @@ def ensure_private_dir(path: Path) -> list[str]:
         # this tool itself created).
         missing = [p for p in (path, *path.parents) if not p.exists()]
         for folder in reversed(missing):
+            if folder.is_symlink():
+                # mkdir would only say "File exists", which sends the operator looking
+                # for a file that is not there.
+                raise FileNotFoundError(
+                    errno.ENOENT,
+                    "a symbolic link to a missing folder (or a loop of links)",
+                    str(folder),
+                )
             folder.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
             os.chmod(folder, PRIVATE_DIR_MODE)  # mkdir's mode is filtered by the umask
         return warnings
     if not path.is_dir():
-        raise NotADirectoryError(str(path))
+        raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(path))
     if os.name == "posix":
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:

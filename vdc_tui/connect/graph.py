@@ -26,7 +26,7 @@ import httpx
 
 from .clouds import Endpoints
 from .errors import ServiceUnavailable, scrub
-from .http import make_async_client
+from .http import ResponseTooLarge, aread_bounded, make_async_client
 
 TokenSource = str | Callable[[], Awaitable[str]]
 Sleep = Callable[[float], Awaitable[None]]
@@ -242,17 +242,37 @@ class GraphClient:
         return f"Bearer {token}"
 
     def _url(self, path: str) -> str:
-        if path.startswith("https://"):
-            # Only nextLinks of our own Graph root: the token must not travel elsewhere.
-            if not path.startswith(self.endpoints.graph_url + "/"):
-                raise ServiceUnavailable(
-                    "Microsoft Graph returned a link to another host; refusing to follow it.",
-                    details={"host": scrub(httpx.URL(path).host, limit=200)},
-                )
-            return path
+        if not path.startswith("/") and "://" in path:
+            return self._own_link(path)
         if not path.startswith("/"):
             raise ValueError(f"Graph paths start with '/': {path!r}")
         return f"{self.endpoints.graph_v1}{path}"
+
+    def _own_link(self, link: str) -> str:
+        """A link Graph gave (``@odata.nextLink``), if it points at our own Graph root.
+
+        The bearer token goes with every request: a link to any other scheme, host or
+        port (or one carrying a user name) is refused, never followed.
+        """
+        root = httpx.URL(self.endpoints.graph_v1)
+        try:
+            url = httpx.URL(link)
+        except (httpx.InvalidURL, ValueError):
+            url = None
+        if (
+            url is None
+            or url.scheme != "https"
+            or url.host != root.host
+            or url.port != root.port
+            or url.userinfo
+            or not url.path.startswith(root.path + "/")
+        ):
+            host = url.host if url is not None else ""
+            raise ServiceUnavailable(
+                "Microsoft Graph returned a link to another host; refusing to follow it.",
+                details={"host": scrub(host, limit=200)},
+            )
+        return str(url)
 
     def backoff(self, attempt: int) -> float:
         """Wait before try ``attempt + 2`` when the service names none: capped, jittered."""
@@ -281,18 +301,21 @@ class GraphClient:
             wait: float | None
             try:
                 self.request_count += 1
-                response = await self._client.request(
+                request = self._client.build_request(
                     method,
                     url,
                     params=dict(params) if params else None,
                     json=body,
                     headers=request_headers,
                 )
+                response = await aread_bounded(await self._client.send(request, stream=True))
             except httpx.HTTPError as exc:
                 last = type(exc).__name__
                 # A request that may have reached the service is repeated only when
-                # repeating it is harmless.
-                if not (isinstance(exc, httpx.ConnectError) or method.upper() in _IDEMPOTENT):
+                # repeating it is harmless; an oversized answer would only come again.
+                if isinstance(exc, ResponseTooLarge) or not (
+                    isinstance(exc, httpx.ConnectError) or method.upper() in _IDEMPOTENT
+                ):
                     raise self._unavailable(method, path, last) from None
                 wait = None
             else:
@@ -336,8 +359,14 @@ class GraphClient:
         page = await self.get(path, params=params)
         while True:
             values = page.get("value")
-            if isinstance(values, list):
-                items.extend(v for v in values if isinstance(v, dict))
+            if not isinstance(values, list):
+                # Read as "none" it would become a wrong diagnosis (no licences, no app).
+                raise ServiceUnavailable(
+                    f"Microsoft Graph answered GET {_path_only(path)} without a list of "
+                    "results.",
+                    details={"path": _path_only(path)},
+                )
+            items.extend(v for v in values if isinstance(v, dict))
             link = page.get("@odata.nextLink")
             if not isinstance(link, str) or not link:
                 return items
@@ -398,6 +427,15 @@ class GraphClient:
                     body={"requests": [r.to_json(within=within) for r in pending]},
                 )
             )
+            if not isinstance(answer.get("responses"), list):
+                # Not a batch answer at all (a proxy's page, a broken body): retrying
+                # would only repeat the writes it may have carried out.
+                raise ServiceUnavailable(
+                    "Microsoft Graph answered a batch request with something that is not a "
+                    "batch answer.",
+                    details={"requests": [f"{r.method.upper()} {_path_only(r.url)}"
+                                          for r in pending]},
+                )
             got = _batch_responses(answer)
             retry: list[BatchRequest] = []
             waits: list[float] = []
@@ -500,10 +538,29 @@ def _body_of(response: httpx.Response) -> Any:
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object of a successful answer (``{}`` for an empty one, as in 204).
+
+    Raises:
+        ServiceUnavailable: the body is not a JSON object (a proxy's HTML page, a body cut
+            off in transit): nothing in it can be trusted.
+    """
     if not response.content:
         return {}
-    body = _body_of(response)
-    return body if isinstance(body, dict) else {}
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict):
+        kind = response.headers.get("content-type", "").split(";", 1)[0].strip() or "unknown"
+        raise ServiceUnavailable(
+            f"Microsoft Graph answered {response.request.method} "
+            f"{_path_only(response.request.url.path)} with something that is not a JSON "
+            f"object ({scrub(kind, limit=80)}).",
+            "Check for a proxy or firewall that intercepts HTTPS (`vdc-tui doctor`), then "
+            "try again.",
+            details={"status": response.status_code, "content_type": scrub(kind, limit=80)},
+        )
+    return body
 
 
 def _path_only(path: str) -> str:

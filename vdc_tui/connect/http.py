@@ -29,6 +29,67 @@ _DIRECT_HOSTS: dict[str, httpx.BaseTransport | None] = {
 }
 
 
+#: The largest answer read from the identity platform or Graph. Real answers are a few
+#: kilobytes (a page of 999 objects: a few megabytes); a bigger one is a broken or hostile
+#: server, and reading it whole would exhaust memory.
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+
+#: Headers that describe the wire form of a body, not the decoded bytes we keep.
+_WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+class ResponseTooLarge(httpx.HTTPError):
+    """An answer was larger than :data:`MAX_RESPONSE_BYTES` (a transport-level failure)."""
+
+
+def _read_response(response: httpx.Response, chunks: list[bytes]) -> httpx.Response:
+    """A complete response holding the decoded body ``chunks``."""
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _WIRE_HEADERS]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=b"".join(chunks),
+        request=response.request,
+        extensions=response.extensions,
+    )
+
+
+def read_bounded(response: httpx.Response, limit: int = MAX_RESPONSE_BYTES) -> httpx.Response:
+    """Read a streamed response's body, at most ``limit`` bytes, and close it.
+
+    Raises:
+        ResponseTooLarge: the body is larger.
+    """
+    try:
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise ResponseTooLarge(f"the answer is larger than {limit} bytes")
+            chunks.append(chunk)
+    finally:
+        response.close()
+    return _read_response(response, chunks)
+
+
+async def aread_bounded(
+    response: httpx.Response, limit: int = MAX_RESPONSE_BYTES
+) -> httpx.Response:
+    """:func:`read_bounded` for an ``httpx.AsyncClient`` response."""
+    try:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise ResponseTooLarge(f"the answer is larger than {limit} bytes")
+            chunks.append(chunk)
+    finally:
+        await response.aclose()
+    return _read_response(response, chunks)
+
+
 def ssl_context(endpoints: Endpoints) -> ssl.SSLContext:
     """A verifying TLS context: the system trust store, or only ``endpoints.ca_bundle``.
 
@@ -138,17 +199,21 @@ class MsalHttpClient:
         """POST a form (or a raw body) the way MSAL expects."""
         timeout = kwargs.get("timeout", self._timeout)
         if isinstance(data, Mapping):
-            return self._client.post(
+            request = self._client.build_request(
+                "POST",
                 url,
                 params=_plain(params),
                 data=form_fields(data),
                 headers=_plain(headers),
                 timeout=timeout,
             )
-        content = data.encode() if isinstance(data, str) else data
-        return self._client.post(
-            url, params=_plain(params), content=content, headers=_plain(headers), timeout=timeout
-        )
+        else:
+            content = data.encode() if isinstance(data, str) else data
+            request = self._client.build_request(
+                "POST", url, params=_plain(params), content=content, headers=_plain(headers),
+                timeout=timeout,
+            )
+        return read_bounded(self._client.send(request, stream=True))
 
     def get(
         self,
@@ -159,9 +224,10 @@ class MsalHttpClient:
     ) -> httpx.Response:
         """GET (MSAL uses it for discovery documents)."""
         timeout = kwargs.get("timeout", self._timeout)
-        return self._client.get(
-            url, params=_plain(params), headers=_plain(headers), timeout=timeout
+        request = self._client.build_request(
+            "GET", url, params=_plain(params), headers=_plain(headers), timeout=timeout
         )
+        return read_bounded(self._client.send(request, stream=True))
 
     def close(self) -> None:
         """Close the connection pool."""

@@ -28,6 +28,7 @@ import asyncio
 import base64
 import binascii
 import json
+import logging
 import re
 import threading
 import time
@@ -54,6 +55,8 @@ from .http import MsalHttpClient
 from .models import CertificateInfo, DeviceCode, SignedInAdmin
 
 _T = TypeVar("_T")
+
+_log = logging.getLogger(__name__)
 
 #: Seconds a discovery answer is shared between the MSAL applications of one client. A run
 #: lasts minutes; MSAL itself keeps a GET answer for 24 h within one application.
@@ -640,6 +643,12 @@ class IdentityClient:
                     err or _AadError.from_body({"error": f"http_{status.group(1)}"}),
                 ) from None
             raise _transport_error(what, exc) from None
+        except (AttributeError, KeyError, TypeError, IndexError) as exc:
+            # MSAL parses the server's answers without checking their shape: a JSON list,
+            # or an object missing a field, surfaces as one of these. Only the type is
+            # kept (the text could quote the answer); the log has the traceback.
+            _log.warning("%s: malformed answer from the identity platform", what, exc_info=exc)
+            raise _transport_error(what, exc) from None
 
     async def prepare(self) -> None:
         """Build the public client (it fetches the authority's OpenID configuration).
@@ -713,6 +722,12 @@ class IdentityClient:
             self._pca = None
             raise
         if "user_code" not in flow:
+            if not flow.get("error"):
+                raise ServiceUnavailable(
+                    "Asking for a sign-in code failed: the identity platform answered without "
+                    "a code or an error.",
+                    details={"exception": "MalformedDeviceCodeResponse"},
+                )
             raise _device_flow_error(_AadError.from_body(flow))
         expires_in = int(flow.get("expires_in") or 900)
         expires_at = float(flow.get("expires_at") or time.time() + expires_in)
@@ -766,8 +781,8 @@ class IdentityClient:
             raise
         if session.cancelled:
             raise Cancelled()
-        if "access_token" in result:
-            token = str(result["access_token"])
+        token = _token_of(result, "Waiting for the sign-in")
+        if token is not None:
             claims = decode_jwt_claims(token)
             admin = _admin_of(claims, result)
             tenant_id = admin.tenant_id or _client_info_tenant(result)
@@ -822,7 +837,8 @@ class IdentityClient:
             return result
 
         result = await self._in_thread("Signing in as the app", acquire, tenant_id)
-        if "access_token" not in result:
+        token = _token_of(result, "Signing in as the app")
+        if token is None:
             raise _app_token_error(
                 self.endpoints,
                 _AadError.from_body(result),
@@ -831,7 +847,6 @@ class IdentityClient:
                 credential=credential,
                 scope=scope,
             )
-        token = str(result["access_token"])
         claims = decode_jwt_claims(token)
         roles = claims.get("roles")
         return AppToken(
@@ -855,6 +870,24 @@ class IdentityClient:
             else:
                 await asyncio.to_thread(http.close)
         self._pca = None
+
+
+def _token_of(result: Mapping[str, Any], what: str) -> str | None:
+    """The access token of a token answer; ``None`` for an error answer.
+
+    Raises:
+        ServiceUnavailable: the answer is neither (no token and no error, or a token that
+            is not a string): a broken server or a proxy's page, not a refusal to explain.
+    """
+    token = result.get("access_token")
+    if isinstance(token, str) and token:
+        return token
+    if token is None and result.get("error"):
+        return None
+    raise ServiceUnavailable(
+        f"{what} failed: the identity platform answered without a token or an error.",
+        details={"exception": "MalformedTokenResponse"},
+    )
 
 
 def _client_info_tenant(result: Mapping[str, Any]) -> str:

@@ -190,13 +190,47 @@ class ProfileStore:
         return self.connections_dir / tenant_id
 
     def _private_dir(self, path: Path) -> None:
-        for warning in ensure_private_dir(path):
+        try:
+            found = ensure_private_dir(path)
+        except OSError as exc:
+            raise self._unusable(exc) from None
+        for warning in found:
             if warning not in self.warnings:
                 self.warnings.append(warning)
 
     def _prepare_tree(self) -> None:
         self._private_dir(self.root)
         self._private_dir(self.connections_dir)
+
+    def _unusable(self, exc: OSError) -> InvalidInput:
+        """The error for a home folder that cannot hold profiles (a file, unwritable, …)."""
+        reason = exc.strerror or type(exc).__name__
+        where = scrub(str(exc.filename), limit=300) if exc.filename else str(self.root)
+        return InvalidInput(
+            "invalid_argument",
+            f"The profile folder {scrub(str(self.root), limit=300)} cannot be used: "
+            f"{where}: {reason}.",
+            "Set VDC_TUI_HOME to a folder you can write (it is created if missing), or fix "
+            "that path.",
+            {"field": "home", "path": scrub(str(self.root), limit=300)},
+        )
+
+    def check_usable(self) -> None:
+        """Make sure profiles can be written here, before any work that would need it.
+
+        Creates the folders (0700) and writes and removes a probe file, so a home that is
+        a file, a dangling link or read-only is reported before a sign-in, not after it.
+
+        Raises:
+            InvalidInput: the folder cannot be created or written (``details.field`` =
+                ``home``).
+        """
+        self._prepare_tree()
+        try:
+            atomic_write(self.connections_dir / ".write-check", b"")
+            (self.connections_dir / ".write-check").unlink()
+        except OSError as exc:
+            raise self._unusable(exc) from None
 
     # -- locking -----------------------------------------------------------------------
 
@@ -228,6 +262,8 @@ class ProfileStore:
                 "Wait for that run to finish (or stop it), then try again.",
                 {"tenant_id": tenant_id, "lock": str(path)},
             ) from None
+        except OSError as exc:  # after Timeout, which is a TimeoutError (an OSError)
+            raise self._unusable(exc) from None
         try:
             if first:
                 atomic_write(owner, json.dumps(_owner_facts()).encode())
@@ -263,14 +299,18 @@ class ProfileStore:
                 created = previous.get("created_at")
                 created_at = created if isinstance(created, str) else None
             key_file: str | None = None
-            if result.certificate_pfx:
-                atomic_write(folder / KEY_FILE, result.certificate_pfx, mode=PRIVATE_FILE_MODE)
-                key_file = KEY_FILE
-            record = profile_record(
-                result, selected, plan=plan, cloud=cloud, key_file=key_file, created_at=created_at
-            )
-            data = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-            atomic_write(profile_path, data, mode=PRIVATE_FILE_MODE)
+            try:
+                if result.certificate_pfx:
+                    atomic_write(folder / KEY_FILE, result.certificate_pfx, mode=PRIVATE_FILE_MODE)
+                    key_file = KEY_FILE
+                record = profile_record(
+                    result, selected, plan=plan, cloud=cloud, key_file=key_file,
+                    created_at=created_at,
+                )
+                data = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+                atomic_write(profile_path, data, mode=PRIVATE_FILE_MODE)
+            except OSError as exc:  # a full disk, a folder made read-only meanwhile
+                raise self._unusable(exc) from None
         return profile_path
 
     # -- reading -----------------------------------------------------------------------

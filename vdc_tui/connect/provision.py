@@ -38,7 +38,8 @@ Rollback (any failure or cancellation before verification succeeds):
 - An app that an earlier, *verified* run made is never left worse than it was: the new
   certificate is added next to the existing keys, verified, and only then are the old keys
   removed — all but the saved profile's certificate, which stays until the next run because
-  the new profile is written only when the operator finishes the wizard. The journal records the app's keys and required permissions as they were, and a
+  the new profile is written only when the operator finishes the wizard. The journal
+  records the app's keys and required permissions as they were, and a
   failed run puts them back (so the saved connection keeps working); a killed run's journal
   lets the next run put them back.
 """
@@ -50,6 +51,7 @@ import base64
 import binascii
 import hashlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
@@ -98,6 +100,8 @@ if TYPE_CHECKING:
     from .graph import BatchRequest, BatchResponse, GraphClient, GraphError
     from .identity import AppToken, DelegatedToken, IdentityClient
     from .profiles import ProfileStore
+
+_log = logging.getLogger(__name__)
 
 #: Tag on every app registration this tool creates; how a rerun finds it again.
 MANAGED_TAG = "vdc-tui:managed"
@@ -479,6 +483,21 @@ class AutomaticConnector:
                 "Try again; if it keeps failing, create the app registration by hand and "
                 "use manual mode.",
                 {"step": step, "status": exc.status, "graph_code": scrub(exc.code or "")},
+            )
+            checklist.failed(step, failure)
+            return failure
+        if isinstance(exc, (KeyError, TypeError, ValueError, AttributeError, IndexError)):
+            # An answer without a field it must have ("id" of a created object): the run
+            # cannot go on, and it is rolled back like any other failure. Only the type
+            # is shown; the log has the traceback.
+            _log.warning("%s: malformed Graph answer", step, exc_info=exc)
+            failure = ProvisioningFailed(
+                "provisioning_failed",
+                f"{AUTOMATIC_STEPS.get(step, step)} failed: Microsoft Graph answered with an "
+                f"incomplete object ({type(exc).__name__}).",
+                "Try again; if it keeps failing, create the app registration by hand and "
+                "use manual mode.",
+                {"step": step, "exception": type(exc).__name__},
             )
             checklist.failed(step, failure)
             return failure

@@ -77,12 +77,12 @@ class ManualInput:
 
 
 def normalise_app_id(text: str) -> str:
-    """The app id as a lower-case GUID; braces, spaces and quotes are forgiven.
+    """The app id as a lower-case GUID; braces, spaces, quotes and ``urn:uuid:`` are forgiven.
 
     Raises:
         InvalidInput: not a GUID (``details["field"] == "app_id"``).
     """
-    cleaned = re.sub(r"[\s{}\"']", "", text).lower()
+    cleaned = re.sub(r"[\s{}\"']", "", text).lower().removeprefix("urn:uuid:")
     if not _GUID.match(cleaned):
         raise InvalidInput(
             "invalid_argument",

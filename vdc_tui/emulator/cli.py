@@ -8,6 +8,7 @@ import threading
 from types import FrameType
 from typing import TextIO
 
+from ..connect.errors import InvalidInput
 from .server import EmulatorServer, connection_json
 
 
@@ -21,6 +22,9 @@ def serve(port: int = 0, scenario: str | None = None, out: TextIO = sys.stdout) 
 
     Returns:
         The process exit code (0 after a signal).
+
+    Raises:
+        InvalidInput: the port cannot be bound.
     """
     stop = threading.Event()
 
@@ -29,7 +33,19 @@ def serve(port: int = 0, scenario: str | None = None, out: TextIO = sys.stdout) 
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with EmulatorServer(scenario or "demo", port=port) as emu:
+        emu = EmulatorServer(scenario or "demo", port=port)
+        try:
+            emu.start()
+        except OSError as exc:  # the port is taken, or reserved for the superuser
+            emu.stop()
+            raise InvalidInput(
+                "invalid_argument",
+                f"The emulator cannot listen on 127.0.0.1:{port} "
+                f"({exc.strerror or type(exc).__name__}).",
+                "Choose another --port, or --port 0 for any free port.",
+                {"field": "port"},
+            ) from None
+        with emu:
             out.write(connection_json(emu) + "\n")
             out.flush()
             while not stop.wait(0.5):

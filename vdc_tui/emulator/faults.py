@@ -9,6 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+#: Broken answers the ``garbage_*`` fault sends instead of the real one (status 200):
+#: a proxy's HTML page, JSON cut off in the middle, an empty object, a JSON list, a
+#: bare string, and a body of several megabytes of JSON.
+GARBAGE_KINDS = ("html", "truncated", "empty_object", "list", "text", "huge")
+
 
 @dataclass
 class Faults:
@@ -29,6 +34,9 @@ class Faults:
     stall_seconds: float = 30.0
     drop_every: int = 0
     drop_path: str = "*"
+    garbage_every: int = 0
+    garbage_path: str = "*"
+    garbage_kind: str = "html"
     replication_delay: float = 0.0
     device_code_lifetime: int | None = None
     device_code_interval: int | None = None
@@ -45,7 +53,9 @@ class Faults:
         unknown = sorted(set(raw) - known)
         if unknown:
             raise ValueError(f"unknown fault setting(s): {', '.join(unknown)}")
-        return cls(**raw)
+        faults = cls(**raw)
+        faults.update()  # checks the values too
+        return faults
 
     def update(self, **changes: Any) -> None:
         """Set several fields at once (unknown names are errors)."""
@@ -53,6 +63,11 @@ class Faults:
             if not hasattr(self, key) or key.startswith("_"):
                 raise AttributeError(f"unknown fault setting {key!r}")
             setattr(self, key, value)
+        if self.garbage_kind not in GARBAGE_KINDS:
+            raise ValueError(
+                f"garbage_kind must be one of {', '.join(GARBAGE_KINDS)}, "
+                f"not {self.garbage_kind!r}"
+            )
 
 
 @dataclass

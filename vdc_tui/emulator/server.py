@@ -72,6 +72,8 @@ class FaultMiddleware:
                 "throttle", faults.throttle_every, faults.throttle_path, path):
             canned = self._error(path, 429, "TooManyRequests", "Too many requests.",
                                  "temporarily_unavailable")
+        elif counters.hit("garbage", faults.garbage_every, faults.garbage_path, path):
+            canned = _garbage(faults.garbage_kind)
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -104,6 +106,27 @@ class FaultMiddleware:
             await asyncio.wait_for(self.stopping().wait(), timeout=seconds)
         except TimeoutError:
             pass
+
+
+def _garbage(kind: str) -> Response:
+    """A broken 200 answer (the ``garbage_*`` fault); see :data:`faults.GARBAGE_KINDS`."""
+    json_type = "application/json"
+    if kind == "html":
+        # What a captive portal or a TLS-inspecting proxy's login page looks like.
+        return Response("<!DOCTYPE html><html><head><title>Sign in to the proxy</title>"
+                        "</head><body>\x1b]0;owned\x07Please sign in.</body></html>",
+                        media_type="text/html")
+    if kind == "truncated":
+        return Response('{"value": [{"id": "0b2d7e3c-8a41-4f6e', media_type=json_type)
+    if kind == "empty_object":
+        return Response("{}", media_type=json_type)
+    if kind == "list":
+        return Response("[1, 2, 3]", media_type=json_type)
+    if kind == "text":
+        return Response('"ok"', media_type=json_type)
+    # "huge": more than a client should ever read (vdc-tui stops at 32 MiB).
+    filler = "x" * (1024 * 1024)
+    return Response('{"value": ["' + '","'.join([filler] * 40) + '"]}', media_type=json_type)
 
 
 async def _buffered(receive: Receive) -> Receive:
@@ -321,8 +344,13 @@ class EmulatorServer:
             return self
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", self._requested_port))
-        sock.listen(128)
+        try:
+            # Loopback only, whatever the port: the emulator accepts any sign-in.
+            sock.bind(("127.0.0.1", self._requested_port))
+            sock.listen(128)
+        except OSError:
+            sock.close()
+            raise
         self._port = sock.getsockname()[1]
         self._core.host = self.authority_host
         config = uvicorn.Config(
