@@ -155,12 +155,18 @@ class VdcApp(App[Path | None]):
                     home = settings.home or Path(tempfile.mkdtemp(prefix="vdc-tui-demo-"))
                     settings = replace(settings, endpoints=endpoints, home=home)
                     self.demo_status = status
-                self._service = ConnectionService(settings)
+                service = ConnectionService(settings)
+                # A profile folder that cannot be written is said now, not after a sign-in
+                # and an app registration whose profile could then not be saved.
+                await asyncio.to_thread(service.profiles.check_usable)
+                self._service = service
             # Import MSAL, httpx and cryptography in a thread, not on the event loop.
             service = self._service
             await asyncio.to_thread(lambda: service.identity)
         except VdcError as error:
             self._backend_error = error
+            self.notify(f"{scrub(error.message)}\n{scrub(error.remediation)}",
+                        title="Cannot start", severity="error", timeout=30, markup=False)
         except Exception as error:  # noqa: BLE001 - shown to the operator, not raised
             self._backend_error = VdcError(
                 "service_unavailable",

@@ -100,3 +100,15 @@ def replace_interval(emu_scenario: str) -> object:
     scenario = load_scenario(emu_scenario)
     scenario.device_code = replace(scenario.device_code, interval=1)
     return scenario
+
+
+async def test_an_unusable_profile_folder_is_said_before_any_sign_in(tmp_path: Path) -> None:
+    """A VDC_TUI_HOME that cannot hold profiles stops the wizard before the device code."""
+    home = tmp_path / "not-a-folder"
+    home.write_text("a file where the profile folder should be")
+    app = make_app(AppSettings(connect=ConnectSettings(home=home)))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("a")
+        await wait_until(pilot, lambda: app.return_code is not None, 20)
+    # invalid_argument: the wizard exits with the reason instead of asking for a code.
+    assert app.return_code == 2
