@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from vdc_tui.cli.demo import demo_facts
 from vdc_tui.cli.main import main
 
 
@@ -48,3 +49,14 @@ def run(capsys: pytest.CaptureFixture[str], home: Path) -> Callable[..., Outcome
         return Outcome(code, captured.out, captured.err)
 
     return invoke
+
+
+@pytest.fixture
+def manual_args(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """``connect manual --demo`` options for the demo tenant's manual app (password in the env)."""
+    facts = demo_facts()
+    assert facts.manual_app_id and facts.pfx_path and facts.pfx_password is not None
+    monkeypatch.setenv("DEMO_PFX_PASSWORD", facts.pfx_password)
+    return ["connect", "manual", "--demo", "--admin-email", facts.admin_email,
+            "--app-id", facts.manual_app_id, "--pfx", facts.pfx_path,
+            "--pfx-password-env", "DEMO_PFX_PASSWORD"]

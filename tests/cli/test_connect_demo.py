@@ -33,17 +33,6 @@ def assert_success_shape(document: dict[str, Any], mode: str) -> None:
     assert document["permissions"]["granted"] and document["permissions"]["missing"] == []
 
 
-@pytest.fixture
-def manual_args(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """``connect manual`` options for the demo tenant's manual app (password in the env)."""
-    facts = demo_facts()
-    assert facts.manual_app_id and facts.pfx_path and facts.pfx_password is not None
-    monkeypatch.setenv("DEMO_PFX_PASSWORD", facts.pfx_password)
-    return ["connect", "manual", "--demo", "--admin-email", facts.admin_email,
-            "--app-id", facts.manual_app_id, "--pfx", facts.pfx_path,
-            "--pfx-password-env", "DEMO_PFX_PASSWORD"]
-
-
 def test_print_demo_names_the_manual_app_and_its_pfx(run: Run) -> None:
     outcome = run("emulator", "--print-demo")
     assert outcome.code == 0

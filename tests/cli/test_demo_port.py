@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from vdc_tui.cli.demo import demo_facts
 from vdc_tui.settings import DEFAULT_DEMO_PORT
 
 from .conftest import Outcome
@@ -39,17 +38,6 @@ def free_port() -> int:
     return port
 
 
-@pytest.fixture
-def manual_args(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """``connect manual --demo`` for the demo tenant's manual app (password in the env)."""
-    facts = demo_facts()
-    assert facts.manual_app_id and facts.pfx_path and facts.pfx_password is not None
-    monkeypatch.setenv("DEMO_PFX_PASSWORD", facts.pfx_password)
-    return ["connect", "manual", "--demo", "--admin-email", facts.admin_email,
-            "--app-id", facts.manual_app_id, "--pfx", facts.pfx_path,
-            "--pfx-password-env", "DEMO_PFX_PASSWORD", "--json"]
-
-
 def sign_in_ports(err: str) -> set[int]:
     """Ports of the emulator's sign-in addresses printed on stderr."""
     return {int(p) for p in re.findall(r"https://127\.0\.0\.1:(\d+)/devicelogin", err)}
@@ -66,7 +54,7 @@ def test_automatic_demo_signs_in_on_the_port_it_is_given(run: Run, free_port: in
 def test_a_busy_port_falls_back_to_a_free_one_and_says_so_on_stderr(
     run: Run, busy_port: int, manual_args: list[str]
 ) -> None:
-    outcome = run(*manual_args, "--demo-port", str(busy_port))
+    outcome = run(*manual_args, "--json", "--demo-port", str(busy_port))
     assert outcome.code == 0, outcome.err
     assert outcome.json()["status"] == "connected"  # stdout: still only the JSON object
     said = re.search(r"port (\d+) is busy; the built-in emulator listens on port (\d+)",
@@ -99,13 +87,13 @@ def test_without_the_option_the_demo_asks_for_the_default_port(
         return original(approve_after, port=0)  # any free port: the default may be in use
 
     monkeypatch.setattr(demo, "demo_emulator", recording)
-    outcome = run(*manual_args)
+    outcome = run(*manual_args, "--json")
     assert outcome.code == 0, outcome.err
     assert asked == [DEFAULT_DEMO_PORT] == [47443]
 
 
 def test_port_zero_takes_any_free_port_without_a_note(run: Run, manual_args: list[str]) -> None:
-    outcome = run(*manual_args, "--demo-port", "0")
+    outcome = run(*manual_args, "--json", "--demo-port", "0")
     assert outcome.code == 0, outcome.err
     assert "busy" not in outcome.err
 

@@ -8,26 +8,17 @@ import stat
 import subprocess
 import sys
 import textwrap
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from cli.factories import OTHER, TENANT
+from cli.factories import make_result as cli_result
 
 from vdc_tui.connect.errors import InvalidInput
-from vdc_tui.connect.models import (
-    Availability,
-    CertificateInfo,
-    CheckEvent,
-    CheckStatus,
-    ConnectionResult,
-    PermissionStatus,
-    ServiceAvailability,
-    TenantInfo,
-)
+from vdc_tui.connect.models import CheckEvent, CheckStatus, ConnectionResult
 from vdc_tui.connect.profiles import SCHEMA_VERSION, ProfileStore, vdc_home
 
-TENANT = "8f3b6a52-0c1d-4e5f-9a7b-2c4d6e8f0a1b"
-OTHER = "0b6c2a44-1111-4e5f-9a7b-2c4d6e8f0a1b"
 PFX_BYTES = b"\x30\x82-not-a-real-pfx-but-secret-key-material"
 
 
@@ -37,23 +28,11 @@ def make_result(
     domain: str = "contoso.com",
     pfx: bytes = PFX_BYTES,
 ) -> ConnectionResult:
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    return ConnectionResult(
-        mode="automatic",
-        tenant=TenantInfo(tenant_id, name, domain, "global"),
-        app_id="11111111-2222-3333-4444-555555555555",
+    """The command-line tests' connection, as a run that created its app and saw a warning."""
+    return replace(
+        cli_result(tenant_id, name, domain),
         app_object_id="66666666-2222-3333-4444-555555555555",
-        certificate=CertificateInfo(
-            "CN=VDC", "A" * 40, "B" * 64, now, now + timedelta(days=730), 2048
-        ),
         certificate_pfx=pfx,
-        signed_in_as="admin@contoso.com",
-        services=(
-            ServiceAvailability("exchange", Availability.AVAILABLE, "EXCHANGE_S_ENTERPRISE"),
-            ServiceAvailability("sharepoint", Availability.AVAILABLE, "SHAREPOINTENTERPRISE"),
-            ServiceAvailability("teams", Availability.NOT_LICENSED, "no Teams plan"),
-        ),
-        permissions=PermissionStatus(granted=("Microsoft Graph: Sites.Read.All",)),
         warnings=(CheckEvent("verify", "Verified", CheckStatus.WARN, "took 3 attempts"),),
         created_app=True,
     )

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from vdc_tui.connect.identity import DelegatedToken, IdentityClient
+from vdc_tui.connect.models import CheckEvent, ConnectionResult
 from vdc_tui.connect.permissions import load_catalog
+from vdc_tui.connect.profiles import ProfileStore
+from vdc_tui.connect.provision import MANAGED_TAG, AutomaticConnector
 from vdc_tui.connect.service import DEFAULT_PUBLIC_CLIENT_ID
 
 T = TypeVar("T")
 CONTOSO = "8f3b6a52-0c1d-4e5f-9a7b-2c4d6e8f0a1b"
+#: The services every automatic run of these tests asks for.
+ALL = frozenset({"exchange", "sharepoint", "teams"})
 
 
 def contoso(**faults: Any) -> dict[str, Any]:
@@ -70,6 +76,29 @@ async def sign_in(emu: Any, upn: str = "admin@contoso.com") -> DelegatedToken:
         await identity.aclose()
 
 
+def connector(emu: Any, home: Path, **kwargs: Any) -> tuple[AutomaticConnector, IdentityClient]:
+    """An automatic connector on ``emu`` saving under ``home`` (``kwargs`` override options).
+
+    The caller closes the returned identity client.
+    """
+    identity = IdentityClient(emu.endpoints(), client_id=DEFAULT_PUBLIC_CLIENT_ID)
+    options: dict[str, Any] = {"app_display_name": "VDC test app", "services": ALL}
+    options.update(kwargs)
+    return AutomaticConnector(emu.endpoints(), identity, ProfileStore(home), **options), identity
+
+
+async def provision(
+    emu: Any, home: Path, events: list[CheckEvent] | None = None, **kwargs: Any
+) -> ConnectionResult:
+    """Sign the admin in and run automatic mode to its end (``events`` collects progress)."""
+    token = await sign_in(emu)
+    auto, identity = connector(emu, home, **kwargs)
+    try:
+        return await auto.run(token, (events if events is not None else []).append)
+    finally:
+        await identity.aclose()
+
+
 async def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
     """Poll ``condition`` until it holds (fails the test after ``timeout`` seconds)."""
     loop = asyncio.get_running_loop()
@@ -82,8 +111,6 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> No
 
 def managed_apps(emu: Any) -> list[Any]:
     """App registrations in the emulator that carry vdc-tui's tag."""
-    from vdc_tui.connect.provision import MANAGED_TAG
-
     with emu.state.lock:
         return [
             a for a in emu.state.applications.values() if MANAGED_TAG in (a.props.get("tags") or [])
@@ -92,6 +119,12 @@ def managed_apps(emu: Any) -> list[Any]:
 
 def journal_path(home: Path) -> Path:
     return home / "connections" / CONTOSO / "provisioning.json"
+
+
+def journal_names_the_app(home: Path) -> bool:
+    """The run's journal is written and already names the app registration it created."""
+    path = journal_path(home)
+    return path.exists() and bool(json.loads(path.read_text())["application_id"])
 
 
 class VirtualTime:

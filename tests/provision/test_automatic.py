@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from provision_support import (
+    ALL,
     CONTOSO,
     VirtualTime,
+    connector,
     contoso,
+    journal_names_the_app,
     journal_path,
     managed_apps,
+    provision,
     sign_in,
     wait_until,
 )
@@ -23,40 +26,11 @@ from provision_support import (
 from vdc_tui.connect.certificates import load_pfx_bytes
 from vdc_tui.connect.errors import DiagnosedProblem, ProvisioningFailed
 from vdc_tui.connect.graph import GraphClient, GraphError
-from vdc_tui.connect.identity import IdentityClient
-from vdc_tui.connect.models import CheckEvent, CheckStatus, ConnectionResult
+from vdc_tui.connect.models import CheckEvent, CheckStatus
 from vdc_tui.connect.permissions import load_catalog
 from vdc_tui.connect.profiles import ProfileStore
-from vdc_tui.connect.provision import AutomaticConnector
-from vdc_tui.connect.service import DEFAULT_PUBLIC_CLIENT_ID
 from vdc_tui.emulator import EmulatorServer, load_scenario
 from vdc_tui.emulator.faults import FakeClock
-
-ALL = frozenset({"exchange", "sharepoint", "teams"})
-
-
-@pytest.fixture
-def emu() -> Iterator[Any]:
-    with EmulatorServer(load_scenario(contoso()), port=0) as server:
-        yield server
-
-
-def connector(emu: Any, home: Path, **kwargs: Any) -> tuple[AutomaticConnector, IdentityClient]:
-    identity = IdentityClient(emu.endpoints(), client_id=DEFAULT_PUBLIC_CLIENT_ID)
-    options: dict[str, Any] = {"app_display_name": "VDC test app", "services": ALL}
-    options.update(kwargs)
-    return AutomaticConnector(emu.endpoints(), identity, ProfileStore(home), **options), identity
-
-
-async def provision(
-    emu: Any, home: Path, events: list[CheckEvent] | None = None, **kwargs: Any
-) -> ConnectionResult:
-    token = await sign_in(emu)
-    auto, identity = connector(emu, home, **kwargs)
-    try:
-        return await auto.run(token, (events if events is not None else []).append)
-    finally:
-        await identity.aclose()
 
 
 async def test_happy_path_creates_consents_and_verifies(emu: Any, tmp_path: Path) -> None:
@@ -238,12 +212,7 @@ async def test_killed_run_is_resumed_by_the_next_one(
     monkeypatch.setattr(auto, "_rollback", killed)
     task = asyncio.create_task(auto.run(token, lambda e: None))
     await wait_until(lambda: len(managed_apps(emu)) == 1)
-    await wait_until(
-        lambda: (
-            journal_path(tmp_path).exists()
-            and json.loads(journal_path(tmp_path).read_text())["application_id"]
-        )
-    )
+    await wait_until(lambda: journal_names_the_app(tmp_path))
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -272,12 +241,7 @@ async def test_rollback_failure_names_what_is_left(
     task = asyncio.create_task(auto.run(token, lambda e: None))
     try:
         await wait_until(lambda: len(managed_apps(emu)) == 1)
-        await wait_until(
-            lambda: (
-                journal_path(tmp_path).exists()
-                and json.loads(journal_path(tmp_path).read_text())["application_id"]
-            )
-        )
+        await wait_until(lambda: journal_names_the_app(tmp_path))
         task.cancel()
         with pytest.raises(ProvisioningFailed) as info:
             await task

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from provision_support import (
     CONTOSO,
-    contoso,
+    connector,
     journal_path,
     managed_apps,
+    provision,
     sign_in,
     wait_until,
 )
@@ -30,38 +30,11 @@ from vdc_tui.connect.errors import ProvisioningFailed, VdcError
 from vdc_tui.connect.graph import GraphClient, GraphError
 from vdc_tui.connect.identity import AppToken, IdentityClient
 from vdc_tui.connect.models import CheckEvent, CheckStatus, ConnectionResult
-from vdc_tui.connect.profiles import ProfileStore
-from vdc_tui.connect.provision import RUN_TAG_PREFIX, AutomaticConnector
+from vdc_tui.connect.provision import RUN_TAG_PREFIX
 from vdc_tui.connect.service import DEFAULT_PUBLIC_CLIENT_ID
-from vdc_tui.emulator import EmulatorServer, load_scenario
 
-ALL = frozenset({"exchange", "sharepoint", "teams"})
 #: Longer than any test: a key added while it is set stays invisible to sign-ins.
 NEVER = 3600.0
-
-
-@pytest.fixture
-def emu() -> Iterator[Any]:
-    with EmulatorServer(load_scenario(contoso()), port=0) as server:
-        yield server
-
-
-def connector(emu: Any, home: Path, **kwargs: Any) -> tuple[AutomaticConnector, IdentityClient]:
-    identity = IdentityClient(emu.endpoints(), client_id=DEFAULT_PUBLIC_CLIENT_ID)
-    options: dict[str, Any] = {"app_display_name": "VDC test app", "services": ALL}
-    options.update(kwargs)
-    return AutomaticConnector(emu.endpoints(), identity, ProfileStore(home), **options), identity
-
-
-async def provision(
-    emu: Any, home: Path, events: list[CheckEvent] | None = None, **kwargs: Any
-) -> ConnectionResult:
-    token = await sign_in(emu)
-    auto, identity = connector(emu, home, **kwargs)
-    try:
-        return await auto.run(token, (events if events is not None else []).append)
-    finally:
-        await identity.aclose()
 
 
 async def app_sign_in(emu: Any, result: ConnectionResult) -> AppToken:

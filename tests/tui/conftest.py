@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,9 +16,12 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from vdc_tui.app import VdcApp, make_app
+from vdc_tui.connect.models import CheckStatus
+from vdc_tui.connect.service import ConnectionService, ConnectSettings
 from vdc_tui.settings import AppSettings
+from vdc_tui.widgets import Checklist
 
-from .fakes import FakeConnectionService, frozen_clock
+from .fakes import FakeConnectionService, events, frozen_clock
 
 
 @pytest.fixture(autouse=True)
@@ -90,3 +94,37 @@ def screen_name(app: App[Any]) -> str:
 
 #: The root conftest's ``start_emulator`` factory (scenario name or object → server).
 StartEmulatorLike = Callable[..., Any]
+
+
+def wizard_on(emu: Any, home: Path, **connect: Any) -> VdcApp:
+    """The wizard with the real connection service pointed at the emulator ``emu``."""
+    settings = ConnectSettings(endpoints=emu.endpoints(), home=home, **connect)
+    return make_app(AppSettings(connect=settings), service=ConnectionService(settings))
+
+
+async def show_first_code(pilot: Pilot[Any], service: FakeConnectionService) -> None:
+    """Choose Automatic and let the device-code screen settle on the fake's first code."""
+    await pilot.press("a")
+    await wait_until(pilot, lambda: bool(service.sessions))
+    await pilot.pause()
+
+
+def hold_provisioning_after_the_app(service: FakeConnectionService) -> None:
+    """Sign-in approved at once; provisioning reports the app registration created, then
+    waits until ``service.provision_block`` is set."""
+    service.approve = asyncio.Event()
+    service.approve.set()
+    service.provision_block = asyncio.Event()
+    service.provision_events = events(
+        ("application", "Create the app registration", CheckStatus.PASS, "app id 3c9a…"))
+
+
+async def ask_to_quit_once_the_app_is_created(pilot: Pilot[Any], app: VdcApp) -> None:
+    """Choose Automatic, wait for the created app on the checklist, press ^q and wait for
+    the quit question (with :func:`hold_provisioning_after_the_app`)."""
+    await pilot.press("a")
+    await wait_until(pilot, lambda: screen_name(app) == "ProvisioningScreen")
+    await wait_until(pilot, lambda: app.screen.query_one(Checklist).status_of("application")
+                     is CheckStatus.PASS)
+    await pilot.press("ctrl+q")
+    await wait_until(pilot, lambda: screen_name(app) == "ConfirmDialog")

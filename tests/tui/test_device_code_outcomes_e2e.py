@@ -13,18 +13,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from vdc_tui.app import VdcApp, make_app
+from vdc_tui.app import VdcApp
 from vdc_tui.connect.models import CheckStatus
-from vdc_tui.connect.service import DEFAULT_APP_DISPLAY_NAME, ConnectionService, ConnectSettings
+from vdc_tui.connect.service import DEFAULT_APP_DISPLAY_NAME
 from vdc_tui.emulator import EmulatorServer, Scenario, load_scenario
 from vdc_tui.screens.device_code import NEXT_STEPS, WAITING
-from vdc_tui.settings import AppSettings
 from vdc_tui.widgets import Checklist
 
-from .conftest import StartEmulatorLike, screen_name, wait_until
+from .conftest import StartEmulatorLike, screen_name, wait_until, wizard_on
 
 ADMIN = "admin@contoso.com"
 NOT_ADMIN = "lee@contoso.com"
@@ -36,12 +36,6 @@ def demo(**device_code: Any) -> Scenario:
     scenario.device_code = replace(scenario.device_code, user_code=None, interval=1,
                                    **device_code)
     return scenario
-
-
-def wizard_on(emu: EmulatorServer, home: Path) -> VdcApp:
-    """The wizard with the real connection service pointed at ``emu``."""
-    settings = ConnectSettings(endpoints=emu.endpoints(), home=home)
-    return make_app(AppSettings(connect=settings), service=ConnectionService(settings))
 
 
 def status(app: VdcApp) -> str:
@@ -90,31 +84,23 @@ async def provisioning_checklist(pilot: Pilot[Any], app: VdcApp) -> Checklist:
     return app.screen.query_one(Checklist)
 
 
-async def test_declined_sign_in_says_so_and_r_gives_a_new_code(
-    start_emulator: StartEmulatorLike, tmp_path: Path
+@pytest.mark.parametrize(("person", "error_code", "said"), [
+    ("decline", "sign_in_declined", "The sign-in was declined."),
+    ("expire", "device_code_expired", "expired"),
+], ids=["declined", "expired"])
+async def test_a_declined_or_expired_code_says_so_and_r_gives_a_new_code(
+    start_emulator: StartEmulatorLike, tmp_path: Path, person: str, error_code: str, said: str
 ) -> None:
+    """What happens to the code on the sign-in page: ``emu.decline_device_code`` or
+    ``emu.expire_device_code``."""
     emu = start_emulator(demo())
     app = wizard_on(emu, tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         first = await start_automatic(pilot, app, emu)
-        emu.decline_device_code(first)
-        shown = await outcome_shown(pilot, app, NEXT_STEPS["sign_in_declined"])
-        assert "The sign-in was declined." in shown
+        getattr(emu, f"{person}_device_code")(first)
+        shown = await outcome_shown(pilot, app, NEXT_STEPS[error_code])
+        assert said in shown
         assert app.screen.check_action("manual", ()) is False  # a new code is the way on
-        second = await start_automatic(pilot, app, emu, previous=first)
-        assert second != first
-
-
-async def test_expired_code_says_so_and_r_gives_a_new_code(
-    start_emulator: StartEmulatorLike, tmp_path: Path
-) -> None:
-    emu = start_emulator(demo())
-    app = wizard_on(emu, tmp_path)
-    async with app.run_test(size=(100, 30)) as pilot:
-        first = await start_automatic(pilot, app, emu)
-        emu.expire_device_code(first)
-        shown = await outcome_shown(pilot, app, NEXT_STEPS["device_code_expired"])
-        assert "expired" in shown
         second = await start_automatic(pilot, app, emu, previous=first)
         assert second != first
 

@@ -44,6 +44,9 @@ def _service(emu: object, home: Path) -> ConnectionService:
 
 
 async def _fill_manual(pilot: object, app: object, password: str) -> None:
+    """Open the manual form (m, i) and send it with the demo app and ``password``."""
+    await pilot.press("m", "i")  # type: ignore[attr-defined]
+    await wait_until(pilot, lambda: screen_name(app) == "ManualScreen")  # type: ignore[arg-type]
     screen = app.screen  # type: ignore[attr-defined]
     screen.query_one("#admin_email", Input).value = "admin@contoso.com"
     screen.query_one("#app_id", Input).value = "{" + DEMO_APP_ID.upper() + "}"
@@ -58,8 +61,6 @@ async def test_manual_flow_on_emulator_connects(
     emu = start_emulator("demo")
     app = make_app(AppSettings(), service=_service(emu, tmp_path))
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("m", "i")
-        await wait_until(pilot, lambda: screen_name(app) == "ManualScreen")
         await _fill_manual(pilot, app, "demo")
         await wait_until(pilot, lambda: screen_name(app) == "ConnectedDialog", 60)
 
@@ -70,8 +71,6 @@ async def test_manual_wrong_password_on_emulator_focuses_the_password(
     emu = start_emulator("demo")
     app = make_app(AppSettings(), service=_service(emu, tmp_path))
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("m", "i")
-        await wait_until(pilot, lambda: screen_name(app) == "ManualScreen")
         await _fill_manual(pilot, app, "wrong")
         await wait_until(pilot, lambda: app.focused is not None
                          and app.focused.id == "pfx_password", 30)

@@ -24,16 +24,14 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, Input, Static
 
-from vdc_tui.app import VdcApp, make_app
+from vdc_tui.app import VdcApp
 from vdc_tui.connect.models import CheckEvent, CheckStatus
-from vdc_tui.connect.service import ConnectionService, ConnectSettings
 from vdc_tui.emulator import EmulatorServer, load_scenario
 from vdc_tui.screens.manual import FIELDS, MANUAL_STEPS
-from vdc_tui.settings import AppSettings
 from vdc_tui.widgets import Checklist
 from vdc_tui.widgets.checklist import ChecklistRow
 
-from .conftest import screen_name, type_text, wait_until
+from .conftest import screen_name, type_text, wait_until, wizard_on
 
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "manual.json"
 DEMO_PFX = Path(__file__).resolve().parents[2] / "vdc_tui" / "emulator" / "scenarios" / (
@@ -78,12 +76,6 @@ class Form:
 def form(emu: EmulatorServer, app: str, cert: str, email: str = "admin@contoso.com") -> Form:
     """The fields for a scenario app and one of its generated certificates."""
     return Form(email, app, str(emu.certificate_path(cert)))
-
-
-def wizard_on(emu: EmulatorServer, home: Path, **connect: Any) -> VdcApp:
-    """The wizard with the real connection service pointed at ``emu``."""
-    settings = ConnectSettings(endpoints=emu.endpoints(), home=home, **connect)
-    return make_app(AppSettings(connect=settings), service=ConnectionService(settings))
 
 
 async def open_manual_form(pilot: Pilot[Any], app: VdcApp) -> None:

@@ -11,13 +11,18 @@ from textual.widgets import Input, Static
 
 from vdc_tui.app import EXIT_CANCELLED, VdcApp
 from vdc_tui.connect.errors import CertificateProblem, SignInError
-from vdc_tui.connect.models import CheckStatus
 from vdc_tui.screens import HelpScreen
 from vdc_tui.screens.device_code import DeviceCodeScreen
-from vdc_tui.widgets import Checklist, QRCode
+from vdc_tui.widgets import QRCode
 
-from .conftest import screen_name, wait_until
-from .fakes import FakeConnectionService, events
+from .conftest import (
+    ask_to_quit_once_the_app_is_created,
+    hold_provisioning_after_the_app,
+    screen_name,
+    show_first_code,
+    wait_until,
+)
+from .fakes import FakeConnectionService
 
 Wizard = Callable[..., VdcApp]
 
@@ -53,9 +58,7 @@ async def test_copy_key_puts_the_code_on_the_clipboard_and_keeps_it_on_screen(
 ) -> None:
     app = wizard()
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        await pilot.press("a")
-        await wait_until(pilot, lambda: bool(fake_service.sessions))
-        await pilot.pause()
+        await show_first_code(pilot, fake_service)
         await pilot.press("c")
         assert app.clipboard == "CWE5QHLNM"
         assert stable_terminal == ["CWE5QHLNM"]
@@ -73,9 +76,7 @@ async def test_copy_over_ssh_uses_only_osc52(
     monkeypatch.setenv("SSH_CONNECTION", "10.0.0.1 5000 10.0.0.2 22")
     app = wizard()
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("a")
-        await wait_until(pilot, lambda: bool(fake_service.sessions))
-        await pilot.pause()
+        await show_first_code(pilot, fake_service)
         await pilot.press("c")
         assert app.clipboard == "CWE5QHLNM"
         assert stable_terminal == []
@@ -86,9 +87,7 @@ async def test_qr_matrix_is_the_qrcode_matrix_of_the_address(
 ) -> None:
     app = wizard()
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("a")
-        await wait_until(pilot, lambda: bool(fake_service.sessions))
-        await pilot.pause()
+        await show_first_code(pilot, fake_service)
         qr = app.screen.query_one(QRCode)
         reference = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=2)
         reference.add_data("https://microsoft.com/devicelogin")
@@ -109,9 +108,7 @@ async def test_qr_is_hidden_when_the_terminal_is_too_small_for_it(
 ) -> None:
     app = wizard()
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("a")
-        await wait_until(pilot, lambda: bool(fake_service.sessions))
-        await pilot.pause()
+        await show_first_code(pilot, fake_service)
         await pilot.resize_terminal(90, 19)
         await pilot.pause()
         assert not app.screen.query_one(QRCode).display
@@ -160,19 +157,10 @@ async def test_quit_without_work_in_progress_exits_at_once(wizard: Wizard) -> No
 async def test_quit_during_provisioning_asks_then_rolls_back(
     wizard: Wizard, fake_service: FakeConnectionService
 ) -> None:
-    fake_service.approve = asyncio.Event()
-    fake_service.approve.set()
-    fake_service.provision_block = asyncio.Event()
-    fake_service.provision_events = events(
-        ("application", "Create the app registration", CheckStatus.PASS, "app id 3c9a…"))
+    hold_provisioning_after_the_app(fake_service)
     app = wizard()
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("a")
-        await wait_until(pilot, lambda: screen_name(app) == "ProvisioningScreen")
-        await wait_until(pilot, lambda: app.screen.query_one(Checklist).status_of("application")
-                         is CheckStatus.PASS)
-        await pilot.press("ctrl+q")
-        await wait_until(pilot, lambda: screen_name(app) == "ConfirmDialog")
+        await ask_to_quit_once_the_app_is_created(pilot, app)
         body = str(app.screen.query_one(".dialog-body", Static).render())
         assert "deletes the app registration" in body
         await pilot.press("n")

@@ -16,15 +16,18 @@ from textual.widgets import Static
 
 from vdc_tui.app import VdcApp, make_app
 from vdc_tui.cli.main import main
-from vdc_tui.connect.models import CheckStatus
 from vdc_tui.connect.service import ConnectSettings
 from vdc_tui.screens.provisioning import TOO_LATE_TO_UNDO
 from vdc_tui.settings import AppSettings
-from vdc_tui.widgets import Checklist
 from vdc_tui.widgets.text import abbreviate_home, home_relative
 
-from .conftest import screen_name, wait_until
-from .fakes import FakeConnectionService, events
+from .conftest import (
+    ask_to_quit_once_the_app_is_created,
+    hold_provisioning_after_the_app,
+    screen_name,
+    wait_until,
+)
+from .fakes import FakeConnectionService
 
 Wizard = Callable[..., VdcApp]
 
@@ -97,19 +100,10 @@ async def test_quit_question_open_when_provisioning_finishes_keeps_its_answer(
 ) -> None:
     """The work ends while "Quit?" is open: the dialog stays, says that nothing is undone now,
     and "Stay" (n) then goes on to the services instead of landing on the next screen."""
-    fake_service.approve = asyncio.Event()
-    fake_service.approve.set()
-    fake_service.provision_block = asyncio.Event()
-    fake_service.provision_events = events(
-        ("application", "Create the app registration", CheckStatus.PASS, "app id 3c9a…"))
+    hold_provisioning_after_the_app(fake_service)
     app = wizard()
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("a")
-        await wait_until(pilot, lambda: screen_name(app) == "ProvisioningScreen")
-        await wait_until(pilot, lambda: app.screen.query_one(Checklist).status_of("application")
-                         is CheckStatus.PASS)
-        await pilot.press("ctrl+q")
-        await wait_until(pilot, lambda: screen_name(app) == "ConfirmDialog")
+        await ask_to_quit_once_the_app_is_created(pilot, app)
         fake_service.provision_block.set()
         await wait_until(pilot, lambda: "nothing is deleted now" in str(
             app.screen.query_one(".dialog-body", Static).render()))

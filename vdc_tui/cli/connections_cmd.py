@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from ..connect.errors import VdcError, scrub
 from ..connect.profiles import ProfileEntry, ProfileStore
 from .output import Reporter
 
 log = logging.getLogger("vdc_tui.cli.connections")
+T = TypeVar("T")
 
 #: What ``remove`` says about the tenant, so nobody believes the app is gone.
 TENANT_UNTOUCHED = (
@@ -73,16 +75,31 @@ def list_connections(store: ProfileStore, reporter: Reporter) -> int:
     return 0
 
 
-def show_connection(store: ProfileStore, reporter: Reporter, tenant: str) -> int:
-    """Show one profile (by tenant id, default domain or name)."""
+def _act_on_profile(
+    store: ProfileStore, reporter: Reporter, tenant: str, act: Callable[[str], T]
+) -> tuple[ProfileEntry, T] | int:
+    """Find the profile of ``tenant`` and ``act`` on its tenant id (``show`` and ``remove``).
+
+    The folder's warnings are said either way, after the work. Returns the entry and what
+    ``act`` returned, or the exit code of a failure already reported.
+    """
     try:
         entry = store.find(tenant)
-        profile = store.load(entry.tenant_id)
+        outcome = act(entry.tenant_id)
     except VdcError as error:
         _folder_warnings(store, reporter)
         reporter.failure(error)
         return error.exit_code
     _folder_warnings(store, reporter)
+    return entry, outcome
+
+
+def show_connection(store: ProfileStore, reporter: Reporter, tenant: str) -> int:
+    """Show one profile (by tenant id, default domain or name)."""
+    found = _act_on_profile(store, reporter, tenant, store.load)
+    if isinstance(found, int):
+        return found
+    entry, profile = found
     if reporter.json_mode:
         reporter.emit({"status": "ok", "path": str(entry.path), "profile": profile})
         return 0
@@ -122,14 +139,10 @@ def _describe(profile: dict[str, Any], entry: ProfileEntry) -> list[str]:
 
 def remove_connection(store: ProfileStore, reporter: Reporter, tenant: str) -> int:
     """Delete one profile and its key files; the tenant itself is not touched."""
-    try:
-        entry = store.find(tenant)
-        removed = store.remove(entry.tenant_id)
-    except VdcError as error:
-        _folder_warnings(store, reporter)
-        reporter.failure(error)
-        return error.exit_code
-    _folder_warnings(store, reporter)
+    found = _act_on_profile(store, reporter, tenant, store.remove)
+    if isinstance(found, int):
+        return found
+    entry, removed = found
     log.info("removed profile of tenant %s (%d paths)", entry.tenant_id, len(removed))
     label = entry.name or entry.default_domain or entry.tenant_id
     reporter.note(f"Removed the connection profile of {label} ({entry.tenant_id}).")

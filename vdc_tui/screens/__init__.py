@@ -6,8 +6,9 @@ the mode screen, and importing every step up front would delay it.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from vdc_tui.lazy_exports import lazy_getattr
 
 if TYPE_CHECKING:
     from .base import WizardScreen
@@ -37,12 +38,8 @@ _HOMES: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import an exported screen the first time it is asked for."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{home}", __name__), name)
+#: Imports an exported screen the first time it is asked for.
+__getattr__ = lazy_getattr(__name__, _HOMES)
 
 
 __all__ = [
