@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 from pathlib import Path
+
+import pytest
 
 from vdc_tui.connect.errors import DiagnosedProblem
 from vdc_tui.connect.graph import GraphError
@@ -13,6 +16,7 @@ from vdc_tui.connect.provision import (
     Backoff,
     Checklist,
     Journal,
+    _all_or_none,
     is_duplicate,
     is_replication_lag,
 )
@@ -124,3 +128,24 @@ def test_checklist_scrubs_control_characters() -> None:
     events: list[CheckEvent] = []
     Checklist({}, events.append).passed("organization", "Evil\x1b]0;title\x07 Corp")
     assert "\x1b" not in events[0].detail and "\x07" not in events[0].detail
+
+
+async def test_a_failed_verification_poll_cancels_its_siblings() -> None:
+    """When one resource's token poll fails, the others stop too: no background polling
+    may outlive a failed (and rolled back) run."""
+    sibling_cancelled = asyncio.Event()
+
+    async def keeps_polling() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            sibling_cancelled.set()
+            raise
+
+    async def fails() -> None:
+        await asyncio.sleep(0)
+        raise RuntimeError("certificate refused")
+
+    with pytest.raises(RuntimeError, match="certificate refused"):
+        await _all_or_none([keeps_polling(), fails()])
+    assert sibling_cancelled.is_set()
