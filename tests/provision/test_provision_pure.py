@@ -16,7 +16,7 @@ from vdc_tui.connect.provision import (
     Backoff,
     Checklist,
     Journal,
-    _all_or_none,
+    _together,
     is_duplicate,
     is_replication_lag,
 )
@@ -147,5 +147,5 @@ async def test_a_failed_verification_poll_cancels_its_siblings() -> None:
         raise RuntimeError("certificate refused")
 
     with pytest.raises(RuntimeError, match="certificate refused"):
-        await _all_or_none([keeps_polling(), fails()])
+        await _together(keeps_polling(), fails())
     assert sibling_cancelled.is_set()

@@ -1218,7 +1218,8 @@ class AutomaticConnector:
         if "sharepoint" in wanted and sharepoint_url:
             polls.append(fetch("sharepoint", sharepoint_scope(sharepoint_url)))
         try:
-            await _all_or_none(polls)
+            # One poll failing stops the others: none may outlive a failed run.
+            await _together(*polls)
         except _VerifyTimeout as timeout:
             still = [
                 p.display
@@ -1506,22 +1507,6 @@ class _VerifyTimeout(Exception):
         super().__init__(key)
         self.key = key
         self.missing = missing
-
-
-async def _all_or_none(coros: Sequence[Awaitable[None]]) -> None:
-    """Run ``coros`` together; when one fails, cancel the others before raising.
-
-    ``asyncio.gather`` alone would leave the siblings polling tokens in the background for
-    the rest of their deadline, after the run has already failed and rolled back.
-    """
-    tasks = [asyncio.ensure_future(c) for c in coros]
-    try:
-        await asyncio.gather(*tasks)
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
 
 
 def _not_yet(exc: VdcError) -> bool:
