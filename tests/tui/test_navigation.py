@@ -66,6 +66,23 @@ async def test_copy_key_puts_the_code_on_the_clipboard_and_keeps_it_on_screen(
         assert any("Copied" in str(n.message) for n in app._notifications)
 
 
+async def test_invite_key_copies_address_code_and_deadline_for_the_customer(
+    wizard: Wizard, fake_service: FakeConnectionService, stable_terminal: list[str]
+) -> None:
+    app = wizard()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await show_first_code(pilot, fake_service)
+        code = fake_service.sessions[-1].code
+        await pilot.press("i")
+        invite = app.clipboard
+        assert code.verification_uri in invite and code.user_code in invite
+        assert code.expires_at.strftime("%H:%M UTC") in invite
+        assert stable_terminal == [invite]
+        # The code itself stays on screen.
+        assert code.user_code in str(app.screen.query_one("#device-code-text", Static).render())
+        assert any("Invite copied" in str(n.title) for n in app._notifications)
+
+
 async def test_copy_over_ssh_uses_only_osc52(
     wizard: Wizard, fake_service: FakeConnectionService, stable_terminal: list[str],
     monkeypatch: object,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from textual import events, work
@@ -76,6 +76,9 @@ class DeviceCodeScreen(WizardScreen[DeviceCodeOutcome]):
     BINDINGS = [
         Binding("c", "copy_code", "Copy", id="device.copy",
                 tooltip="Copy the code to the clipboard (it stays on screen)"),
+        Binding("i", "copy_invite", "Invite", id="device.invite",
+                tooltip="Copy sign-in instructions (address, code, deadline) to send to "
+                        "the customer"),
         Binding("o", "open_browser", "Browser", id="device.open",
                 tooltip="Open the sign-in address in a browser on this machine"),
         Binding("r", "new_code", "New code", id="device.new_code",
@@ -251,6 +254,25 @@ class DeviceCodeScreen(WizardScreen[DeviceCodeOutcome]):
         what = copy_text(self.app, self._code.user_code)
         self.notify(scrub(f"{self._code.user_code}: {what}"), title="Code copied",
                     markup=False)
+
+    def action_copy_invite(self) -> None:
+        """Copy what the customer needs to sign in, for a chat or an e-mail.
+
+        The provider may pass the code on to the customer's Global Administrator; the text
+        says where to go, what to type and until when (in UTC, as the reader's time zone is
+        unknown).
+        """
+        if self._code is None:
+            return
+        until = self._code.expires_at.astimezone(UTC).strftime("%H:%M UTC")
+        invite = (
+            f"To connect your Microsoft 365 tenant to Veeam Data Cloud, a Global "
+            f"Administrator opens {self._code.verification_uri} and enters the code "
+            f"{self._code.user_code} before {until}, then signs in and accepts."
+        )
+        what = copy_text(self.app, invite)
+        self.notify(scrub(f"Sign-in instructions for the customer: {what}"),
+                    title="Invite copied", markup=False)
 
     def action_open_browser(self) -> None:
         """Open the sign-in address here, where a browser can reach the operator."""
