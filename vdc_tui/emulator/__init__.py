@@ -12,8 +12,9 @@ without the server stack (starlette, uvicorn).
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy_exports import lazy_getattr
 
 if TYPE_CHECKING:
     from .core import RequestRecord
@@ -36,23 +37,23 @@ if TYPE_CHECKING:
     from .server import EmulatorServer
 
 _EXPORTS = {
-    "EmulatorServer": ".server",
-    "FakeClock": ".faults",
-    "Faults": ".faults",
-    "RequestRecord": ".core",
-    "Scenario": ".scenario",
-    "ScenarioError": ".scenario",
-    "load_scenario": ".scenario",
-    "ApplicationSpec": ".scenario",
-    "CertificateSpec": ".scenario",
-    "DeviceCodeSpec": ".scenario",
-    "GroupSpec": ".scenario",
-    "ServicePlanSpec": ".scenario",
-    "ServicePrincipalSpec": ".scenario",
-    "SkuSpec": ".scenario",
-    "TenantSpec": ".scenario",
-    "UserSpec": ".scenario",
-    "scenario_from_dict": ".scenario",
+    "EmulatorServer": "server",
+    "FakeClock": "faults",
+    "Faults": "faults",
+    "RequestRecord": "core",
+    "Scenario": "scenario",
+    "ScenarioError": "scenario",
+    "load_scenario": "scenario",
+    "ApplicationSpec": "scenario",
+    "CertificateSpec": "scenario",
+    "DeviceCodeSpec": "scenario",
+    "GroupSpec": "scenario",
+    "ServicePlanSpec": "scenario",
+    "ServicePrincipalSpec": "scenario",
+    "SkuSpec": "scenario",
+    "TenantSpec": "scenario",
+    "UserSpec": "scenario",
+    "scenario_from_dict": "scenario",
 }
 
 __all__ = [
@@ -76,10 +77,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
