@@ -101,8 +101,15 @@ def ensure_node_modules(peer_dir: Path = PEER_DIR) -> None:
         check=False,
     )
     if proc.returncode != 0 or not marker.is_file():
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise PeerSetupError(f"`npm ci` in {peer_dir.name}/ failed: {tail[0]}")
+        # npm's last line only points at its debug log; the line before says what failed.
+        lines = [line for line in (proc.stderr or proc.stdout).splitlines()
+                 if line.strip() and "complete log of this run" not in line]
+        reason = lines[-1].strip() if lines else "no output"
+        hint = ""
+        if "certificate" in reason:
+            hint = (" (behind a TLS-inspecting proxy, point NODE_EXTRA_CA_CERTS or "
+                    "npm_config_cafile at its CA bundle)")
+        raise PeerSetupError(f"`npm ci` in {peer_dir.name}/ failed: {reason}{hint}")
 
 
 @dataclass
