@@ -83,6 +83,14 @@ def test_json_into_a_closed_stdout_stops_quietly_with_141(env: dict[str, str]) -
     assert (outcome.code, outcome.err) == (EXIT_OUTPUT_CLOSED, "")
 
 
+def test_a_command_printing_for_itself_into_a_closed_stdout_stops_quietly(
+    env: dict[str, str],
+) -> None:
+    """Not only the Reporter: a command's own print() is answered by the same one handler."""
+    outcome = _run_into_closed(["emulator", "--print-demo"], env, stream="stdout")
+    assert (outcome.code, outcome.err) == (EXIT_OUTPUT_CLOSED, "")
+
+
 def test_a_closed_stderr_stops_quietly_with_141(env: dict[str, str]) -> None:
     # An unknown tenant: the command's first words go to stderr, whose reader is gone.
     outcome = _run_into_closed(["connections", "show", str(uuid.uuid4())], env,
