@@ -21,7 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.theme import Theme
 
-from .connect.errors import VdcError, scrub
+from .connect.errors import EXIT_CANCELLED, VdcError, scrub
 from .connect.models import ConnectionResult
 from .connect.service import ConnectionService
 from .settings import AppSettings
@@ -34,9 +34,6 @@ if TYPE_CHECKING:
     from .screens.base import WizardScreen
     from .screens.manual import ManualDraft, ManualOutcome
     from .screens.mode import ModeChoice
-
-#: Exit code when the operator leaves without a saved profile (the command-line contract).
-EXIT_CANCELLED = 130
 
 #: How the footer and the help name keys that Textual would write in lower case.
 KEY_NAMES = {"escape": "Esc", "enter": "Enter", "tab": "Tab", "backspace": "Backspace"}
