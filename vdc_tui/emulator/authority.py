@@ -20,6 +20,7 @@ from starlette.routing import Route
 from . import jws
 from .core import EmulatorCore, client_info
 from .pki import b64url_decode
+from .scenario import GLOBAL_ADMINISTRATOR
 from .state import DeviceFlow, Tenant, User
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -317,7 +318,7 @@ class Authority:
     def _default_admin(self) -> str | None:
         for tenant in self.core.directory.tenants.values():
             for user in tenant.users.values():
-                if "62e90394-69f5-4237-9190-012177145e10" in user.roles:
+                if GLOBAL_ADMINISTRATOR in user.roles:
                     return user.upn
         return None
 
