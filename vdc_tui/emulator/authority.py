@@ -2,6 +2,10 @@
 
 Shapes and codes follow research/identity.md §1–3; choices where Entra is undocumented are
 listed at the end of SCENARIOS.md.
+
+Why one file of ~610 lines: discovery, the device-code flow and the token endpoint's grants
+are one protocol (the token endpoint redeems what the device flow issued, under the
+discovery's issuer); the device-login page is their only user interface.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ Every object has a ``visible_at`` time (the emulator's clock): objects created t
 become visible only after the replication delay, where Entra shows the same lag
 (research/identity.md §5). All access goes through :class:`Directory`, whose lock makes it
 safe to touch from the server thread and from a test at once.
+
+Why one file of ~650 lines: the object types and the :class:`Directory` that loads, links and
+replicates them change together (a new kind of object needs its loading, its visibility and
+its Graph shape at once); split, each half would be read only with the other open.
 """
 
 from __future__ import annotations
