@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check vdc_tui tests scripts bench
 
 typecheck: $(STAMP)
-	$(BIN)/mypy vdc_tui bench
+	$(BIN)/mypy vdc_tui bench tests
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -304,3 +304,22 @@ def test_help_screen(wizard: Wizard, fake_service: FakeConnectionService,
 
 def test_terminal_too_small(wizard: Wizard, snap_compare: Any) -> None:
     assert snap_compare(wizard(), terminal_size=(70, 20), run_before=reach("ModeScreen"))
+
+
+def test_certificate_picker(wizard: Wizard, snap_compare: Any, tmp_path: Path,
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    certs = home / "certificates"
+    (certs / "old").mkdir(parents=True)
+    for name in ("contoso-backup.pfx", "fabrikam.P12", "notes.txt", ".hidden.pfx"):
+        (certs / name).write_bytes(b"x")
+    monkeypatch.setenv("HOME", str(home))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await reach("ManualScreen", "m", "i")(pilot)
+        pilot.app.screen.query_one("#pfx_path", Input).value = str(certs)
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: screen_name(pilot.app) == "CertificatePicker")
+        await pilot.pause()
+
+    assert snap_compare(wizard(), terminal_size=(80, 24), run_before=run_before)
