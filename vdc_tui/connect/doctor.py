@@ -703,4 +703,7 @@ async def run_doctor(
     )
     checks.extend(terminal_checks(env))
     checks.append(profile_folder_check(home))
+    from .keystore import key_storage_check
+
+    checks.append(key_storage_check(home, env))
     return checks

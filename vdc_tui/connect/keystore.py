@@ -718,3 +718,95 @@ def forget_unlocked() -> None:
     """Drop the per-process cache of checked passphrases (tests)."""
     with _unlocked_lock:
         _unlocked.clear()
+
+
+# -- asking on a terminal (headless commands) -------------------------------------------------
+
+
+def terminal_asker(first: bool) -> str:
+    """Ask for the store passphrase on the terminal (masked); twice when it is first set.
+
+    Raises:
+        InvalidInput: ``key_passphrase_required`` when nothing usable was typed.
+    """
+    import getpass
+
+    prompt = "New store passphrase (protects every saved key): " if first else \
+        "Store passphrase: "
+    secret = ""
+    problem: str | None = None
+    try:
+        secret = getpass.getpass(prompt, stream=sys.stderr)
+        if not secret:
+            problem = "nothing was typed"
+        elif first:
+            problem = check_new_passphrase(secret)
+            if problem is None and getpass.getpass("Repeat it: ", stream=sys.stderr) != secret:
+                problem = "the two entries differ"
+    except EOFError:
+        problem = "nothing was typed"
+    if problem:
+        raise _error("key_passphrase_required", f"No store passphrase was set: {problem}.",
+                     _SOURCES_HINT)
+    return secret
+
+
+def check_new_passphrase(secret: str) -> str | None:
+    """Why a passphrase may not be set (too short, control characters), or ``None``."""
+    if len(secret) < MIN_TYPED_PASSPHRASE:
+        return f"it must have at least {MIN_TYPED_PASSPHRASE} characters"
+    if any(ord(c) < 32 or ord(c) == 127 for c in secret):
+        return "it may not contain control characters"
+    return None
+
+
+# -- doctor ------------------------------------------------------------------------------------
+
+
+def key_storage_check(home: Path, env: Mapping[str, str] | None = None) -> Any:
+    """``doctor``: how the saved keys are protected and where the passphrase comes from.
+
+    Never creates a passphrase (a new store's keyring entry is made by the first save).
+    Returns a :class:`~vdc_tui.connect.doctor.DoctorCheck` (id ``keys``).
+    """
+    from .doctor import _check
+    from .models import CheckStatus
+
+    counts: dict[str, int] = {}
+    with contextlib.suppress(OSError):
+        for key_file in sorted((home / "connections").glob("*/certificate.pfx")):
+            try:
+                kind = key_protection(key_file.read_bytes())
+            except OSError:
+                kind = "unknown"
+            counts[kind] = counts.get(kind, 0) + 1
+    provider = PassphraseProvider(environ=env, use_keyring=True)
+    kept = (f"{counts.get('encrypted', 0)} key(s) encrypted (PKCS#12, AES-256-CBC, "
+            f"PBKDF2-SHA256 × {KDF_ROUNDS:,})")
+    if counts.get("unknown"):
+        kept += f", {counts['unknown']} unreadable"
+    try:
+        where = provider.describe()
+        verdict: bool | None = None
+        if not is_new_store(home):
+            phrase = provider.resolve(home)
+            verdict = verify_passphrase(home, phrase) if phrase is not None else None
+    except VdcError as error:
+        return _check("keys", "profiles", "Saved keys", CheckStatus.FAIL,
+                      f"{kept}; the store passphrase source is unusable: {error.message}",
+                      error.remediation)
+    detail = f"{kept}; passphrase from {where}"
+    if verdict is False:
+        return _check("keys", "profiles", "Saved keys", CheckStatus.FAIL,
+                      detail + ", which does not open this store.",
+                      "Give the passphrase the keys were saved with.")
+    if counts.get("unprotected"):
+        return _check("keys", "profiles", "Saved keys", CheckStatus.WARN,
+                      f"{detail}; {counts['unprotected']} key(s) saved without a password "
+                      "(before encryption).",
+                      "They are encrypted in place the first time a command reads them "
+                      "(e.g. `vdc-tui connections export TENANT`); "
+                      "`vdc-tui connections list` names them.")
+    if verdict is True:
+        detail += " (it opens this store)"
+    return _check("keys", "profiles", "Saved keys", CheckStatus.PASS, detail + ".")

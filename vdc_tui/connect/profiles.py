@@ -9,9 +9,10 @@ Layout under the home folder (``$VDC_TUI_HOME``)::
 Key files are PKCS#12 encrypted with AES-256 under the store passphrase
 (:mod:`~vdc_tui.connect.keystore`; ``keystore.json`` in the home folder checks the passphrase).
 A key file written before that (no password) is re-encrypted in place the first time it is
-read (:meth:`ProfileStore.read_key`). Folders are 0700 and key files 0600, like SSH keys. An existing folder that is more open
-is reported loudly (``ProfileStore.warnings``), never silently re-permissioned: the
-operator may have a reason, and a silent fix would hide that the keys were exposed.
+read (:meth:`ProfileStore.read_key`). Folders are 0700 and key files 0600, like SSH keys.
+An existing folder that is more open is reported loudly (``ProfileStore.warnings``), never
+silently re-permissioned: the operator may have a reason, and a silent fix would hide that
+the keys were exposed.
 """
 
 from __future__ import annotations
