@@ -18,6 +18,30 @@ from vdc_tui.emulator import EmulatorServer, Scenario
 
 StartEmulator = Callable[..., EmulatorServer]
 
+#: The store passphrase of the suite's key stores (see ``_key_passphrase``).
+TEST_KEY_PASSPHRASE = "suite store passphrase, long enough"
+
+
+@pytest.fixture(scope="session")
+def key_passphrase_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An owner-only file holding :data:`TEST_KEY_PASSPHRASE`."""
+    path = tmp_path_factory.mktemp("keys") / "passphrase"
+    path.write_text(TEST_KEY_PASSPHRASE + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _key_passphrase(monkeypatch: pytest.MonkeyPatch, key_passphrase_file: Path) -> None:
+    """Every test (and the processes it starts) saves keys like an unattended run: with
+    ``VDC_TUI_KEY_PASSPHRASE_FILE``, and never in the developer's own OS keyring. Tests of
+    the other sources unset or override these."""
+    from vdc_tui.connect.keystore import forget_unlocked
+
+    monkeypatch.setenv("VDC_TUI_KEY_PASSPHRASE_FILE", str(key_passphrase_file))
+    monkeypatch.setenv("VDC_TUI_KEYRING", "off")
+    forget_unlocked()
+
 
 @pytest.fixture
 def start_emulator() -> Iterator[StartEmulator]:
