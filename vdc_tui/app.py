@@ -153,7 +153,11 @@ class VdcApp(App[Path | None]):
                     self.demo_status = "starting the built-in emulator…"
                     endpoints, status = await asyncio.to_thread(self._start_emulator)
                     home = settings.home or Path(tempfile.mkdtemp(prefix="vdc-tui-demo-"))
-                    settings = replace(settings, endpoints=endpoints, home=home)
+                    from .connect.keystore import PassphraseProvider
+
+                    settings = replace(settings, endpoints=endpoints, home=home,
+                                       key_passphrase=settings.key_passphrase
+                                       or PassphraseProvider.demo())
                     self.demo_status = status
                 service = ConnectionService(settings)
                 # A profile folder that cannot be written is said now, not after a sign-in

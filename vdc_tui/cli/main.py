@@ -544,6 +544,8 @@ def _wizard(ns: argparse.Namespace) -> int:
     if isinstance(app.return_value, Path):
         # The terminal is back to normal: leave the operator the one thing to keep.
         print(f"Saved the connection profile: {app.return_value}", flush=True)
+        if demo:
+            print(DEMO_KEYS_NOTE, flush=True)
     code = app.return_code
     return code if isinstance(code, int) else 0
 
