@@ -173,12 +173,11 @@ def test_a_password_on_the_command_line_is_refused(run: Run, home: Path,
 
 
 def test_unattended_runs_take_the_passphrase_from_a_variable(
-    run: Run, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    run: Run, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    key_passphrase_file: Path
 ) -> None:
     ProfileStore(home).save(make_result(), ["exchange"], plan="flex", cloud="global")
     monkeypatch.delenv("VDC_TUI_KEY_PASSPHRASE_FILE")
-    from conftest import TEST_KEY_PASSPHRASE
-
     from vdc_tui.connect.keystore import forget_unlocked
 
     forget_unlocked()
@@ -191,7 +190,7 @@ def test_unattended_runs_take_the_passphrase_from_a_variable(
     assert wrong.code == 2 and wrong.json()["error"]["code"] == "key_passphrase_wrong"
     assert "not the store passphrase" not in wrong.out + wrong.err
     assert not (tmp_path / "a.pfx").exists()
-    monkeypatch.setenv("STORE_PW", TEST_KEY_PASSPHRASE)
+    monkeypatch.setenv("STORE_PW", key_passphrase_file.read_text().strip())
     right = run("connections", "export", TENANT, "--pfx", str(tmp_path / "a.pfx"),
                 "--key-passphrase-env", "STORE_PW", "--show-password", "--json")
     assert right.code == 0, right.err

@@ -257,7 +257,12 @@ def read_passphrase_file(path_text: str) -> str:
             raw = handle.read(4097)
     finally:
         os.close(fd)
-    text = raw.decode("utf-8", errors="strict").splitlines()[0] if raw.strip() else ""
+    try:
+        text = raw.decode("utf-8").splitlines()[0] if raw.strip() else ""
+    except UnicodeDecodeError:
+        raise _error("invalid_argument", f"The passphrase file {shown} is not UTF-8 text.",
+                     "Write the passphrase as text on its first line.",
+                     field=PASSPHRASE_FILE_ENV) from None
     if not text:
         raise _error("invalid_argument", f"The passphrase file {shown} is empty.",
                      "Write the passphrase on its first line.", field=PASSPHRASE_FILE_ENV)
@@ -339,7 +344,8 @@ class PassphraseProvider:
                              "source.", field="key_passphrase_env")
             return Passphrase(value, "env", f"environment variable {self._env_var}")
         if self._stdin:
-            line = (self._stream or sys.stdin).readline().rstrip("\r\n")
+            stream = self._stream or sys.stdin
+            line = stream.readline().rstrip("\r\n") if stream is not None else ""
             if not line:
                 raise _error("invalid_argument",
                              "--key-passphrase-stdin was given but stdin had no passphrase.",
@@ -359,7 +365,7 @@ class PassphraseProvider:
                 stored = None
             if stored:
                 return Passphrase(stored, "keyring", origin)
-            if not has_encrypted_keys(root):
+            if is_new_store(root):
                 # A new store: a random passphrase nobody has to type, kept by the OS.
                 secret = secrets.token_urlsafe(32)
                 with contextlib.suppress(Exception):
@@ -746,7 +752,7 @@ def terminal_asker(first: bool) -> str:
     except EOFError:
         problem = "nothing was typed"
     if problem:
-        raise _error("key_passphrase_required", f"No store passphrase was set: {problem}.",
+        raise _error("key_passphrase_required", f"No store passphrase was given: {problem}.",
                      _SOURCES_HINT)
     return secret
 
