@@ -31,15 +31,23 @@ def key_passphrase_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def _key_passphrase(monkeypatch: pytest.MonkeyPatch, key_passphrase_file: Path) -> None:
+@pytest.fixture(scope="session", autouse=True)
+def _key_passphrase(key_passphrase_file: Path) -> Iterator[None]:
     """Every test (and the processes it starts) saves keys like an unattended run: with
-    ``VDC_TUI_KEY_PASSPHRASE_FILE``, and never in the developer's own OS keyring. Tests of
-    the other sources unset or override these."""
+    ``VDC_TUI_KEY_PASSPHRASE_FILE``, and never in the developer's own OS keyring. Session
+    scope, so module-scoped fixtures see it too; tests of the other sources unset or
+    override these with ``monkeypatch`` (restored after each test)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VDC_TUI_KEY_PASSPHRASE_FILE", str(key_passphrase_file))
+        patch.setenv("VDC_TUI_KEYRING", "off")
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_passphrase_checks() -> None:
+    """Each test starts without the per-process memory of checked passphrases."""
     from vdc_tui.connect.keystore import forget_unlocked
 
-    monkeypatch.setenv("VDC_TUI_KEY_PASSPHRASE_FILE", str(key_passphrase_file))
-    monkeypatch.setenv("VDC_TUI_KEYRING", "off")
     forget_unlocked()
 
 

@@ -89,6 +89,9 @@ def test_no_file_under_the_home_holds_a_key_readable_without_the_passphrase(
     tried = assert_no_key_readable_without_passphrase(home, [operator.key, KEY.private_key])
     assert {p.name for p in tried} >= {"certificate.pfx", "profile.json", "keystore.json"}
     assert ProfileStore(home).key_status(TENANT) == "encrypted"  # migrated by the export
+    # The manual copy is under the store passphrase, not the operator's PFX password.
+    assert ProfileStore(home).read_key(FABRIKAM).private_key.private_numbers() == \
+        operator.key.private_numbers()
 
 
 def test_list_names_the_keys_still_unprotected(run: Run, home: Path) -> None:
