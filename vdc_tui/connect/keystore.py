@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -51,14 +52,16 @@ from .errors import InvalidInput, VdcError, scrub
 from .fsutil import PRIVATE_FILE_MODE, atomic_write
 
 #: PBKDF2-HMAC-SHA256 iterations for the key bag, the certificate bag and the MAC of every
-#: stored PFX. One store load runs PBKDF2 twice (key and certificate bags): at 20,000 rounds
-#: that is ~4 ms on one core of the reference machine, so 500 keys take ~2 s. Why it is
-#: enough: the passphrase kept in the keyring is generated (256 random bits: guessing is out
-#: of reach at any cost); a typed passphrase must have at least
-#: :data:`MIN_TYPED_PASSPHRASE` characters; and 20,000 rounds still make every guess cost
-#: as much as 20,000 SHA-256 HMACs, per file (each file has its own salt). ``keystore.json``
-#: is no shortcut for guessing: its check value costs a scrypt (16 MiB) per guess.
-KDF_ROUNDS = 20_000
+#: stored PFX. One store load runs PBKDF2 twice (key and certificate bags): at 10,000 rounds
+#: that is a few ms a key, so a 500-key fleet check spends seconds opening keys (measured:
+#: 500 ``read_key`` in 4.6 s on the 2-core reference machine while other jobs kept it at a
+#: load of 4-5; ``load_pkcs12`` alone would have needed 30 s). Why it is enough:
+#: the passphrase the keyring keeps is generated (256 random bits: guessing it is out of
+#: reach at any cost); a typed passphrase must have at least :data:`MIN_TYPED_PASSPHRASE`
+#: characters; every guess still costs 10,000 HMAC-SHA256 per file (each file has its own
+#: salt); and ``keystore.json`` is no shortcut: its check value costs a scrypt (16 MiB) per
+#: guess. Exports, which leave the machine, get more (``cli/export_cmd.EXPORT_KDF_ROUNDS``).
+KDF_ROUNDS = 10_000
 
 #: The shortest passphrase the wizard accepts when one is first set.
 MIN_TYPED_PASSPHRASE = 12
@@ -625,6 +628,14 @@ def open_store_pfx(data: bytes, secret: bytes, *, source: str) -> Any:
         raise
 
 
+def holds_plain_key(data: bytes) -> bool:
+    """Whether the PFX carries a key bag that no password protects (cheap: no decryption)."""
+    try:
+        return _pfx_bags(data).plain_keys > 0
+    except _Unusual:
+        return key_protection(data) == "unprotected"
+
+
 def key_protection(data: bytes) -> str:
     """``encrypted``, ``unprotected`` (a key readable without any password) or ``unknown``."""
     try:
@@ -671,9 +682,14 @@ def _check_value(secret: bytes, salt: bytes) -> bytes:
     return hmac.new(derived, b"vdc-tui key store check v1", "sha256").digest()
 
 
+@functools.lru_cache(maxsize=64)
+def _resolved(root: Path) -> str:
+    return str(root.expanduser().resolve())
+
+
 def _cache_key(root: Path, secret: bytes) -> tuple[str, bytes]:
     # The secret's digest, not the secret, names the cache entry.
-    return (str(root.expanduser().resolve()), hashlib.sha256(b"vdc-tui:" + secret).digest())
+    return (_resolved(root), hashlib.sha256(b"vdc-tui:" + secret).digest())
 
 
 def verify_passphrase(root: Path, passphrase: Passphrase) -> bool | None:

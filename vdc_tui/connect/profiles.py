@@ -410,10 +410,7 @@ class ProfileStore:
                 ``key_file_unreadable`` (missing, damaged, or under another password),
                 ``invalid_argument`` (not a tenant id).
         """
-        from dataclasses import replace
-
         from . import keystore
-        from .certificates import load_pfx_bytes
 
         path = self.key_path(tenant_id)
         try:
@@ -421,22 +418,14 @@ class ProfileStore:
         except OSError as exc:
             raise self._key_unreadable(tenant_id, path, exc.strerror or type(exc).__name__) \
                 from None
-        if keystore.key_protection(data) == "unprotected":
-            plain = load_pfx_bytes(data, None, source=str(path))
-            encrypted = self._encrypt(plain, what="protect the key saved without one")
-            try:
-                with self.lock(tenant_id):
-                    if path.read_bytes() == data:  # nobody replaced it meanwhile
-                        atomic_write(path, encrypted, mode=PRIVATE_FILE_MODE)
-            except InvalidInput:
-                return plain  # another run holds the tenant: migrate next time
-            except OSError as exc:
-                raise self._unusable(exc) from None
-            return replace(plain, pfx_bytes=encrypted)
+        if keystore.holds_plain_key(data):
+            return self._migrate(tenant_id, path, data)
         phrase = self._unlock("read the connection's key", writing=False)
         try:
             loaded: LoadedPfx = keystore.open_store_pfx(data, phrase.data, source=str(path))
         except keystore.WrongSecret:
+            if keystore.key_protection(data) == "unprotected":  # an empty password
+                return self._migrate(tenant_id, path, data)
             raise self._key_unreadable(
                 tenant_id, path,
                 "it is damaged or protected by a password other than the store passphrase",
@@ -444,6 +433,24 @@ class ProfileStore:
         except VdcError as problem:
             raise self._key_unreadable(tenant_id, path, problem.message) from None
         return loaded
+
+    def _migrate(self, tenant_id: str, path: Path, data: bytes) -> LoadedPfx:
+        """Re-encrypt a key file saved without a password, in place and atomically."""
+        from dataclasses import replace
+
+        from .certificates import load_pfx_bytes
+
+        plain = load_pfx_bytes(data, None, source=str(path))
+        encrypted = self._encrypt(plain, what="protect the key saved without one")
+        try:
+            with self.lock(tenant_id):
+                if path.read_bytes() == data:  # nobody replaced it meanwhile
+                    atomic_write(path, encrypted, mode=PRIVATE_FILE_MODE)
+        except InvalidInput:
+            return plain  # another run holds the tenant: migrated next time
+        except OSError as exc:
+            raise self._unusable(exc) from None
+        return replace(plain, pfx_bytes=encrypted)
 
     def write_key(self, tenant_id: str, pfx: LoadedPfx) -> Path:
         """Replace a tenant's key file (renewal): encrypted, atomic, under the tenant's lock.
