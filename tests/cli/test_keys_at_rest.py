@@ -103,6 +103,14 @@ def test_list_names_the_keys_still_unprotected(run: Run, home: Path) -> None:
         "unprotected"
 
 
+def test_show_says_how_the_key_is_kept(run: Run, home: Path) -> None:
+    legacy_profile(home)
+    assert "UNPROTECTED" in run("connections", "show", TENANT).out
+    assert run("connections", "show", TENANT, "--json").json()["key"] == "unprotected"
+    ProfileStore(home).read_key(TENANT)  # first use migrates it
+    assert "encrypted under the store passphrase" in run("connections", "show", TENANT).out
+
+
 def test_export_writes_a_pfx_that_cryptography_and_openssl_open(
     run: Run, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

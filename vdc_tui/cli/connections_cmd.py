@@ -26,6 +26,15 @@ KEY_LABELS = {"encrypted": "encrypted", "unprotected": "UNPROTECTED", "missing":
               "unknown": "unreadable"}
 
 
+#: How ``show`` describes it.
+KEY_DESCRIPTIONS = {
+    "encrypted": "encrypted under the store passphrase (PKCS#12, AES-256)",
+    "unprotected": "UNPROTECTED (saved before encryption; encrypted on first use)",
+    "missing": "no key file",
+    "unknown": "unreadable key file",
+}
+
+
 def _summary(entry: ProfileEntry, store: ProfileStore | None = None) -> dict[str, Any]:
     profile = entry.profile or {}
     app = profile.get("app") if isinstance(profile.get("app"), dict) else {}
@@ -115,11 +124,14 @@ def show_connection(store: ProfileStore, reporter: Reporter, tenant: str) -> int
     if isinstance(found, int):
         return found
     entry, profile = found
+    key = store.key_status(entry.tenant_id)
     if reporter.json_mode:
-        reporter.emit({"status": "ok", "path": str(entry.path), "profile": profile})
+        reporter.emit({"status": "ok", "path": str(entry.path), "profile": profile,
+                       "key": key})
         return 0
     for line in _describe(profile, entry):
         reporter.result(scrub(line, limit=1000))
+    reporter.result(f"Key:           {KEY_DESCRIPTIONS.get(key, key)}")
     return 0
 
 

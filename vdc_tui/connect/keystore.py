@@ -27,7 +27,10 @@ in the KDF. Files this module wrote are read by :func:`open_store_pfx` instead: 
 the PKCS#12 structure, decrypts the key bag with
 ``load_der_private_key(unsafe_skip_rsa_key_validation=True)`` and the certificate bag with
 PBKDF2 + AES, and then checks that the key and the certificate belong together (which a
-wrong or damaged file cannot pass). See :data:`KDF_ROUNDS` for the cost of one load.
+wrong or damaged file cannot pass). The fast path does not recompute the MAC (a third
+PBKDF2-class derivation per key): integrity is what the key/certificate match proves, and
+anyone able to forge a matching pair already holds the passphrase. See :data:`KDF_ROUNDS`
+for the cost of one load.
 """
 
 from __future__ import annotations
