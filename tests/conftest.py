@@ -18,6 +18,38 @@ from vdc_tui.emulator import EmulatorServer, Scenario
 
 StartEmulator = Callable[..., EmulatorServer]
 
+#: The store passphrase of the suite's key stores (see ``_key_passphrase``).
+TEST_KEY_PASSPHRASE = "suite store passphrase, long enough"
+
+
+@pytest.fixture(scope="session")
+def key_passphrase_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An owner-only file holding :data:`TEST_KEY_PASSPHRASE`."""
+    path = tmp_path_factory.mktemp("keys") / "passphrase"
+    path.write_text(TEST_KEY_PASSPHRASE + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _key_passphrase(key_passphrase_file: Path) -> Iterator[None]:
+    """Every test (and the processes it starts) saves keys like an unattended run: with
+    ``VDC_TUI_KEY_PASSPHRASE_FILE``, and never in the developer's own OS keyring. Session
+    scope, so module-scoped fixtures see it too; tests of the other sources unset or
+    override these with ``monkeypatch`` (restored after each test)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VDC_TUI_KEY_PASSPHRASE_FILE", str(key_passphrase_file))
+        patch.setenv("VDC_TUI_KEYRING", "off")
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_passphrase_checks() -> None:
+    """Each test starts without the per-process memory of checked passphrases."""
+    from vdc_tui.connect.keystore import forget_unlocked
+
+    forget_unlocked()
+
 
 @pytest.fixture
 def start_emulator() -> Iterator[StartEmulator]:

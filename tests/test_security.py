@@ -43,6 +43,7 @@ from vdc_tui.connect.clouds import resolve_endpoints
 from vdc_tui.connect.errors import VdcError
 from vdc_tui.connect.http import MsalHttpClient
 from vdc_tui.connect.identity import IdentityClient
+from vdc_tui.connect.keystore import DEMO_PASSPHRASE
 from vdc_tui.emulator import EmulatorServer, scenario_from_dict
 
 VDC_TUI = str(Path(sys.executable).parent / "vdc-tui")
@@ -143,8 +144,9 @@ def test_both_headless_modes_leak_no_secret_to_output_log_or_home(
     assert listed.returncode == 0, listed.stderr
 
     auto_profile = Path(json.loads(auto.stdout)["profile"])
+    # Demo keys are encrypted under the demo's fixed passphrase (keys at rest: issue 13).
     generated = pkcs12.load_key_and_certificates(
-        (auto_profile.parent / "certificate.pfx").read_bytes(), None)
+        (auto_profile.parent / "certificate.pfx").read_bytes(), DEMO_PASSPHRASE.encode())
     assert isinstance(generated[0], rsa.RSAPrivateKey)
     operator_copy = (Path(json.loads(manual.stdout)["profile"]).parent / "certificate.pfx")
     secrets = [

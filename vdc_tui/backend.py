@@ -59,7 +59,12 @@ class Backend:
                     self._on_status("starting the built-in emulator…")
                     endpoints, status = await asyncio.to_thread(self._start_emulator)
                     home = settings.home or Path(tempfile.mkdtemp(prefix="vdc-tui-demo-"))
-                    settings = replace(settings, endpoints=endpoints, home=home)
+                    from .connect.keystore import PassphraseProvider
+
+                    # The demo store has a fixed passphrase (and says so): nothing to type.
+                    settings = replace(settings, endpoints=endpoints, home=home,
+                                       key_passphrase=settings.key_passphrase
+                                       or PassphraseProvider.demo())
                     self._on_status(status)
                 service = ConnectionService(settings)
                 # A profile folder that cannot be written is said now, not after a sign-in

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from vdc_tui.connect.certificates import generate_self_signed
 from vdc_tui.connect.models import (
     Availability,
     CertificateInfo,
@@ -15,7 +16,9 @@ from vdc_tui.connect.models import (
 
 TENANT = "8f3b6a52-0c1d-4e5f-9a7b-2c4d6e8f0a1b"
 OTHER = "0b6c2a44-1111-4e5f-9a7b-2c4d6e8f0a1b"
-KEY_BYTES = b"0\x82-PRIVATE-KEY-MATERIAL-never-printed"
+#: A real PFX without a password, as a run hands it to the profile store (in memory only).
+KEY = generate_self_signed("CN=VDC test")
+KEY_BYTES = KEY.pfx_bytes
 
 
 def make_result(tenant_id: str = TENANT, name: str = "Contoso Ltd",

@@ -12,14 +12,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from cli.factories import OTHER, TENANT
+from cli.factories import KEY, KEY_BYTES, OTHER, TENANT
 from cli.factories import make_result as cli_result
 
 from vdc_tui.connect.errors import InvalidInput
 from vdc_tui.connect.models import CheckEvent, CheckStatus, ConnectionResult
 from vdc_tui.connect.profiles import SCHEMA_VERSION, ProfileStore, vdc_home
 
-PFX_BYTES = b"\x30\x82-not-a-real-pfx-but-secret-key-material"
+PFX_BYTES = KEY_BYTES
 
 
 def make_result(
@@ -76,7 +76,8 @@ def test_save_writes_the_record_and_the_key_file(tmp_path: Path) -> None:
     assert record["permissions"]["granted"] == ["Microsoft Graph: Sites.Read.All"]
     assert record["warnings"] == ["Verified: took 3 attempts"]
     assert record["created_at"] and record["verified_at"]
-    assert (path.parent / "certificate.pfx").read_bytes() == PFX_BYTES
+    assert (path.parent / "certificate.pfx").read_bytes() != PFX_BYTES  # encrypted
+    assert store.read_key(TENANT).info.sha1 == KEY.info.sha1
     assert b"secret-key-material" not in path.read_bytes()
 
 

@@ -111,3 +111,40 @@ async def test_an_unusable_profile_folder_is_said_before_any_sign_in(tmp_path: P
         await wait_until(pilot, lambda: app.return_code is not None, 20)
     # invalid_argument: the wizard exits with the reason instead of asking for a code.
     assert app.return_code == 2
+
+
+async def test_without_a_passphrase_source_the_wizard_asks_once_and_saves_encrypted(
+    tmp_path: Path,
+) -> None:
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from textual.widgets import Static
+
+    from vdc_tui.connect.keystore import PassphraseProvider
+
+    nowhere = PassphraseProvider(environ={"VDC_TUI_KEYRING": "off"})
+    settings = AppSettings(demo=True, demo_approve_after=0.2,
+                           connect=ConnectSettings(home=tmp_path, key_passphrase=nowhere))
+    app = make_app(settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: "https://" in app.demo_status, 30)
+        await pilot.press("a")
+        await wait_until(pilot, lambda: screen_name(app) == "ConnectedDialog", 60)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen_name(app) == "ServicesScreen")
+        await pilot.press("n")
+        await wait_until(pilot, lambda: screen_name(app) == "SummaryScreen")
+        await pilot.press("f")
+        await wait_until(pilot, lambda: screen_name(app) == "PassphraseScreen", 20)
+        assert app.screen.query_one("#passphrase", Input).password  # masked
+        await pilot.press(*"short", "enter", *"short", "enter")
+        status = app.screen.query_one("#passphrase-status", Static)
+        await wait_until(pilot, lambda: "at least" in str(status.render()))
+        app.screen.query_one("#passphrase", Input).value = "typed store passphrase"
+        app.screen.query_one("#repeat", Input).value = "typed store passphrase"
+        app.screen.query_one("#repeat", Input).focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.return_value is not None, 20)
+    profile = app.return_value
+    assert profile is not None and profile.is_file()
+    data = (profile.parent / "certificate.pfx").read_bytes()
+    assert pkcs12.load_pkcs12(data, b"typed store passphrase").key is not None

@@ -323,3 +323,17 @@ def test_certificate_picker(wizard: Wizard, snap_compare: Any, tmp_path: Path,
         await pilot.pause()
 
     assert snap_compare(wizard(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_store_passphrase_prompt_refuses_a_short_passphrase(wizard: Wizard,
+                                                            snap_compare: Any) -> None:
+    from vdc_tui.screens.passphrase import PassphraseScreen
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await reach("ModeScreen")(pilot)
+        pilot.app.push_screen(PassphraseScreen(new=True))
+        await wait_until(pilot, lambda: screen_name(pilot.app) == "PassphraseScreen")
+        await pilot.press(*"short", "enter", *"short", "enter")
+        await pilot.pause()
+
+    assert snap_compare(wizard(), terminal_size=(80, 24), run_before=run_before)

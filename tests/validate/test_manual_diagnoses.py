@@ -91,7 +91,16 @@ async def test_a_complete_app_registration_connects(emu: Any, validator: ManualV
     assert result.app_object_id == object_id(1)
     assert len(result.permissions.granted) == 20 and not result.permissions.missing
     assert result.available_services == ("exchange", "sharepoint", "teams")
-    assert result.certificate_pfx == emu.certificate_path("good").read_bytes()
+    # The key travels in memory without the operator's password (the profile store encrypts
+    # it under the store passphrase): the same key and certificate as the operator's file.
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    kept = pkcs12.load_pkcs12(result.certificate_pfx, None)
+    given = pkcs12.load_pkcs12(emu.certificate_path("good").read_bytes(), None)
+    assert kept.cert is not None and given.cert is not None
+    assert kept.cert.certificate == given.cert.certificate
+    assert kept.key is not None and given.key is not None
+    assert kept.key.private_numbers() == given.key.private_numbers()  # type: ignore[union-attr]
     assert not result.warnings
     final = {e.step: e.status for e in events if e.status is not CheckStatus.RUNNING}
     assert list(final) == [

@@ -21,7 +21,21 @@ TENANT_UNTOUCHED = (
 )
 
 
-def _summary(entry: ProfileEntry) -> dict[str, Any]:
+#: How ``list`` names a key file's protection (``ProfileStore.key_status``).
+KEY_LABELS = {"encrypted": "encrypted", "unprotected": "UNPROTECTED", "missing": "-",
+              "unknown": "unreadable"}
+
+
+#: How ``show`` describes it.
+KEY_DESCRIPTIONS = {
+    "encrypted": "encrypted under the store passphrase (PKCS#12, AES-256)",
+    "unprotected": "UNPROTECTED (saved before encryption; encrypted on first use)",
+    "missing": "no key file",
+    "unknown": "unreadable key file",
+}
+
+
+def _summary(entry: ProfileEntry, store: ProfileStore | None = None) -> dict[str, Any]:
     profile = entry.profile or {}
     app = profile.get("app") if isinstance(profile.get("app"), dict) else {}
     services = profile.get("services") if isinstance(profile.get("services"), dict) else {}
@@ -35,6 +49,7 @@ def _summary(entry: ProfileEntry) -> dict[str, Any]:
         "services": (services or {}).get("selected", []),
         "updated_at": profile.get("updated_at"),
         "path": str(entry.path),
+        **({"key": store.key_status(entry.tenant_id)} if store is not None else {}),
     }
 
 
@@ -55,7 +70,7 @@ def list_connections(store: ProfileStore, reporter: Reporter) -> int:
         reporter.emit({
             "status": "ok",
             "home": str(store.root),
-            "connections": [_summary(e) for e in good],
+            "connections": [_summary(e, store) for e in good],
             "damaged": [{"tenant_id": e.tenant_id, "path": str(e.path), "error": e.error}
                         for e in damaged],
         })
@@ -63,15 +78,24 @@ def list_connections(store: ProfileStore, reporter: Reporter) -> int:
     if not good:
         reporter.result(f"No saved connections under {store.connections_dir}.")
         return 0
-    rows: list[tuple[str, ...]] = [("TENANT ID", "NAME", "DOMAIN", "MODE", "APP ID", "UPDATED")]
-    for entry in good:
-        s = _summary(entry)
+    rows: list[tuple[str, ...]] = [("TENANT ID", "NAME", "DOMAIN", "MODE", "APP ID", "KEY",
+                                    "UPDATED")]
+    summaries = [_summary(e, store) for e in good]
+    for s in summaries:
+        s["key"] = KEY_LABELS.get(s["key"], s["key"])
         rows.append(tuple(scrub(str(s[k] or "-"), limit=60) for k in
-                          ("tenant_id", "name", "default_domain", "mode", "app_id", "updated_at")))
+                          ("tenant_id", "name", "default_domain", "mode", "app_id", "key",
+                           "updated_at")))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         cells = (cell.ljust(w) for cell, w in zip(row, widths, strict=True))
         reporter.result("  ".join(cells).rstrip())
+    unprotected = [s["tenant_id"] for s in summaries if s["key"] == "UNPROTECTED"]
+    if unprotected:
+        reporter.warning(
+            f"{len(unprotected)} key(s) were saved without a password, before keys were "
+            "encrypted; each is encrypted in place the first time a command reads it "
+            "(e.g. `vdc-tui connections export TENANT`).")
     return 0
 
 
@@ -100,11 +124,14 @@ def show_connection(store: ProfileStore, reporter: Reporter, tenant: str) -> int
     if isinstance(found, int):
         return found
     entry, profile = found
+    key = store.key_status(entry.tenant_id)
     if reporter.json_mode:
-        reporter.emit({"status": "ok", "path": str(entry.path), "profile": profile})
+        reporter.emit({"status": "ok", "path": str(entry.path), "profile": profile,
+                       "key": key})
         return 0
     for line in _describe(profile, entry):
         reporter.result(scrub(line, limit=1000))
+    reporter.result(f"Key:           {KEY_DESCRIPTIONS.get(key, key)}")
     return 0
 
 

@@ -60,8 +60,14 @@ examples:
 exit codes: 0 connected/done, 2 invalid invocation or input, 3 the check found a problem,
             4 a service was unreachable or failed after retries, 130 cancelled.
 environment: VDC_TUI_HOME  folder for profiles and keys (default: the user data folder).
+             VDC_TUI_KEY_PASSPHRASE_FILE  owner-only file holding the store passphrase.
 demo mode keeps its profiles in $VDC_TUI_HOME/demo, apart from real connections.
 """
+
+
+#: Said by every demo command that touches keys.
+DEMO_KEYS_NOTE = ("Demo: keys are encrypted with the fixed demo passphrase "
+                  "'vdc-tui-demo-passphrase' (public; for demo keys only).")
 
 
 class UsageError(Exception):
@@ -141,6 +147,12 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                        help="the customer's plan (default: flex)")
     group.add_argument("--log", metavar="FILE", default=argparse.SUPPRESS,
                        help="append a log of what was done to FILE (never secrets)")
+    group.add_argument("--key-passphrase-env", metavar="VAR", default=argparse.SUPPRESS,
+                       help="read the store passphrase of the saved keys from environment "
+                            "variable VAR (else: $VDC_TUI_KEY_PASSPHRASE_FILE, the OS keyring, "
+                            "a prompt)")
+    group.add_argument("--key-passphrase-stdin", action="store_true", default=argparse.SUPPRESS,
+                       help="read the store passphrase from the first line of stdin")
     group.add_argument("--version", action="version", version=f"{PROG} {__version__}")
 
 
@@ -245,9 +257,16 @@ def build_parser() -> argparse.ArgumentParser:
     remove = actions.add_parser(
         "remove", help="delete a profile and its key files (the tenant is not touched)",
         allow_abbrev=False)
-    for sub in (show, remove):
+    export = actions.add_parser(
+        "export", help="write the connection's certificate as a password-protected PFX for "
+                       "the backup service's manual connection form", allow_abbrev=False,
+        formatter_class=formatter)
+    from .export_cmd import configure_export_parser
+
+    configure_export_parser(export)
+    for sub in (show, remove, export):
         sub.add_argument("tenant", metavar="TENANT", help="tenant id, default domain or name")
-    for sub in (listing, show, remove):
+    for sub in (listing, show, remove, export):
         _add_json(sub)
         _add_demo(sub)
         _add_common(sub)
@@ -323,7 +342,29 @@ def connect_settings(ns: argparse.Namespace, endpoints: Endpoints,
         app_display_name=_opt(ns, "app_name", DEFAULT_APP_DISPLAY_NAME),
         services=frozenset(services) if services else frozenset({"exchange", "sharepoint",
                                                                   "teams"}),
+        key_passphrase=key_passphrase(ns),
     )
+
+
+def key_passphrase(ns: argparse.Namespace) -> Any:
+    """The store passphrase's provider of a run (:class:`~vdc_tui.connect.keystore.
+    PassphraseProvider`): the demo's fixed one, or the options, file, keyring and prompt."""
+    from ..connect.keystore import PassphraseProvider, terminal_asker
+
+    if _opt(ns, "demo", False):
+        return PassphraseProvider.demo()
+    stdin = bool(_opt(ns, "key_passphrase_stdin", False))
+    if stdin and _opt(ns, "key_passphrase_env"):
+        raise InvalidInput("invalid_argument", "Give the store passphrase one way: "
+                           "--key-passphrase-env or --key-passphrase-stdin.", "Drop one of them.")
+    if stdin and _opt(ns, "pfx_password_stdin", False):
+        raise InvalidInput("invalid_argument", "stdin cannot carry both the PFX password and "
+                           "the store passphrase.",
+                           "Use --pfx-password-env or --key-passphrase-env for one of them.")
+    # A prompt only for headless commands on a terminal: the wizard asks on its own screen.
+    headless = _opt(ns, "command") is not None
+    asker = terminal_asker if headless and not stdin and sys.stdin.isatty() else None
+    return PassphraseProvider(env_var=_opt(ns, "key_passphrase_env"), stdin=stdin, asker=asker)
 
 
 class _ScrubFilter(logging.Filter):
@@ -521,6 +562,8 @@ def _wizard(ns: argparse.Namespace) -> int:
     if isinstance(app.return_value, Path):
         # The terminal is back to normal: leave the operator the one thing to keep.
         print(f"Saved the connection profile: {app.return_value}", flush=True)
+        if demo:
+            print(DEMO_KEYS_NOTE, flush=True)
     code = app.return_code
     return code if isinstance(code, int) else 0
 
@@ -551,6 +594,7 @@ def _connect(ns: argparse.Namespace, reporter: Reporter) -> int:
                 reporter.note(f"Demo: port {port} is busy; the built-in emulator listens on "
                               f"port {emu.port} instead ({emu.device_login_url}).")
             endpoints = emulator_endpoints(emu)
+            reporter.note(DEMO_KEYS_NOTE)
             note = ("Demo: the emulator approves this code by itself in "
                     f"{approve:g} s." if approve is not None else
                     "Demo: open the address above in a browser to approve.")
@@ -569,9 +613,15 @@ def _connections(ns: argparse.Namespace, reporter: Reporter) -> int:
     from ..connect.profiles import ProfileStore
     from .connections_cmd import list_connections, remove_connection, show_connection
 
-    store = ProfileStore(_home(ns))
+    store = ProfileStore(_home(ns), passphrase=key_passphrase(ns))
+    if _opt(ns, "demo", False):
+        reporter.note(DEMO_KEYS_NOTE)
     if ns.action == "list":
         return list_connections(store, reporter)
+    if ns.action == "export":
+        from .export_cmd import export_connection
+
+        return export_connection(store, reporter, ns)
     if ns.action == "show":
         return show_connection(store, reporter, ns.tenant)
     return remove_connection(store, reporter, ns.tenant)

@@ -6,9 +6,13 @@ Layout under the home folder (``$VDC_TUI_HOME``)::
     connections/<tenant-id>/certificate.pfx   the certificate with its private key (0600)
     locks/<tenant-id>.lock                    per-tenant lock (+ ``.owner``: who holds it)
 
-Folders are 0700 and key files 0600, like SSH keys. An existing folder that is more open
-is reported loudly (``ProfileStore.warnings``), never silently re-permissioned: the
-operator may have a reason, and a silent fix would hide that the keys were exposed.
+Key files are PKCS#12 encrypted with AES-256 under the store passphrase
+(:mod:`~vdc_tui.connect.keystore`; ``keystore.json`` in the home folder checks the passphrase).
+A key file written before that (no password) is re-encrypted in place the first time it is
+read (:meth:`ProfileStore.read_key`). Folders are 0700 and key files 0600, like SSH keys.
+An existing folder that is more open is reported loudly (``ProfileStore.warnings``), never
+silently re-permissioned: the operator may have a reason, and a silent fix would hide that
+the keys were exposed.
 """
 
 from __future__ import annotations
@@ -24,11 +28,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidInput, scrub
+from .errors import InvalidInput, VdcError, scrub
 from .fsutil import PRIVATE_FILE_MODE, atomic_write, ensure_private_dir
 from .models import ConnectionResult
+
+if TYPE_CHECKING:
+    from .certificates import LoadedPfx
+    from .keystore import Passphrase, PassphraseProvider
 
 #: Version of the ``profile.json`` layout; bump it when a field changes meaning.
 SCHEMA_VERSION = 1
@@ -161,8 +169,13 @@ class ProfileStore:
             the caller to show loudly.
     """
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, *,
+                 passphrase: PassphraseProvider | None = None) -> None:
+        from .keystore import PassphraseProvider
+
         self.root = Path(root) if root is not None else vdc_home()
+        #: Where the store passphrase comes from (options, file, keyring, typed).
+        self.passphrase = passphrase if passphrase is not None else PassphraseProvider()
         self.warnings: list[str] = []
         # One FileLock object per tenant, so a run that holds a tenant's lock can save the
         # profile (which takes the lock again) without contending with itself.
@@ -299,9 +312,17 @@ class ProfileStore:
                 created = previous.get("created_at")
                 created_at = created if isinstance(created, str) else None
             key_file: str | None = None
+            encrypted: bytes | None = None
+            if result.certificate_pfx:
+                # Encrypted before anything is written: a wrong or missing passphrase leaves
+                # the folder as it was.
+                from .certificates import load_pfx_bytes
+
+                plain = load_pfx_bytes(result.certificate_pfx, None, source="the new key")
+                encrypted = self._encrypt(plain, what="save the connection's key")
             try:
-                if result.certificate_pfx:
-                    atomic_write(folder / KEY_FILE, result.certificate_pfx, mode=PRIVATE_FILE_MODE)
+                if encrypted is not None:
+                    atomic_write(folder / KEY_FILE, encrypted, mode=PRIVATE_FILE_MODE)
                     key_file = KEY_FILE
                 record = profile_record(
                     result, selected, plan=plan, cloud=cloud, key_file=key_file,
@@ -312,6 +333,151 @@ class ProfileStore:
             except OSError as exc:  # a full disk, a folder made read-only meanwhile
                 raise self._unusable(exc) from None
         return profile_path
+
+    # -- keys --------------------------------------------------------------------------
+
+    def _unlock(self, what: str, *, writing: bool) -> Passphrase:
+        """The store passphrase, checked (once per process) against ``keystore.json``.
+
+        Raises:
+            VdcError: ``key_passphrase_required`` (no source), ``key_passphrase_wrong``.
+        """
+        from . import keystore
+
+        phrase = self.passphrase.resolve(self.root)
+        if phrase is None:
+            raise keystore.passphrase_required(what)
+        verdict = keystore.verify_passphrase(self.root, phrase)
+        if verdict is None:
+            # No check value yet (or a damaged one): an encrypted key decides.
+            sample = self._encrypted_sample()
+            if sample is not None:
+                try:
+                    keystore.open_store_pfx(sample.read_bytes(), phrase.data, source=str(sample))
+                except (keystore.WrongSecret, OSError, VdcError):
+                    verdict = False
+            if verdict is None and (writing or sample is not None):
+                self._prepare_tree()
+                keystore.write_verifier(self.root, phrase)
+                keystore.remember(self.root, phrase)
+        if verdict is False:
+            self.passphrase.forget_typed()
+            raise keystore.passphrase_wrong(phrase.origin)
+        return phrase
+
+    def _encrypted_sample(self) -> Path | None:
+        from .keystore import key_protection
+
+        with contextlib.suppress(OSError):
+            for path in sorted(self.connections_dir.glob(f"*/{KEY_FILE}")):
+                with contextlib.suppress(OSError):
+                    if key_protection(path.read_bytes()) == "encrypted":
+                        return path
+        return None
+
+    def _encrypt(self, pfx: LoadedPfx, *, what: str) -> bytes:
+        from .keystore import encrypt_pfx
+
+        phrase = self._unlock(what, writing=True)
+        name = pfx.info.subject.encode("utf-8")[:200] or b"vdc-tui"
+        return encrypt_pfx(pfx.private_key, pfx.certificate, pfx.chain, phrase.data, name=name)
+
+    def key_path(self, tenant_id: str) -> Path:
+        """``connections/<tenant-id>/certificate.pfx``."""
+        return self.tenant_dir(tenant_id) / KEY_FILE
+
+    def key_status(self, tenant_id: str) -> str:
+        """How a tenant's key is kept, without the passphrase: ``encrypted``,
+        ``unprotected`` (a key file written before encryption), ``missing`` or ``unknown``."""
+        from .keystore import key_protection
+
+        try:
+            data = self.key_path(tenant_id).read_bytes()
+        except FileNotFoundError:
+            return "missing"
+        except OSError:
+            return "unknown"
+        return key_protection(data)
+
+    def read_key(self, tenant_id: str) -> LoadedPfx:
+        """The certificate and private key of a saved profile, opened with the passphrase.
+
+        A key file written before encryption is re-encrypted in place (atomically) on this
+        first read. A wrong passphrase changes nothing.
+
+        Raises:
+            VdcError: ``key_passphrase_required``, ``key_passphrase_wrong``,
+                ``key_file_unreadable`` (missing, damaged, or under another password),
+                ``invalid_argument`` (not a tenant id).
+        """
+        from . import keystore
+
+        path = self.key_path(tenant_id)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise self._key_unreadable(tenant_id, path, exc.strerror or type(exc).__name__) \
+                from None
+        if keystore.holds_plain_key(data):
+            return self._migrate(tenant_id, path, data)
+        phrase = self._unlock("read the connection's key", writing=False)
+        try:
+            loaded: LoadedPfx = keystore.open_store_pfx(data, phrase.data, source=str(path))
+        except keystore.WrongSecret:
+            if keystore.key_protection(data) == "unprotected":  # an empty password
+                return self._migrate(tenant_id, path, data)
+            raise self._key_unreadable(
+                tenant_id, path,
+                "it is damaged or protected by a password other than the store passphrase",
+            ) from None
+        except VdcError as problem:
+            raise self._key_unreadable(tenant_id, path, problem.message) from None
+        return loaded
+
+    def _migrate(self, tenant_id: str, path: Path, data: bytes) -> LoadedPfx:
+        """Re-encrypt a key file saved without a password, in place and atomically."""
+        from dataclasses import replace
+
+        from .certificates import load_pfx_bytes
+
+        plain = load_pfx_bytes(data, None, source=str(path))
+        encrypted = self._encrypt(plain, what="protect the key saved without one")
+        try:
+            with self.lock(tenant_id):
+                if path.read_bytes() == data:  # nobody replaced it meanwhile
+                    atomic_write(path, encrypted, mode=PRIVATE_FILE_MODE)
+        except InvalidInput:
+            return plain  # another run holds the tenant: migrated next time
+        except OSError as exc:
+            raise self._unusable(exc) from None
+        return replace(plain, pfx_bytes=encrypted)
+
+    def write_key(self, tenant_id: str, pfx: LoadedPfx) -> Path:
+        """Replace a tenant's key file (renewal): encrypted, atomic, under the tenant's lock.
+
+        Returns:
+            The key file's path.
+        """
+        path = self.key_path(tenant_id)
+        encrypted = self._encrypt(pfx, what="save the renewed key")
+        with self.lock(tenant_id):
+            self._prepare_tree()
+            self._private_dir(path.parent)
+            try:
+                atomic_write(path, encrypted, mode=PRIVATE_FILE_MODE)
+            except OSError as exc:
+                raise self._unusable(exc) from None
+        return path
+
+    def _key_unreadable(self, tenant_id: str, path: Path, why: str) -> VdcError:
+        return VdcError(
+            "key_file_unreadable",
+            f"The key of tenant {tenant_id} ({scrub(str(path), limit=300)}) cannot be used: "
+            f"{scrub(why, limit=200)}.",
+            "Connect the tenant again (automatic mode makes a new key), or restore the file "
+            "from a backup.",
+            {"tenant_id": tenant_id, "path": str(path)},
+        )
 
     # -- reading -----------------------------------------------------------------------
 

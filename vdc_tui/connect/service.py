@@ -20,6 +20,7 @@ from .models import ConnectionResult, ProgressCallback, ignore_progress
 
 if TYPE_CHECKING:
     from .identity import DelegatedToken, DeviceFlowSession, IdentityClient
+    from .keystore import PassphraseProvider
     from .profiles import ProfileStore
     from .validate import ManualInput
 
@@ -46,6 +47,8 @@ class ConnectSettings:
         app_display_name: Display name of the app registration automatic mode creates.
         services: Services wanted (Exchange Online is always added).
         verify_timeout: Seconds to wait for grants to show in tokens before giving up.
+        key_passphrase: Where the store passphrase comes from; ``None`` = the environment
+            (``VDC_TUI_KEY_PASSPHRASE_FILE``, then the OS keyring).
     """
 
     endpoints: Endpoints = field(default_factory=resolve_endpoints)
@@ -55,6 +58,7 @@ class ConnectSettings:
     app_display_name: str = DEFAULT_APP_DISPLAY_NAME
     services: frozenset[str] = frozenset({"exchange", "sharepoint", "teams"})
     verify_timeout: float = 300.0
+    key_passphrase: PassphraseProvider | None = None
 
     @property
     def step_title(self) -> str:
@@ -95,7 +99,8 @@ class ConnectionService:
         if self._profiles is None:
             from .profiles import ProfileStore
 
-            self._profiles = ProfileStore(self.settings.home)
+            self._profiles = ProfileStore(self.settings.home,
+                                          passphrase=self.settings.key_passphrase)
         return self._profiles
 
     async def prepare(self) -> None:
@@ -154,6 +159,24 @@ class ConnectionService:
             plan=self.settings.plan,
             cloud=self.endpoints.cloud.name,
         )
+
+    def passphrase_prompt(self) -> str | None:
+        """Whether the wizard must ask for the store passphrase before saving a key:
+        ``None`` (a source gives it), ``"new"`` (first set: ask twice) or ``"existing"``.
+
+        Raises:
+            VdcError: a named source is unusable (an unsafe passphrase file, …).
+        """
+        from .keystore import is_new_store
+
+        store = self.profiles
+        if store.passphrase.resolve(store.root) is not None:
+            return None
+        return "new" if is_new_store(store.root) else "existing"
+
+    def set_typed_passphrase(self, secret: str) -> None:
+        """The passphrase the operator typed in the wizard (kept for the session)."""
+        self.profiles.passphrase.set_typed(secret)
 
     async def aclose(self) -> None:
         """Release network clients."""

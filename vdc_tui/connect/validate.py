@@ -171,7 +171,7 @@ class ManualValidator:
             raise failure from exc
 
     async def _run(self, manual: ManualInput, checklist: Checklist) -> ConnectionResult:
-        from .certificates import check_validity, load_pfx
+        from .certificates import check_validity, export_pfx, load_pfx
         from .discovery import discover_tenant
         from .graph import BatchRequest, GraphClient
 
@@ -298,7 +298,9 @@ class ManualValidator:
             app_id=app_id,
             app_object_id=str(app_body["id"]) if app_body.get("id") else None,
             certificate=info,
-            certificate_pfx=pfx.pfx_bytes,
+            # In memory only, without the operator's password: the profile store encrypts
+            # it under the store passphrase before it reaches the disk.
+            certificate_pfx=export_pfx(pfx.private_key, pfx.certificate, chain=pfx.chain),
             signed_in_as=email,
             services=detection.services,
             permissions=PermissionStatus(granted=tuple(granted), missing=()),

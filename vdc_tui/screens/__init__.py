@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .dialogs import ConfirmDialog, HelpScreen, ManualModeNotice
     from .manual import ManualDraft, ManualScreen
     from .mode import ModeScreen
+    from .passphrase import PassphraseScreen
     from .provisioning import ProvisioningScreen
     from .services import ServicesScreen
     from .summary import SummaryScreen
@@ -31,6 +32,7 @@ _HOMES: dict[str, str] = {
     "ManualModeNotice": "dialogs",
     "ManualScreen": "manual",
     "ModeScreen": "mode",
+    "PassphraseScreen": "passphrase",
     "ProvisioningScreen": "provisioning",
     "ServicesScreen": "services",
     "SummaryScreen": "summary",
@@ -51,6 +53,7 @@ __all__ = [
     "ManualModeNotice",
     "ManualScreen",
     "ModeScreen",
+    "PassphraseScreen",
     "ProvisioningScreen",
     "ServicesScreen",
     "SummaryScreen",

@@ -117,12 +117,29 @@ class SummaryScreen(WizardScreen[Path | None]):
         if not self._saving:
             self.dismiss(None)
 
+    async def _ask_passphrase(self) -> bool:
+        """Ask for the store passphrase when no other source gives it (once per session)."""
+        # The keyring is probed in a thread: it may take up to its timeout.
+        needed = await asyncio.to_thread(self._service.passphrase_prompt)
+        if needed is None:
+            return True
+        from .passphrase import PassphraseScreen
+
+        secret = await self.app.push_screen_wait(PassphraseScreen(new=needed == "new"))
+        if secret is None:
+            return False
+        self._service.set_typed_passphrase(secret)
+        return True
+
     @work(group="save", exclusive=True, exit_on_error=False)
     async def _save(self) -> None:
         self._saving = True
         status = self.query_one("#summary-status", Static)
         status.update("Saving the profile…")
         try:
+            if not await self._ask_passphrase():
+                status.update("Not saved: the key needs the store passphrase.")
+                return
             # File locking and writing can wait on the disk: keep the UI responsive.
             path = await asyncio.to_thread(
                 self._service.save_profile, self._result, self._selected

@@ -19,6 +19,7 @@ from pathlib import Path
 from ..clouds import Endpoints
 from ..models import CheckStatus
 from ..terminal import MIN_COLUMNS, MIN_LINES
+from .keys import key_storage_check
 from .network import (
     CLOCK_SIGN_IN_LIMIT,
     CLOCK_WARN_SECONDS,
@@ -87,6 +88,7 @@ async def run_doctor(
     )
     checks.extend(terminal_checks(env))
     checks.append(profile_folder_check(home))
+    checks.append(key_storage_check(home, env))
     return checks
 
 

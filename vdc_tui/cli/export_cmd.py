@@ -1,0 +1,167 @@
+"""``vdc-tui connections export TENANT --pfx OUT``: hand a connection to the backup service.
+
+The product's manual connection form asks for exactly four things: Admin Email, App
+Registration (client) ID, a PFX certificate file and its password. This command writes the
+PFX (a new AES-256 PKCS#12 under a password of its own, never the store passphrase) and
+prints the other three, with the certificate's thumbprint and expiry to check against the
+Entra admin centre.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..connect.errors import InvalidInput, scrub
+from ..connect.fsutil import PRIVATE_FILE_MODE, atomic_write
+from ..connect.profiles import ProfileStore
+from .output import Reporter
+
+#: PBKDF2 rounds of an exported PFX: it leaves the machine and its password may be typed
+#: by a person, so it gets more than the store's files. Key bag, certificate bag and MAC
+#: together stay under the 600,000-iteration limit .NET applies when it imports a PFX.
+EXPORT_KDF_ROUNDS = 150_000
+
+#: A shorter given password is accepted with a warning (the form may have its own rules).
+MIN_EXPORT_PASSWORD = 12
+
+
+def configure_export_parser(parser: argparse.ArgumentParser) -> None:
+    """The options of ``connections export`` (TENANT, --json and the common ones are
+    added by the caller)."""
+    from .main import _RefusePassword
+
+    parser.add_argument("--pfx", required=True, metavar="OUT",
+                        help="the PFX file to write (0600; refused if it exists)")
+    password = parser.add_mutually_exclusive_group()
+    password.add_argument("--pfx-password-env", metavar="VAR",
+                          help="protect the PFX with the password in environment variable VAR")
+    password.add_argument("--pfx-password-stdin", action="store_true",
+                          help="protect the PFX with the password on the first line of stdin")
+    password.add_argument("--generate-password", action="store_true",
+                          help="generate a random password, shown once (the default)")
+    parser.add_argument("--pfx-password", nargs="?", action=_RefusePassword,
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    parser.add_argument("--show-password", action="store_true",
+                        help="with --json: put a generated password into the JSON document")
+
+
+def _password(ns: argparse.Namespace, reporter: Reporter) -> tuple[str, bool]:
+    """(the export password, whether it was generated)."""
+    from .connect_cmd import read_password
+
+    given = read_password(ns.pfx_password_env, ns.pfx_password_stdin)
+    if given is None:
+        return secrets.token_urlsafe(24), True
+    if not given:
+        raise InvalidInput("invalid_argument", "The PFX password is empty.",
+                           "Give a password, or use --generate-password.",
+                           {"field": "pfx_password"})
+    if len(given) < MIN_EXPORT_PASSWORD:
+        reporter.warning(f"The PFX password has fewer than {MIN_EXPORT_PASSWORD} characters; "
+                         "anyone who gets the file can try to guess it.")
+    return given, False
+
+
+def _target(store: ProfileStore, text: str, force: bool) -> Path:
+    out = Path(text).expanduser()
+    shown = scrub(str(out), limit=300)
+    home = store.root.expanduser().resolve()
+    absolute = out.resolve()
+    if absolute == home or home in absolute.parents:
+        raise InvalidInput(
+            "invalid_argument",
+            f"{shown} is inside the key store ({scrub(str(home), limit=300)}).",
+            "Write the export somewhere else: the store holds only passphrase-protected keys.",
+            {"field": "pfx"})
+    if out.is_dir():
+        raise InvalidInput("invalid_argument", f"{shown} is a folder.",
+                           "Give the path of the PFX file to write.", {"field": "pfx"})
+    if (out.exists() or out.is_symlink()) and not force:
+        raise InvalidInput("invalid_argument", f"{shown} exists; it was not replaced.",
+                           "Give another path, or add --force to replace it.", {"field": "pfx"})
+    if not out.parent.is_dir():
+        raise InvalidInput("invalid_argument",
+                           f"The folder of {shown} does not exist.",
+                           "Create it first, or give another path.", {"field": "pfx"})
+    return out
+
+
+def export_connection(store: ProfileStore, reporter: Reporter, ns: argparse.Namespace) -> int:
+    """Write the PFX and print what the manual connection form asks for."""
+    from ..connect.keystore import encrypt_pfx
+
+    if ns.show_password and not reporter.json_mode:
+        raise InvalidInput("invalid_argument", "--show-password only applies with --json.",
+                           "Drop --show-password (a generated password is shown anyway).")
+    entry = store.find(ns.tenant)
+    profile = store.load(entry.tenant_id)
+    out = _target(store, ns.pfx, ns.force)
+    if reporter.json_mode and not ns.show_password and not (
+            ns.pfx_password_env or ns.pfx_password_stdin) and not sys.stderr.isatty():
+        raise InvalidInput(
+            "invalid_argument",
+            "A generated password would be lost: --json keeps it out of the document and "
+            "stderr is not a terminal.",
+            "Add --show-password, or give the password with --pfx-password-env VAR.")
+    password, generated = _password(ns, reporter)
+    pfx = store.read_key(entry.tenant_id)
+    data = encrypt_pfx(pfx.private_key, pfx.certificate, pfx.chain, password.encode("utf-8"),
+                       name=pfx.info.subject.encode("utf-8")[:200] or b"vdc-tui",
+                       rounds=EXPORT_KDF_ROUNDS)
+    try:
+        atomic_write(out, data, mode=PRIVATE_FILE_MODE)
+    except OSError as exc:
+        raise InvalidInput("invalid_argument",
+                           f"Cannot write {scrub(str(out), limit=300)} "
+                           f"({exc.strerror or type(exc).__name__}).",
+                           "Give a path in a folder you can write.", {"field": "pfx"}) from None
+    app = profile.get("app") if isinstance(profile.get("app"), dict) else {}
+    form = {
+        "admin_email": profile.get("signed_in_admin"),
+        "app_id": (app or {}).get("app_id"),
+        "pfx": str(out.resolve()),
+        "thumbprint": pfx.info.sha1,
+        "thumbprint_sha256": pfx.info.sha256,
+        "not_after": pfx.info.not_after.isoformat(),
+        "password_generated": generated,
+    }
+    _report(reporter, entry.tenant_id, entry.name, form, password if generated else None,
+            ns.show_password)
+    return 0
+
+
+def _report(reporter: Reporter, tenant_id: str, name: str | None, form: dict[str, Any],
+            generated: str | None, show_password: bool) -> None:
+    if reporter.json_mode:
+        document: dict[str, Any] = {"status": "exported", "tenant_id": tenant_id, **form}
+        if generated is not None and show_password:
+            document["pfx_password"] = generated
+        elif generated is not None:
+            print(f"PFX password (shown once, not in the JSON): {generated}",
+                  file=sys.stderr, flush=True)
+        reporter.emit(document)
+        return
+    lines = [
+        f"Exported the connection of {scrub(name or tenant_id, limit=120)} ({tenant_id}).",
+        "Enter these in the backup service's manual connection form:",
+        f"  Admin Email:                    {scrub(str(form['admin_email'] or '-'), limit=200)}",
+        f"  App Registration (client) ID:   {form['app_id'] or '-'}",
+        f"  PFX certificate file:           {scrub(form['pfx'], limit=300)}",
+    ]
+    if generated is not None:
+        lines.append(f"  PFX password:                   {generated}")
+        lines.append("    (generated; shown only this once: copy it now)")
+    else:
+        lines.append("  PFX password:                   the one you gave")
+    lines += [
+        f"Certificate thumbprint (SHA-1):   {form['thumbprint']}",
+        f"Certificate expires:              {form['not_after']}",
+    ]
+    for line in lines:
+        reporter.result(line)
+
