@@ -236,9 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(connect)
 
     connections = commands.add_parser(
-        "connections", help="list, show or remove saved connection profiles",
+        "connections", help="the fleet dashboard; list, show, check or remove saved "
+                            "connection profiles",
         allow_abbrev=False, formatter_class=formatter, epilog=EPILOG)
-    actions = connections.add_subparsers(dest="action", metavar="ACTION", required=True,
+    actions = connections.add_subparsers(dest="action", metavar="ACTION", required=False,
                                          parser_class=_Parser)
     listing = actions.add_parser("list", help="list saved connections", allow_abbrev=False)
     show = actions.add_parser("show", help="show one connection", allow_abbrev=False)
@@ -247,7 +248,11 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False)
     for sub in (show, remove):
         sub.add_argument("tenant", metavar="TENANT", help="tenant id, default domain or name")
-    for sub in (listing, show, remove):
+    from .check_cmd import add_check_parser
+
+    check = add_check_parser(actions, formatter, EPILOG)
+    for each in (listing, show, remove, check):
+        sub = each
         _add_json(sub)
         _add_demo(sub)
         _add_common(sub)
@@ -552,6 +557,14 @@ def _connections(ns: argparse.Namespace, reporter: Reporter) -> int:
     from .connections_cmd import list_connections, remove_connection, show_connection
 
     store = ProfileStore(_home(ns))
+    if ns.action is None:
+        from .check_cmd import open_dashboard
+
+        return open_dashboard(store, _endpoints(ns))
+    if ns.action == "check":
+        from .check_cmd import run_check_command
+
+        return run_check_command(store, _endpoints(ns), reporter, ns)
     if ns.action == "list":
         return list_connections(store, reporter)
     if ns.action == "show":

@@ -24,11 +24,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidInput, scrub
 from .fsutil import PRIVATE_FILE_MODE, atomic_write, ensure_private_dir
 from .models import ConnectionResult
+
+if TYPE_CHECKING:
+    from .certificates import LoadedPfx
 
 #: Version of the ``profile.json`` layout; bump it when a field changes meaning.
 SCHEMA_VERSION = 1
@@ -409,6 +412,19 @@ class ProfileStore:
                 {"path": str(entry.path)},
             )
         return entry.profile
+
+    def read_key(self, tenant_id: str) -> LoadedPfx:
+        """The certificate and private key a tenant's app signs in with.
+
+        Minimal form until keys at rest (issue 13) replace it: the profile's key file,
+        loaded with no password.
+
+        Raises:
+            CertificateProblem: no key file, or it cannot be read.
+        """
+        from .certificates import load_pfx
+
+        return load_pfx(self.tenant_dir(tenant_id) / KEY_FILE, None)
 
     def remove(self, tenant: str) -> builtins.list[Path]:
         """Delete a tenant's profile folder (profile and key files) under its lock.
