@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,8 +82,11 @@ def run_check_command(store: ProfileStore, endpoints: Endpoints, reporter: Repor
                      openmetrics=ns.openmetrics)
 
 
-def open_dashboard(store: ProfileStore, endpoints: Endpoints) -> int:
-    """``vdc-tui connections`` with no action: the fleet dashboard, in a terminal only."""
+def open_dashboard(store: ProfileStore, endpoints: Endpoints,
+                   wizard: Callable[[], int] | None = None) -> int:
+    """``vdc-tui connections`` with no action: the fleet dashboard, in a terminal only.
+
+    ``wizard`` runs the onboarding wizard when the operator presses ``n``."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise InvalidInput(
             "invalid_argument",
@@ -92,7 +95,7 @@ def open_dashboard(store: ProfileStore, endpoints: Endpoints) -> int:
             "In scripts use `vdc-tui connections list` or `vdc-tui connections check --json`.")
     from ..dashboard import run_dashboard
 
-    return run_dashboard(store, endpoints)
+    return run_dashboard(store, endpoints, wizard)
 
 
 def select_entries(store: ProfileStore, tenants: Sequence[str], check_all: bool

@@ -251,11 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .check_cmd import add_check_parser
 
     check = add_check_parser(actions, formatter, EPILOG)
-    for each in (listing, show, remove, check):
-        sub = each
-        _add_json(sub)
-        _add_demo(sub)
-        _add_common(sub)
+    for action in (listing, show, remove, check):
+        _add_json(action)
+        _add_demo(action)
+        _add_common(action)
     _add_common(connections)
 
     doctor = commands.add_parser(
@@ -560,7 +559,7 @@ def _connections(ns: argparse.Namespace, reporter: Reporter) -> int:
     if ns.action is None:
         from .check_cmd import open_dashboard
 
-        return open_dashboard(store, _endpoints(ns))
+        return open_dashboard(store, _endpoints(ns), lambda: _wizard(ns))
     if ns.action == "check":
         from .check_cmd import run_check_command
 
