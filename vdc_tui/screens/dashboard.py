@@ -55,7 +55,7 @@ COLUMNS = (
     ("checked", "Checked"),
 )
 #: Column widths at 80 columns; tenant and domain share what a wider terminal adds.
-BASE_WIDTHS = {"health": 11, "tenant": 16, "domain": 15, "mode": 6, "days": 4, "missing": 4,
+BASE_WIDTHS = {"health": 11, "tenant": 15, "domain": 15, "mode": 6, "days": 4, "missing": 4,
                "checked": 7}
 #: Columns of the table's own frame: body padding, cell padding, scroll bar.
 _FRAME = 2 + 2 * len(COLUMNS) + 2

@@ -8,6 +8,7 @@ dashboard's ``action_*`` of the same name; the action bar under the checks lists
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import Binding, BindingType
@@ -31,6 +32,19 @@ _GLYPH = {
     "broken": ("✘", "$error"),
     "skipped": ("–", "$text-muted"),
 }
+
+
+def _when(iso: str | None) -> str:
+    """``2026-11-30 20:47 UTC`` for an ISO time (as given when it is not one)."""
+    if not iso:
+        return "-"
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 class HealthDetailScreen(WizardScreen[None]):
@@ -104,8 +118,8 @@ class HealthDetailScreen(WizardScreen[None]):
             checked = age(result.checked_at, self.dashboard.clock())
             facts += [
                 ("Certificate", f"SHA-1 {result.sha1 or '-'}"),
-                ("Valid until", f"{(result.not_after or '-').replace('T', ' ')}{days}"),
-                ("Checked", f"{result.checked_at.replace('T', ' ')} ({checked})"),
+                ("Valid until", f"{_when(result.not_after)}{days}"),
+                ("Checked", f"{_when(result.checked_at)} ({checked})"),
             ]
         facts_content = Content("\n").join(
             Content.assemble((f"{name:<12}", "bold"), scrub(value, limit=200))
