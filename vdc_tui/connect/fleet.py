@@ -70,8 +70,9 @@ class PatientMsalHttp(MsalHttpClient):
 
     def __init__(self, endpoints: Endpoints, *, timeout: float = 30.0,
                  sleep: Callable[[float], None] = time.sleep,
-                 transport: httpx.BaseTransport | None = None) -> None:
-        super().__init__(endpoints, timeout=timeout, transport=transport)
+                 transport: httpx.BaseTransport | None = None,
+                 limits: httpx.Limits | None = None) -> None:
+        super().__init__(endpoints, timeout=timeout, transport=transport, limits=limits)
         self._sleep = sleep
 
     def post(self, url: str, params: Mapping[str, Any] | None = None,
@@ -215,10 +216,14 @@ class FleetCheck:
         total = len(entries)
         done = 0
         limit = asyncio.Semaphore(self.concurrency)
-        http = make_async_client(self.endpoints, timeout=self.timeout)
+        # One pool each for Graph and for MSAL, sized so that every tenant being checked
+        # keeps its connection: handshakes happen once per pool slot, not per request.
+        pool = httpx.Limits(max_connections=2 * self.concurrency,
+                            max_keepalive_connections=2 * self.concurrency)
+        http = make_async_client(self.endpoints, timeout=self.timeout, limits=pool)
         identity = IdentityClient(
             self.endpoints, client_id=_UNUSED_PUBLIC_CLIENT, timeout=self.timeout,
-            http_client=PatientMsalHttp(self.endpoints, timeout=self.timeout))
+            http_client=PatientMsalHttp(self.endpoints, timeout=self.timeout, limits=pool))
         checker = HealthChecker(self.endpoints, identity, http, self.read_key)
 
         async def one(entry: ProfileEntry) -> TenantHealth:
