@@ -12,7 +12,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from vdc_tui.connect.certificates import load_pfx
+from cryptography import x509
+
+from vdc_tui.connect.certificates import certificate_info
 from vdc_tui.connect.models import (
     Availability,
     ConnectionResult,
@@ -28,7 +30,12 @@ def save_profiles(manifest: Path, home: Path) -> ProfileStore:
     store = ProfileStore(home)
     entries = json.loads(manifest.read_text(encoding="utf-8"))["tenants"]
     for item in entries:
-        pfx = load_pfx(manifest.parent / item["pfx"], None)
+        # The certificate's facts from its .cer and the PFX's bytes as they are: loading the
+        # PFX would re-validate the RSA key (~50 ms each), minutes for a large fleet.
+        pfx_path = manifest.parent / item["pfx"]
+        cert = x509.load_pem_x509_certificate(pfx_path.with_suffix(".cer").read_bytes())
+        info = certificate_info(cert)
+        pfx_bytes = pfx_path.read_bytes()
         services = tuple(
             ServiceAvailability(s, Availability.AVAILABLE, "licensed at onboarding")
             for s in item["services"]
@@ -38,8 +45,8 @@ def save_profiles(manifest: Path, home: Path) -> ProfileStore:
             tenant=TenantInfo(item["tenant_id"], item["name"], item["domain"]),
             app_id=item["app_id"],
             app_object_id=item["app_object_id"],
-            certificate=pfx.info,
-            certificate_pfx=pfx.pfx_bytes,
+            certificate=info,
+            certificate_pfx=pfx_bytes,
             signed_in_as=item["admin"],
             services=services,
             permissions=PermissionStatus(granted=("(all at onboarding)",)),

@@ -390,6 +390,9 @@ class DashboardScreen(WizardScreen[str | None]):
         try:
             fleet = self.app.make_fleet()  # type: ignore[attr-defined]
             await fleet.run([self.entries[t] for t in tenant_ids], progress)
+        except Exception as exc:  # results so far are kept; say that the rest did not run
+            self.notify(f"The check stopped: {scrub(str(exc) or type(exc).__name__, limit=200)}",
+                        severity="error", markup=False)
         finally:
             self._checking.difference_update(tenant_ids)
             self._progress = ""
