@@ -102,9 +102,16 @@ def synthetic_home(home: Path, count: int, *, now: datetime | None = None,
     files a real fleet has (``profile.json``, ``health.json``), with fixed names and times.
     ``unchecked_every``: every Nth tenant has no result yet (0 = all have one).
     """
-    from vdc_tui.connect.fleet import HealthCache
     from vdc_tui.connect.fsutil import atomic_write, ensure_private_dir
-    from vdc_tui.connect.health import OK, SKIPPED, Check, TenantHealth, remedy, verdict
+    from vdc_tui.connect.health import (
+        OK,
+        SKIPPED,
+        Check,
+        HealthCache,
+        TenantHealth,
+        remedy,
+        verdict,
+    )
     from vdc_tui.emulator.fleet import KINDS
 
     moment = (now or datetime(2026, 11, 30, 9, 0, tzinfo=UTC)).replace(microsecond=0)

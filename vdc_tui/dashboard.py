@@ -79,7 +79,7 @@ class DashboardApp(App[str | None]):
 
     def on_mount(self) -> None:
         """Read the profiles and their last results, show the table."""
-        from .connect.fleet import HealthCache
+        from .connect.health import HealthCache
         from .screens.dashboard import DashboardScreen
 
         entries = self.store.list()

@@ -9,7 +9,9 @@
   :class:`PatientMsalHttp` (in the worker thread of that tenant alone); Graph calls honour
   it in :class:`~.graph.GraphClient`.
 - The last result of each tenant is kept with its time in the tenant's folder
-  (``health.json``), so the dashboard opens with it at once and says how old it is.
+  (``health.json``, :class:`~.health.HealthCache`, in ``health.py`` so that the dashboard
+  reads it without importing the network stack), so the dashboard opens with it at once
+  and says how old it is.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import json
 import logging
 import time
 import weakref
@@ -35,6 +36,7 @@ from .health import (
     BROKEN,
     HEALTHY,
     WARNING,
+    HealthCache,
     HealthChecker,
     KeyReader,
     TenantHealth,
@@ -45,7 +47,6 @@ from .profiles import ProfileEntry, ProfileStore
 
 log = logging.getLogger(__name__)
 
-HEALTH_FILE = "health.json"
 DEFAULT_CONCURRENCY = 32
 MAX_CONCURRENCY = 256
 #: Seconds one tenant may take before it is reported unreachable.
@@ -87,50 +88,6 @@ class PatientMsalHttp(MsalHttpClient):
             wait = _retry_after(response.headers)
             self._sleep(min(TOKEN_RETRY_CAP, wait if wait is not None else 2.0 ** attempt))
         raise AssertionError("unreachable")  # pragma: no cover
-
-
-# --- the last result per tenant ----------------------------------------------------------
-
-
-class HealthCache:
-    """``connections/<tenant>/health.json``: the last check of each tenant, with its time."""
-
-    def __init__(self, store: ProfileStore) -> None:
-        self.store = store
-
-    def path(self, tenant_id: str) -> Path:
-        """Where a tenant's last result lives."""
-        return self.store.tenant_dir(tenant_id) / HEALTH_FILE
-
-    def save(self, result: TenantHealth) -> None:
-        """Write one result atomically (a tenant whose folder is gone is skipped)."""
-        path = self.path(result.tenant_id)
-        if not path.parent.is_dir():
-            return
-        data = (json.dumps(result.to_json(), ensure_ascii=False) + "\n").encode("utf-8")
-        try:
-            atomic_write(path, data)
-        except OSError as exc:
-            log.warning("could not keep the health of %s: %s", result.tenant_id,
-                        type(exc).__name__)
-
-    def load(self, tenant_id: str) -> TenantHealth | None:
-        """The last result of a tenant, or ``None`` (never checked, or unreadable)."""
-        try:
-            raw = json.loads(self.path(tenant_id).read_text(encoding="utf-8"))
-            result = TenantHealth.from_json(raw)
-        except (OSError, ValueError, InvalidInput):
-            return None
-        return result if result.tenant_id == tenant_id else None
-
-    def load_all(self, entries: Iterable[ProfileEntry]) -> dict[str, TenantHealth]:
-        """The last results of these tenants (those that have one)."""
-        out: dict[str, TenantHealth] = {}
-        for entry in entries:
-            found = self.load(entry.tenant_id)
-            if found is not None:
-                out[entry.tenant_id] = found
-        return out
 
 
 # --- the run --------------------------------------------------------------------------

@@ -20,24 +20,33 @@ of a tenant is the worst of its checks: ``healthy``, ``warning`` or ``broken``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .clouds import Endpoints, sharepoint_scope
-from .errors import ServiceUnavailable, VdcError, scrub
+from .errors import InvalidInput, ServiceUnavailable, VdcError, scrub
+from .fsutil import atomic_write
 from .models import Availability
 from .permissions import GLOBAL_READER_ROLE, PermissionCatalog, load_catalog
 from .services import combine_detection, describe_failure, sharepoint_root_from_principal
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import httpx
 
     from .certificates import LoadedPfx
     from .graph import BatchResponse
     from .identity import AppToken, CertificateCredential, IdentityClient
-    from .profiles import ProfileEntry
+    from .profiles import ProfileEntry, ProfileStore
+
+log = logging.getLogger(__name__)
+
+HEALTH_FILE = "health.json"
 
 #: Verdicts, best first.
 HEALTHY, WARNING, BROKEN = "healthy", "warning", "broken"
@@ -593,6 +602,50 @@ class HealthChecker:
         )
 
 
+# --- the last result per tenant -----------------------------------------------------
+
+
+class HealthCache:
+    """``connections/<tenant>/health.json``: the last check of each tenant, with its time."""
+
+    def __init__(self, store: ProfileStore) -> None:
+        self.store = store
+
+    def path(self, tenant_id: str) -> Path:
+        """Where a tenant's last result lives."""
+        return self.store.tenant_dir(tenant_id) / HEALTH_FILE
+
+    def save(self, result: TenantHealth) -> None:
+        """Write one result atomically (a tenant whose folder is gone is skipped)."""
+        path = self.path(result.tenant_id)
+        if not path.parent.is_dir():
+            return
+        data = (json.dumps(result.to_json(), ensure_ascii=False) + "\n").encode("utf-8")
+        try:
+            atomic_write(path, data)
+        except OSError as exc:
+            log.warning("could not keep the health of %s: %s", result.tenant_id,
+                        type(exc).__name__)
+
+    def load(self, tenant_id: str) -> TenantHealth | None:
+        """The last result of a tenant, or ``None`` (never checked, or unreadable)."""
+        try:
+            raw = json.loads(self.path(tenant_id).read_text(encoding="utf-8"))
+            result = TenantHealth.from_json(raw)
+        except (OSError, ValueError, InvalidInput):
+            return None
+        return result if result.tenant_id == tenant_id else None
+
+    def load_all(self, entries: Iterable[ProfileEntry]) -> dict[str, TenantHealth]:
+        """The last results of these tenants (those that have one)."""
+        out: dict[str, TenantHealth] = {}
+        for entry in entries:
+            found = self.load(entry.tenant_id)
+            if found is not None:
+                out[entry.tenant_id] = found
+        return out
+
+
 def unreachable_health(entry: ProfileEntry, why: str, *, checked_at: str | None = None
                        ) -> TenantHealth:
     """The record of a tenant that gave no answer in time (network down, deadline)."""
@@ -611,6 +664,7 @@ __all__ = [
     "CHECK_NAMES",
     "Check",
     "HEALTHY",
+    "HealthCache",
     "HealthChecker",
     "TenantHealth",
     "WARNING",
