@@ -9,6 +9,7 @@ dashboard back when the wizard ends.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
@@ -21,7 +22,8 @@ from .app import KEY_NAMES, VDC_THEME
 if TYPE_CHECKING:
     from .connect.clouds import Endpoints
     from .connect.fleet import FleetCheck
-    from .connect.profiles import ProfileStore
+    from .connect.health import TenantHealth
+    from .connect.profiles import ProfileEntry, ProfileStore
 
 
 class DashboardApp(App[str | None]):
@@ -67,6 +69,18 @@ class DashboardApp(App[str | None]):
         self.title = "Connections"
         self.register_theme(VDC_THEME)
         self.theme = "vdc"
+        # Reading 500 profiles and their last results overlaps with Textual's start-up
+        # (driver, stylesheet) instead of delaying the first frame after it.
+        self._loaded: tuple[list[ProfileEntry], dict[str, TenantHealth]] | None = None
+        self._loader = threading.Thread(target=self._load, name="vdc-dashboard-load",
+                                        daemon=True)
+        self._loader.start()
+
+    def _load(self) -> None:
+        from .connect.health import HealthCache
+
+        entries = self.store.list()
+        self._loaded = (entries, HealthCache(self.store).load_all(entries))
 
     def make_fleet(self) -> FleetCheck:
         """The checker the dashboard's checks run through."""
@@ -79,11 +93,13 @@ class DashboardApp(App[str | None]):
 
     def on_mount(self) -> None:
         """Read the profiles and their last results, show the table."""
-        from .connect.health import HealthCache
         from .screens.dashboard import DashboardScreen
 
-        entries = self.store.list()
-        results = HealthCache(self.store).load_all(entries)
+        self._loader.join()
+        if self._loaded is None:  # the reader failed: read here, so its error is raised
+            self._load()
+        assert self._loaded is not None
+        entries, results = self._loaded
         self.sub_title = f"{len(entries)} saved"
         for warning in self.store.warnings:
             self.notify(warning, severity="warning", markup=False)

@@ -57,6 +57,8 @@ COLUMNS = (
 #: Column widths at 80 columns; tenant and domain share what a wider terminal adds.
 BASE_WIDTHS = {"health": 11, "tenant": 15, "domain": 15, "mode": 6, "days": 4, "missing": 4,
                "checked": 7}
+#: Rows added before the first frame; the rest right after it (see ``_fill``).
+FIRST_ROWS = 60
 #: Columns of the table's own frame: body padding, cell padding, scroll bar.
 _FRAME = 2 + 2 * len(COLUMNS) + 2
 
@@ -128,6 +130,9 @@ def matches(entry: ProfileEntry, result: TenantHealth | None, needle: str) -> bo
 class DashboardScreen(WizardScreen[str | None]):
     """Every saved connection in a table; returns ``"new"`` when ``n`` asks for the wizard."""
 
+    #: The table has the focus from the first frame (so the footer shows its keys at once).
+    AUTO_FOCUS = "#dashboard-table"
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "details", "Details", id="dashboard.details",
                 tooltip="Every check of the selected tenant, with its fix"),
@@ -165,6 +170,7 @@ class DashboardScreen(WizardScreen[str | None]):
         self._filter = ""
         self._progress = ""
         self._redirecting = False
+        self._generation = 0
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -217,22 +223,38 @@ class DashboardScreen(WizardScreen[str | None]):
         return sorted(chosen, key=lambda e: sort_key(e, self.results.get(e.tenant_id)))
 
     def _fill(self) -> None:
-        """Rebuild the rows (worst first), keeping the cursor on the same tenant."""
+        """Rebuild the rows (worst first), keeping the cursor on the same tenant.
+
+        The first :data:`FIRST_ROWS` rows (more than a screen holds) are added at once; the
+        rest follow right after the frame is painted, so 500 connections open as fast as a
+        few: DataTable measures every cell of every row it is given.
+        """
         table = self.query_one("#dashboard-table", DataTable)
         selected = self.selected_tenant()
+        self._generation += 1
         table.clear()
-        now = self.clock()
         visible = self._visible()
-        for entry in visible:
+        self._add_rows(visible[:FIRST_ROWS], selected)
+        if len(visible) > FIRST_ROWS:
+            self.call_after_refresh(self._add_later, visible[FIRST_ROWS:], selected,
+                                    self._generation)
+        self._status()
+
+    def _add_later(self, entries: list[ProfileEntry], selected: str | None,
+                   generation: int) -> None:
+        if generation == self._generation:  # not replaced by a newer fill meanwhile
+            self._add_rows(entries, selected)
+            self._status()
+
+    def _add_rows(self, entries: list[ProfileEntry], selected: str | None) -> None:
+        table = self.query_one("#dashboard-table", DataTable)
+        now = self.clock()
+        for entry in entries:
             table.add_row(*row_cells(entry, self.results.get(entry.tenant_id), now,
                                      checking=entry.tenant_id in self._checking),
                           key=entry.tenant_id)
-        if selected is not None:
-            for index, entry in enumerate(visible):
-                if entry.tenant_id == selected:
-                    table.move_cursor(row=index)
-                    break
-        self._status()
+            if entry.tenant_id == selected:
+                table.move_cursor(row=table.row_count - 1)
 
     def _update_row(self, tenant_id: str) -> None:
         table = self.query_one("#dashboard-table", DataTable)
