@@ -165,6 +165,11 @@ async def capture_dashboard(out: Path, size: tuple[int, int], *, first: int) -> 
                 for name in ("dashboard", "dashboard-detail"):
                     path = out / f"{first + len(written):02d}-{name}.svg"
                     if name == "dashboard-detail":
+                        # The worst connection: the top row.
+                        from textual.widgets import DataTable
+
+                        app.screen.query_one("#dashboard-table", DataTable).move_cursor(row=0)
+                        await pilot.pause()
                         await pilot.press("enter")
                         await _until(pilot, lambda: type(app.screen).__name__
                                      == "HealthDetailScreen")
