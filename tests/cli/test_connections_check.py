@@ -258,3 +258,9 @@ def test_dashboard_needs_a_terminal(fleet_store: ProfileStore) -> None:
         code = main(["connections"])
     assert code == 2
     assert "connections check --json" in err.getvalue()
+
+
+def test_demo_connections_cannot_be_checked(fleet_store: ProfileStore) -> None:
+    ran = check("--demo", "--json")
+    assert ran.code == 2
+    assert "keeps no tenant state" in ran.json()["error"]["message"]

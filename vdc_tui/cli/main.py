@@ -556,6 +556,14 @@ def _connections(ns: argparse.Namespace, reporter: Reporter) -> int:
     from .connections_cmd import list_connections, remove_connection, show_connection
 
     store = ProfileStore(_home(ns))
+    if ns.action in (None, "check") and _opt(ns, "demo", False):
+        raise InvalidInput(
+            "invalid_argument",
+            "Demo connections cannot be checked: the built-in emulator keeps no tenant state "
+            "between runs, so every app made in a demo is gone when it stops.",
+            "Use `vdc-tui connections list --demo` to see them; to try the check and the "
+            "dashboard, run them against `vdc-tui emulator` with --authority-host, "
+            "--graph-url and --ca-bundle.")
     if ns.action is None:
         from .check_cmd import open_dashboard
 
