@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from .app import KEY_NAMES, VDC_THEME
+from .theme import KEY_NAMES, VDC_THEME
 
 if TYPE_CHECKING:
     from .connect.clouds import Endpoints

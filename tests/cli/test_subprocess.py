@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from vdc_tui.cli.demo import DemoFacts, demo_facts
+from vdc_tui.connect.steps import AUTOMATIC_TITLES
 
 VDC_TUI = str(Path(sys.executable).parent / "vdc-tui")
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
@@ -190,7 +191,7 @@ def test_ctrl_c_during_provisioning_rolls_back_and_exits_130(
         # request is in flight is the provisioner's "reuse it next run" case instead).
         for line in proc.stderr:
             seen.append(line)
-            if line.startswith("[pass] App registration"):
+            if line.startswith("[pass] " + AUTOMATIC_TITLES["application"]):
                 break
         with emu.state.lock:
             assert set(emu.state.applications) - before, "".join(seen)

@@ -29,6 +29,7 @@ from vdc_tui.connect.graph import GraphClient, GraphError
 from vdc_tui.connect.models import CheckEvent, CheckStatus
 from vdc_tui.connect.permissions import load_catalog
 from vdc_tui.connect.profiles import ProfileStore
+from vdc_tui.connect.provision import Rollback
 from vdc_tui.emulator import EmulatorServer, load_scenario
 from vdc_tui.emulator.faults import FakeClock
 
@@ -209,7 +210,7 @@ async def test_killed_run_is_resumed_by_the_next_one(
     async def killed(*args: Any) -> None:
         """The process died: nothing after this point runs."""
 
-    monkeypatch.setattr(auto, "_rollback", killed)
+    monkeypatch.setattr(Rollback, "undo", killed)
     task = asyncio.create_task(auto.run(token, lambda e: None))
     await wait_until(lambda: len(managed_apps(emu)) == 1)
     await wait_until(lambda: journal_names_the_app(tmp_path))
@@ -217,6 +218,7 @@ async def test_killed_run_is_resumed_by_the_next_one(
     with pytest.raises(asyncio.CancelledError):
         await task
     await identity.aclose()
+    monkeypatch.undo()  # the next run is a new process
     emu.faults.update(stall_every=0)
     (orphan,) = managed_apps(emu)
     assert json.loads(journal_path(tmp_path).read_text())["application_id"] == orphan.id
@@ -269,7 +271,7 @@ async def test_replication_lag_is_polled_adaptively(tmp_path: Path) -> None:
                 verified_at.append(clock())
 
         auto, identity = connector(emu, tmp_path, sleep=time.sleep, clock=clock)
-        identity.app_token = time.track(identity.app_token)  # type: ignore[method-assign,assignment]
+        identity.app_token = time.track(identity.app_token)
         before = len(emu.request_log)
         try:
             result = await auto.run(token, on_progress)

@@ -16,9 +16,9 @@ from vdc_tui.connect.provision import (
     Backoff,
     Checklist,
     Journal,
-    _together,
     is_duplicate,
     is_replication_lag,
+    together,
 )
 
 
@@ -147,5 +147,5 @@ async def test_a_failed_verification_poll_cancels_its_siblings() -> None:
         raise RuntimeError("certificate refused")
 
     with pytest.raises(RuntimeError, match="certificate refused"):
-        await _together(keeps_polling(), fails())
+        await together(keeps_polling(), fails())
     assert sibling_cancelled.is_set()

@@ -30,7 +30,7 @@ from vdc_tui.connect.errors import ProvisioningFailed, VdcError
 from vdc_tui.connect.graph import GraphClient, GraphError
 from vdc_tui.connect.identity import AppToken, IdentityClient
 from vdc_tui.connect.models import CheckEvent, CheckStatus, ConnectionResult
-from vdc_tui.connect.provision import RUN_TAG_PREFIX
+from vdc_tui.connect.provision import RUN_TAG_PREFIX, Rollback, Verifier
 from vdc_tui.connect.service import DEFAULT_PUBLIC_CLIENT_ID
 
 #: Longer than any test: a key added while it is set stays invisible to sign-ins.
@@ -217,7 +217,7 @@ async def test_killed_rerun_is_put_right_by_the_next_run(
     async def killed(*args: Any) -> None:
         """The process died: nothing after this point runs."""
 
-    monkeypatch.setattr(auto, "_rollback", killed)
+    monkeypatch.setattr(Rollback, "undo", killed)
     events: list[CheckEvent] = []
     task = asyncio.create_task(auto.run(token, events.append))
     await wait_until(lambda: any(e.step == "verify" for e in events))
@@ -225,6 +225,7 @@ async def test_killed_rerun_is_put_right_by_the_next_run(
     with pytest.raises(asyncio.CancelledError):
         await task
     await identity.aclose()
+    monkeypatch.undo()  # the next run is a new process
     assert len(key_thumbprints(emu)) == 2  # the killed run's key is left on the app ...
     assert json.loads(journal_path(tmp_path).read_text())["restore"]
 
@@ -313,7 +314,7 @@ async def test_failed_rerun_removes_the_principal_it_had_to_create(
     async def verification_fails(*args: Any) -> None:
         raise ProvisioningFailed("provisioning_failed", "Verification failed.", "Try again.")
 
-    monkeypatch.setattr(auto, "_verify", verification_fails)
+    monkeypatch.setattr(Verifier, "verify", verification_fails)
     try:
         with pytest.raises(ProvisioningFailed):
             await auto.run(token, lambda e: None)

@@ -30,6 +30,7 @@ from ..connect.models import (
     ConnectionResult,
 )
 from ..connect.service import ConnectionService, ConnectSettings
+from ..connect.services import default_selection, recheck_services
 from .output import FINAL_STATES, Reporter
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ def choose_services(result: ConnectionResult, requested: Sequence[str] | None) -
                 {"field": "services", "refused": list(SERVICE_NAMES), "available": [],
                  "unavailable": _reasons(result, SERVICE_NAMES)},
             )
-        return available
+        return list(default_selection(available))
     refused = [s for s in requested if s not in available]
     if refused:
         reasons = _reasons(result, refused)
@@ -104,17 +105,6 @@ def choose_services(result: ConnectionResult, requested: Sequence[str] | None) -
              "unavailable": reasons, "app_id": result.app_id},
         )
     return list(requested)
-
-
-def _refused_services(error: InvalidInput) -> list[str] | None:
-    """The services the tenant has, when ``error`` is the check refusing a selection."""
-    details = error.details
-    if details.get("field") != "services" or not details.get("refused"):
-        return None
-    available = details.get("available")
-    if not isinstance(available, list):
-        return None
-    return [s for s in SERVICE_NAMES if s in available]
 
 
 def _reasons(result: ConnectionResult, services: Sequence[str]) -> list[dict[str, str]]:
@@ -223,7 +213,7 @@ class ConnectRun:
             try:
                 result = await service.validate_manual(manual, progress)
             except VdcError as error:
-                retried = isinstance(error, InvalidInput) and _refused_services(error)
+                retried = hold_services_line and recheck_services(error, SERVICE_NAMES)
                 if not retried:  # the line belongs to the failure the operator will see
                     for event in held:
                         self.reporter.progress(event)
@@ -244,7 +234,7 @@ class ConnectRun:
                     result = await check(service, frozenset(SERVICE_NAMES),
                                          hold_services_line=True)
                 except InvalidInput as error:
-                    available = _refused_services(error)
+                    available = recheck_services(error, SERVICE_NAMES)
                     if not available:
                         raise
                     self.reporter.note("No --services given: selecting the services the tenant "

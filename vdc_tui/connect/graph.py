@@ -106,10 +106,6 @@ class GraphError(Exception):
             details,
         )
 
-    def has_detail(self, code: str) -> bool:
-        """Whether one of ``details`` carries ``code`` (``NoBackingApplicationObject``)."""
-        return any(d.get("code") == code for d in self.details)
-
 
 def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
     if not headers:
@@ -386,8 +382,13 @@ class GraphClient:
         """DELETE."""
         await self._send("DELETE", path)
 
-    async def batch(self, requests: Sequence[BatchRequest]) -> dict[str, BatchResponse]:
+    async def batch(
+        self, requests: Sequence[BatchRequest], *, concurrent: bool = False
+    ) -> dict[str, BatchResponse]:
         """Send requests through ``$batch``: chunks of 20, ``dependsOn`` kept together.
+
+        With ``concurrent``, the chunks go out at the same time (for independent writes,
+        such as grants); otherwise one after the other.
 
         A request throttled inside a batch (429/503/504) is sent again on its own in a
         later batch, after the ``Retry-After`` it was given, together with any request
@@ -411,7 +412,13 @@ class GraphClient:
                 if dep not in by_id:
                     raise ValueError(f"request {request.id!r} depends on unknown {dep!r}")
         results: dict[str, BatchResponse] = {}
-        for chunk in _chunks(list(requests)):
+        chunks = _chunks(list(requests))
+        if concurrent:
+            # Chunks never split a dependsOn chain, so they are independent of each other.
+            for part in await asyncio.gather(*(self._batch_chunk(c) for c in chunks)):
+                results.update(part)
+            return results
+        for chunk in chunks:
             results.update(await self._batch_chunk(chunk))
         return results
 

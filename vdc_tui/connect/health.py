@@ -23,16 +23,17 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from .answers import BatchAnswers
 from .clouds import Endpoints, sharepoint_scope
 from .errors import InvalidInput, ServiceUnavailable, VdcError, scrub
 from .fsutil import atomic_write
 from .models import Availability
 from .permissions import GLOBAL_READER_ROLE, PermissionCatalog, load_catalog
-from .services import combine_detection, describe_failure, sharepoint_root_from_principal
+from .services import sharepoint_root_from_principal
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
     import httpx
 
     from .certificates import LoadedPfx
-    from .graph import BatchResponse
     from .identity import AppToken, CertificateCredential, IdentityClient
     from .profiles import ProfileEntry, ProfileStore
 
@@ -285,28 +285,6 @@ def remedy(code: str, tenant_id: str, mode: str | None, fallback: str = "") -> s
 KeyReader = Callable[[str], "LoadedPfx"]
 
 
-@dataclass
-class _Reads:
-    """Answers of the batch read with the app's token."""
-
-    answers: Mapping[str, BatchResponse] = field(default_factory=dict)
-
-    def body(self, rid: str) -> dict[str, Any] | None:
-        answer = self.answers.get(rid)
-        if answer is None or not 200 <= answer.status < 300 or not isinstance(answer.body, dict):
-            return None
-        return dict(answer.body)
-
-    def values(self, rid: str) -> list[dict[str, Any]] | None:
-        body = self.body(rid)
-        return None if body is None else [v for v in body.get("value") or [] if isinstance(v, dict)]
-
-    def problem(self, rid: str) -> str:
-        answer = self.answers.get(rid)
-        err = answer.error() if answer is not None else None
-        return describe_failure(err) if err is not None else "no answer"
-
-
 class HealthChecker:
     """Checks saved connections, one tenant per :meth:`check` call (safe to run many at once).
 
@@ -390,12 +368,7 @@ class HealthChecker:
         )
         checks.append(self._token_check("sign_in_exchange", "Exchange Online", exchange,
                                         tid, mode, pfx))
-        detection = combine_detection(
-            reads.values("skus"),
-            None if reads.values("skus") is not None else reads.problem("skus"),
-            reads.body("site"),
-            None if reads.body("site") is not None else reads.problem("site"),
-        )
+        detection = reads.detection()
         tokens: dict[str, AppToken | None] = {
             "graph": graph_token,
             "exchange": exchange if not isinstance(exchange, VdcError) else None,
@@ -522,7 +495,7 @@ class HealthChecker:
         except VdcError as exc:
             return exc
 
-    async def _reads(self, token: AppToken, app_id: str) -> _Reads:
+    async def _reads(self, token: AppToken, app_id: str) -> BatchAnswers:
         from .graph import BatchRequest, GraphClient, GraphError
 
         graph = GraphClient(self.endpoints, token.access_token, client=self.http)
@@ -538,14 +511,14 @@ class HealthChecker:
                 "roles", "GET",
                 f"/roleManagement/directory/roleAssignments?$filter=principalId eq '{oid}'"))
         try:
-            return _Reads(await graph.batch(requests))
+            return BatchAnswers(await graph.batch(requests))
         except (VdcError, GraphError):
-            return _Reads({})
+            return BatchAnswers({})
         finally:
             await graph.aclose()
 
-    def _global_reader(self, reads: _Reads, tid: str, mode: str | None) -> Check:
-        assignments = reads.values("roles")
+    def _global_reader(self, reads: BatchAnswers, tid: str, mode: str | None) -> Check:
+        assignments = reads.value_list("roles")
         if assignments is None:
             return Check("global_reader", WARN,
                          f"The app's directory roles could not be read ({reads.problem('roles')}).",

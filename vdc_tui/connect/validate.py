@@ -14,14 +14,15 @@ token is fetched alongside; only the SharePoint token has to wait for the root s
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from .answers import BatchAnswers, graph_error_text
 from .clouds import Endpoints, sharepoint_scope
 from .errors import DiagnosedProblem, InvalidInput, ServiceUnavailable, VdcError, scrub
+from .inputs import looks_like_email, normalize_guid
 from .models import (
     SERVICE_NAMES,
     Availability,
@@ -31,30 +32,16 @@ from .models import (
     TenantInfo,
 )
 from .permissions import GLOBAL_READER_ROLE, PermissionCatalog, RequiredPermission, load_catalog
-from .provision import Checklist, graph_error_text
+from .progress import Checklist
 from .services import (
     ServiceDetection,
-    combine_detection,
-    describe_failure,
     sharepoint_root_from_principal,
 )
+from .steps import MANUAL_STEPS, MANUAL_TITLES
 
 if TYPE_CHECKING:
-    from .graph import BatchResponse
     from .identity import AppToken, CertificateCredential, IdentityClient
 
-MANUAL_STEPS: dict[str, str] = {
-    "certificate": "Certificate (PFX)",
-    "tenant": "Tenant of the admin email",
-    "sign_in": "Sign-in as the app with the certificate",
-    "registration": "App registration in this tenant",
-    "permissions": "Application permissions consented",
-    "admin_email": "Admin email belongs to the tenant",
-    "services": "Selected services exist in the tenant",
-}
-
-_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_EMAIL = re.compile(r"^[^@\s\"<>(),;:\\\[\]]+@[^@\s]+$")
 
 
 @dataclass(frozen=True)
@@ -82,8 +69,8 @@ def normalise_app_id(text: str) -> str:
     Raises:
         InvalidInput: not a GUID (``details["field"] == "app_id"``).
     """
-    cleaned = re.sub(r"[\s{}\"']", "", text).lower().removeprefix("urn:uuid:")
-    if not _GUID.match(cleaned):
+    cleaned = normalize_guid(text)
+    if cleaned is None:
         raise InvalidInput(
             "invalid_argument",
             f"{scrub(text, limit=80)!r} is not an Application (client) ID.",
@@ -103,7 +90,7 @@ def check_admin_email(text: str) -> str:
     from .discovery import domain_of
 
     cleaned = text.strip()
-    if not _EMAIL.match(cleaned):
+    if not looks_like_email(cleaned):
         raise InvalidInput(
             "invalid_argument",
             f"{scrub(cleaned, limit=120)!r} is not an email address.",
@@ -113,32 +100,6 @@ def check_admin_email(text: str) -> str:
         )
     domain_of(cleaned)  # the domain part must be a DNS name (same rule as discovery)
     return cleaned
-
-
-@dataclass
-class _Reads:
-    """Answers of the batch read with the app's token."""
-
-    answers: Mapping[str, BatchResponse]
-
-    def status(self, rid: str) -> int | None:
-        answer = self.answers.get(rid)
-        return None if answer is None else answer.status
-
-    def body(self, rid: str) -> dict[str, Any] | None:
-        answer = self.answers.get(rid)
-        if answer is None or not 200 <= answer.status < 300 or not isinstance(answer.body, dict):
-            return None
-        return dict(answer.body)
-
-    def values(self, rid: str) -> list[dict[str, Any]] | None:
-        body = self.body(rid)
-        return None if body is None else [v for v in body.get("value") or [] if isinstance(v, dict)]
-
-    def problem(self, rid: str) -> str:
-        answer = self.answers.get(rid)
-        err = answer.error() if answer is not None else None
-        return describe_failure(err) if err is not None else "no answer"
 
 
 def _with_certificate_facts(
@@ -199,7 +160,7 @@ class ManualValidator:
         """
         from .graph import GraphError
 
-        checklist = Checklist(MANUAL_STEPS, on_progress)
+        checklist = Checklist(MANUAL_TITLES, on_progress)
         try:
             return await self._run(manual, checklist)
         except VdcError as exc:
@@ -295,19 +256,14 @@ class ManualValidator:
             )
         finally:
             await graph.aclose()
-        reads = _Reads(answers)
+        reads = BatchAnswers(answers)
 
         # 4. registration
         sp_id = self._check_registration(reads, app_id, tenant_id, sp_object_id, checklist)
 
         # 5. permissions
         checklist.running("permissions")
-        detection = combine_detection(
-            reads.values("skus"),
-            None if reads.values("skus") is not None else reads.problem("skus"),
-            reads.body("site"),
-            None if reads.body("site") is not None else reads.problem("site"),
-        )
+        detection = reads.detection()
         tokens: dict[str, AppToken | None] = {"graph": graph_token, "exchange": exchange}
         required = self._catalog.required_for(services)
         # The root site names the SharePoint host; without Sites.Read.All the SharePoint
@@ -330,7 +286,7 @@ class ManualValidator:
         # 7. services
         self._check_services(detection, services, checklist)
 
-        orgs = reads.values("org") or []
+        orgs = reads.value_list("org") or []
         org = orgs[0] if orgs else {}
         domains = org.get("verifiedDomains") or []
         default = next((d.get("name") for d in domains if d.get("isDefault")), None)
@@ -370,7 +326,7 @@ class ManualValidator:
 
     def _check_registration(
         self,
-        reads: _Reads,
+        reads: BatchAnswers,
         app_id: str,
         tenant_id: str,
         sp_object_id: str,
@@ -436,7 +392,7 @@ class ManualValidator:
         self,
         required: tuple[RequiredPermission, ...],
         tokens: Mapping[str, AppToken | None],
-        reads: _Reads,
+        reads: BatchAnswers,
         detection: ServiceDetection,
         tenant_id: str,
         app_id: str,
@@ -526,13 +482,13 @@ class ManualValidator:
             checklist.passed("permissions", f"{len(granted)} permissions consented")
         return granted
 
-    def _check_global_reader(self, reads: _Reads, checklist: Checklist) -> None:
+    def _check_global_reader(self, reads: BatchAnswers, checklist: Checklist) -> None:
         fix = (
             "Assign the Global Reader role to the app: Entra admin centre → Roles and "
             "administrators → Global Reader → Add assignments → select the app. Exchange "
             "Online PowerShell (Exchange.ManageAsApp) needs it."
         )
-        assignments = reads.values("roles")
+        assignments = reads.value_list("roles")
         if assignments is None:
             checklist.warn(
                 "permissions",
@@ -546,7 +502,7 @@ class ManualValidator:
             checklist.warn("permissions", "The app does not hold the Global Reader role.", fix)
 
     def _check_admin_email(
-        self, reads: _Reads, email: str, tenant_id: str, checklist: Checklist
+        self, reads: BatchAnswers, email: str, tenant_id: str, checklist: Checklist
     ) -> None:
         checklist.running("admin_email", email)
         user = reads.body("user")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from os.path import commonprefix
@@ -20,7 +19,9 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 
 from ..connect.errors import Cancelled, InvalidInput, VdcError, scrub
+from ..connect.inputs import EMAIL_PATTERN, looks_like_email, normalize_guid
 from ..connect.models import CheckEvent, ConnectionResult
+from ..connect.steps import MANUAL_STEPS
 from ..widgets import Checklist, QRCode, untrusted
 from ..widgets.text import abbreviate_home, home_relative
 from .base import WizardScreen
@@ -34,36 +35,12 @@ if TYPE_CHECKING:
 #: The result: a connection, ``"automatic"`` (switch modes), or ``None`` (back).
 ManualOutcome: TypeAlias = "ConnectionResult | Literal['automatic'] | None"
 
-MANUAL_STEPS: tuple[tuple[str, str], ...] = (
-    ("certificate", "Certificate file opens and holds its private key"),
-    ("tenant", "Find the tenant of the admin email"),
-    ("sign_in", "Sign in as the app with the certificate"),
-    ("registration", "App registration and its certificate"),
-    ("permissions", "Application permissions and admin consent"),
-    ("admin_email", "Admin email is a user of the tenant"),
-    ("services", "Detect the services the tenant has"),
-)
 
 FIELDS = ("admin_email", "app_id", "pfx_path", "pfx_password")
 
 #: The field at fault for errors that do not name one themselves: no tenant has the
 #: domain of the admin email, so the email is what to correct.
 FIELD_OF_CODE: dict[str, str] = {"tenant_not_found": "admin_email"}
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
-_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-
-
-def normalize_guid(text: str) -> str | None:
-    """The canonical form of a GUID typed or pasted loosely, or ``None``.
-
-    Braces, spaces and letter case are forgiven; 32 bare hex digits get their hyphens.
-    """
-    raw = re.sub(r"[\s{}]", "", text).lower()
-    if re.fullmatch(r"[0-9a-f]{32}", raw):
-        raw = f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
-    return raw if _GUID.match(raw) else None
-
 
 def expand_path(text: str) -> Path:
     """A path as typed, with ``~`` expanded."""
@@ -210,7 +187,8 @@ class ManualScreen(WizardScreen[ManualOutcome]):
             yield from self._field(
                 "admin_email", "Admin Email",
                 Input(self.draft.admin_email, placeholder="admin@contoso.com", id="admin_email",
-                      validators=[Regex(_EMAIL, failure_description="Not an email address.")],
+                      validators=[Regex(EMAIL_PATTERN,
+                                        failure_description="Not an email address.")],
                       validate_on=["changed", "blur"], valid_empty=True),
             )
             yield from self._field(
@@ -295,7 +273,7 @@ class ManualScreen(WizardScreen[ManualOutcome]):
         """What can be told without the network: empty or malformed fields, missing file."""
         problems: dict[str, str] = {}
         email = self._input("admin_email").value.strip()
-        if not _EMAIL.match(email):
+        if not looks_like_email(email):
             problems["admin_email"] = "Enter the email of a user of the customer's tenant."
         if normalize_guid(self._input("app_id").value) is None:
             problems["app_id"] = ("Enter the Application (client) ID from the app's overview "
@@ -368,12 +346,12 @@ class ManualScreen(WizardScreen[ManualOutcome]):
         try:
             return await self._service.validate_manual(manual, self._forward_progress)
         except InvalidInput as error:
-            refused = error.details.get("refused")
-            available = error.details.get("available")
-            if (error.details.get("field") != "services" or not isinstance(refused, list)
-                    or not isinstance(available, list) or "exchange" in refused):
+            from ..connect.services import recheck_services
+
+            again = recheck_services(error, tuple(manual.services))
+            if again is None:
                 raise
-            wanted = frozenset(s for s in manual.services if s in available) | {"exchange"}
+            wanted = frozenset(again)
             # Queued behind the first run's progress messages, so its rows are replaced.
             self.call_later(self.query_one(Checklist).plan, MANUAL_STEPS)
             self.call_later(self._status, Content(

@@ -15,6 +15,7 @@ from textual.widgets import Static
 
 from ..connect.errors import Cancelled, VdcError, scrub
 from ..connect.models import CheckEvent, CheckStatus, ConnectionResult
+from ..connect.steps import AUTOMATIC_STEPS
 from ..widgets import Checklist, safe_markup
 from .base import WizardScreen
 from .dialogs import ConfirmDialog
@@ -27,18 +28,6 @@ if TYPE_CHECKING:
 #: The result: a connection, ``"new_code"`` (sign in again), or ``None`` (back).
 ProvisioningOutcome: TypeAlias = "ConnectionResult | Literal['new_code'] | None"
 
-#: The automatic checklist (step ids of architecture.md), announced up front.
-AUTOMATIC_STEPS: tuple[tuple[str, str], ...] = (
-    ("admin", "Signed-in account is a Global Administrator"),
-    ("organization", "Read the tenant"),
-    ("application", "Create the app registration and its certificate"),
-    ("service_principal", "Create its service principal"),
-    ("resource_principals", "Find Microsoft Graph, Exchange Online and SharePoint Online"),
-    ("grants", "Grant the application permissions (admin consent)"),
-    ("directory_role", "Assign the Global Reader role"),
-    ("verify", "Check that an app-only token carries the permissions"),
-    ("services", "Detect the services the tenant has"),
-)
 
 CANCEL_UNDOES = ("Cancelling deletes the app registration (and its service principal) that "
                  "this run created in the customer's tenant.")
@@ -215,5 +204,5 @@ class ProvisioningScreen(WizardScreen[ProvisioningOutcome]):
                 worker.cancel()
                 try:
                     await worker.wait()
-                except Exception:  # noqa: BLE001 - cancelled or failed: both are final
+                except Exception:  # cancelled or failed: both are final
                     pass
