@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import rows
+from . import fleet_rows, rows
 from .emulator_host import EmulatorProcess
 from .report import RowResult, machine_info, render_table, results_document
 from .wizard import python_executable
@@ -44,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--only",
         default="",
-        help="comma-separated rows: first_frame,device_code,provisioning,replication,manual_check",
+        help="comma-separated rows: first_frame,device_code,provisioning,replication,"
+        "manual_check,fleet_check,dashboard_frame",
     )
     return parser
 
@@ -88,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
             results.append(rows.replication(cfg, emu))
         if wanted("manual_check"):
             results.append(rows.manual_check(cfg, emu))
+    # Connection health at fleet scale: its own emulator process (N tenants).
+    if wanted("dashboard_frame"):
+        results.append(fleet_rows.dashboard_frame(cfg))
+    if wanted("fleet_check"):
+        results.extend(fleet_rows.fleet_check(cfg))
     duration = time.monotonic() - t0
     when = started.strftime("%Y-%m-%d %H:%M UTC") + f", {duration:.0f} s"
     print(render_table(results, machine, when=when))

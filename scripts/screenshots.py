@@ -131,6 +131,52 @@ async def capture(out: Path, size: tuple[int, int]) -> list[Path]:
         await pilot.pause()
         shot(app, "manual-error")
         await pilot.press("ctrl+q")
+    written += await capture_dashboard(out, size, first=len(written) + 1)
+    return written
+
+
+async def capture_dashboard(out: Path, size: tuple[int, int], *, first: int) -> list[Path]:
+    """The fleet dashboard on a fleet with one connection broken in each way (emulator).
+
+    Every tenant of ``vdc_tui.emulator.fleet`` gets a saved profile, the dashboard checks
+    them all (``C``), and the worst one's details are opened.
+    """
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the bench package
+    from bench.fleet import save_profiles
+    from vdc_tui.dashboard import DashboardApp
+    from vdc_tui.emulator import EmulatorServer
+    from vdc_tui.emulator.fleet import KINDS, write_fleet
+
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="vdc-tui-fleet-") as tmp:
+        files = write_fleet(Path(tmp) / "fleet", list(KINDS))
+        store = save_profiles(files.manifest, Path(os.environ["VDC_TUI_HOME"]))
+        with EmulatorServer(str(files.scenario)) as emu:
+            app = DashboardApp(store, emu.endpoints())
+            async with app.run_test(size=size) as pilot:
+                await pilot.pause()
+                await pilot.press("C")
+                screen: Any = app.screen
+                await _until(pilot, lambda: len(screen.results) == len(KINDS)
+                             and not screen._checking)
+                await pilot.pause(0.3)
+                for name in ("dashboard", "dashboard-detail"):
+                    path = out / f"{first + len(written):02d}-{name}.svg"
+                    if name == "dashboard-detail":
+                        # The worst connection: the top row.
+                        from textual.widgets import DataTable
+
+                        app.screen.query_one("#dashboard-table", DataTable).move_cursor(row=0)
+                        await pilot.pause()
+                        await pilot.press("enter")
+                        await _until(pilot, lambda: type(app.screen).__name__
+                                     == "HealthDetailScreen")
+                        await pilot.pause(0.3)
+                    path.write_text(_svg(app, f"vdc-tui — {name}"), encoding="utf-8")
+                    written.append(path)
+                await pilot.press("ctrl+q")
     return written
 
 

@@ -4,11 +4,14 @@
   starts an :class:`EmulatorServer` (stopped at teardown). ``emulator`` is the same factory.
 - ``demo_emulator``: one demo emulator for the whole session. Read-only use only: a test that
   changes state or faults must start its own.
+- ``health_fleet``: one tenant of every kind of ``vdc_tui.emulator.fleet`` (session-wide),
+  and ``fleet_store``: a fresh VDC_TUI_HOME with a saved profile for each of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,3 +82,44 @@ def demo_emulator() -> Iterator[EmulatorServer]:
     """The demo scenario, shared by the session (do not change its state or faults)."""
     with EmulatorServer("demo") as emu:
         yield emu
+
+
+# --- fleets of saved connections (connections check, the dashboard) ----------------------
+
+
+@dataclass(frozen=True)
+class HealthFleet:
+    """A fleet scenario with one tenant of every kind, served by its emulator."""
+
+    files: Any
+    emu: EmulatorServer
+
+    def tenant(self, kind: str) -> dict[str, Any]:
+        """The manifest entry of the tenant of ``kind``."""
+        return next(t for t in self.files.tenants if t["kind"] == kind)
+
+    def args(self) -> list[str]:
+        """The common options that point vdc-tui at this emulator."""
+        return ["--authority-host", self.emu.authority_host, "--graph-url", self.emu.graph_url,
+                "--ca-bundle", str(self.emu.endpoints().ca_bundle)]
+
+
+@pytest.fixture(scope="session")
+def health_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HealthFleet]:
+    """Every kind of ``vdc_tui.emulator.fleet`` (healthy and each broken way), served once."""
+    from vdc_tui.emulator.fleet import KINDS, write_fleet
+
+    files = write_fleet(tmp_path_factory.mktemp("fleet"), list(KINDS))
+    with EmulatorServer(str(files.scenario)) as emu:
+        yield HealthFleet(files, emu)
+
+
+@pytest.fixture
+def fleet_store(health_fleet: HealthFleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                ) -> Any:
+    """A fresh VDC_TUI_HOME holding a saved profile for every tenant of the fleet."""
+    from bench.fleet import save_profiles
+
+    home = tmp_path / "fleet-home"
+    monkeypatch.setenv("VDC_TUI_HOME", str(home))
+    return save_profiles(health_fleet.files.manifest, home)

@@ -248,9 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(connect)
 
     connections = commands.add_parser(
-        "connections", help="list, show or remove saved connection profiles",
+        "connections", help="the fleet dashboard; list, show, check or remove saved "
+                            "connection profiles",
         allow_abbrev=False, formatter_class=formatter, epilog=EPILOG)
-    actions = connections.add_subparsers(dest="action", metavar="ACTION", required=True,
+    actions = connections.add_subparsers(dest="action", metavar="ACTION", required=False,
                                          parser_class=_Parser)
     listing = actions.add_parser("list", help="list saved connections", allow_abbrev=False)
     show = actions.add_parser("show", help="show one connection", allow_abbrev=False)
@@ -266,10 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
     configure_export_parser(export)
     for sub in (show, remove, export):
         sub.add_argument("tenant", metavar="TENANT", help="tenant id, default domain or name")
-    for sub in (listing, show, remove, export):
-        _add_json(sub)
-        _add_demo(sub)
-        _add_common(sub)
+    from .check_cmd import add_check_parser
+
+    check = add_check_parser(actions, formatter, EPILOG)
+    for action in (listing, show, remove, export, check):
+        _add_json(action)
+        _add_demo(action)
+        _add_common(action)
     _add_common(connections)
 
     doctor = commands.add_parser(
@@ -614,8 +618,24 @@ def _connections(ns: argparse.Namespace, reporter: Reporter) -> int:
     from .connections_cmd import list_connections, remove_connection, show_connection
 
     store = ProfileStore(_home(ns), passphrase=key_passphrase(ns))
+    if ns.action in (None, "check") and _opt(ns, "demo", False):
+        raise InvalidInput(
+            "invalid_argument",
+            "Demo connections cannot be checked: the built-in emulator keeps no tenant state "
+            "between runs, so every app made in a demo is gone when it stops.",
+            "Use `vdc-tui connections list --demo` to see them; to try the check and the "
+            "dashboard, run them against `vdc-tui emulator` with --authority-host, "
+            "--graph-url and --ca-bundle.")
     if _opt(ns, "demo", False):
         reporter.note(DEMO_KEYS_NOTE)
+    if ns.action is None:
+        from .check_cmd import open_dashboard
+
+        return open_dashboard(store, _endpoints(ns), lambda: _wizard(ns))
+    if ns.action == "check":
+        from .check_cmd import run_check_command
+
+        return run_check_command(store, _endpoints(ns), reporter, ns)
     if ns.action == "list":
         return list_connections(store, reporter)
     if ns.action == "export":

@@ -77,6 +77,7 @@ class LoadedPfx:
             ),
             certificate_pem=self.certificate.public_bytes(serialization.Encoding.PEM),
             info=self.info,
+            private_key=self.private_key,
         )
 
 

@@ -117,14 +117,21 @@ def ssl_context(endpoints: Endpoints) -> ssl.SSLContext:
     return context
 
 
-def make_async_client(endpoints: Endpoints, *, timeout: float = 30.0) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` with verified TLS, timeouts and proxy support."""
+def make_async_client(
+    endpoints: Endpoints, *, timeout: float = 30.0, limits: httpx.Limits | None = None
+) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` with verified TLS, timeouts and proxy support.
+
+    ``limits``: the connection pool's size (a fleet check keeps one connection per tenant
+    being checked alive, instead of new TLS handshakes).
+    """
     return httpx.AsyncClient(
         verify=ssl_context(endpoints),
         timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
         trust_env=True,
         follow_redirects=False,
         mounts=dict(_async_direct_hosts()),
+        limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
     )
 
 
@@ -174,6 +181,7 @@ class MsalHttpClient:
         *,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        limits: httpx.Limits | None = None,
     ) -> None:
         self._timeout = timeout
         if transport is not None:
@@ -186,6 +194,7 @@ class MsalHttpClient:
             trust_env=True,
             follow_redirects=False,
             mounts=dict(_DIRECT_HOSTS),
+            limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
         )
 
     def post(

@@ -133,6 +133,10 @@ def _with_certificate_facts(
     return type(exc)(exc.code, exc.message + facts, remediation, exc.details)
 
 
+#: Public name: the fleet health check words its sign-in failures the same way.
+with_certificate_facts = _with_certificate_facts
+
+
 class ManualValidator:
     """Runs the manual-mode checklist against the operator's app registration."""
 
@@ -569,6 +573,7 @@ __all__ = [
     "SERVICE_NAMES",
     "check_admin_email",
     "normalise_app_id",
+    "with_certificate_facts",
 ]
 
 

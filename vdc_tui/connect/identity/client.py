@@ -105,7 +105,9 @@ class IdentityClient:
         return msal.ConfidentialClientApplication(
             client_id,
             client_credential={
-                "private_key": credential.private_key_pem.decode("ascii"),
+                "private_key": credential.private_key
+                if credential.private_key is not None
+                else credential.private_key_pem.decode("ascii"),
                 # With the certificate and no SHA-1 thumbprint MSAL signs PS256 and sends
                 # x5t#S256, the form Entra documents today.
                 "public_certificate": credential.certificate_pem.decode("ascii"),

@@ -1,0 +1,42 @@
+"""The fleet generator writes scenarios the emulator loads, one tenant per kind."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vdc_tui.emulator import load_scenario
+from vdc_tui.emulator.fleet import KINDS, write_fleet
+
+
+def test_every_kind_becomes_a_tenant_of_a_loadable_scenario(tmp_path: Path) -> None:
+    files = write_fleet(tmp_path, list(KINDS))
+    scenario = load_scenario(str(files.scenario))
+    assert len(scenario.tenants) == len(KINDS)
+    manifest = json.loads(files.manifest.read_text())["tenants"]
+    assert [t["kind"] for t in manifest] == list(KINDS)
+    assert all((tmp_path / t["pfx"]).stat().st_mode & 0o077 == 0 for t in manifest)
+
+
+def test_app_deleted_tenant_has_no_app_and_key_removed_app_has_no_key(tmp_path: Path) -> None:
+    files = write_fleet(tmp_path, ["app_deleted", "key_removed"])
+    deleted, removed = load_scenario(str(files.scenario)).tenants
+    assert deleted.applications == [] and deleted.service_principals == []
+    assert removed.applications[0].certificates == []
+
+
+def test_throttled_tenant_throttles_only_its_token_endpoint(tmp_path: Path) -> None:
+    files = write_fleet(tmp_path, ["healthy", "throttled"])
+    faults = load_scenario(str(files.scenario)).faults
+    throttled = files.tenants[1]["tenant_id"]
+    assert faults["throttle_path"] == f"/{throttled}/oauth2/v2.0/token"
+    assert faults["throttle_every"] == 2
+
+
+@pytest.mark.parametrize("kinds", [["healthy", "on_fire"], ["throttled", "throttled"]])
+def test_unknown_kind_or_two_throttled_tenants_are_refused(tmp_path: Path,
+                                                           kinds: list[str]) -> None:
+    with pytest.raises(ValueError):
+        write_fleet(tmp_path, kinds)

@@ -1,0 +1,206 @@
+"""``vdc-tui connections check [TENANT...|--all] [--json] [--concurrency N] [--openmetrics FILE]``.
+
+A table on stdout (one row per tenant, worst first) and one progress line per finished
+tenant on stderr; with ``--json`` one object on stdout (design.md's contract). Exit 0 when
+nothing is broken, 3 when something is, 4 when a tenant could not be reached at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..connect.errors import InvalidInput, scrub
+
+if TYPE_CHECKING:
+    from ..connect.clouds import Endpoints
+    from ..connect.fleet import FleetProgress
+    from ..connect.health import TenantHealth
+    from ..connect.profiles import ProfileEntry, ProfileStore
+    from .output import Reporter
+
+#: Defaults of the command line (connect/fleet.py has the same; kept here so that
+#: building the parser imports nothing heavy).
+DEFAULT_CONCURRENCY = 32
+DEFAULT_DEADLINE = 60.0
+
+
+def _concurrency(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to 256")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0-3600]")
+    return value
+
+
+def add_check_parser(actions: Any, formatter: type[argparse.HelpFormatter], epilog: str
+                     ) -> argparse.ArgumentParser:
+    """Register ``connections check`` on the ``connections`` sub-parsers."""
+    check: argparse.ArgumentParser = actions.add_parser(
+        "check", help="check saved connections app-only (certificate, sign-in, permissions, "
+        "Global Reader, licences)", allow_abbrev=False, formatter_class=formatter,
+        epilog=epilog,
+        description="Sign in as each tenant's app with its saved certificate and judge the "
+        "connection: healthy, warning or broken, each problem with its fix. Exit 0 nothing "
+        "broken, 3 something broken, 4 a tenant unreachable.")
+    check.add_argument("tenants", nargs="*", metavar="TENANT",
+                       help="tenant id, default domain or name (default: every saved one)")
+    check.add_argument("--all", action="store_true", dest="check_all",
+                       help="check every saved connection")
+    check.add_argument("--concurrency", type=_concurrency, default=DEFAULT_CONCURRENCY,
+                       metavar="N", help=f"tenants checked at once (default: "
+                       f"{DEFAULT_CONCURRENCY})")
+    check.add_argument("--deadline", type=_seconds, default=DEFAULT_DEADLINE,
+                       metavar="SECONDS", help="longest one tenant may take before it is "
+                       f"reported unreachable (default: {DEFAULT_DEADLINE:g})")
+    check.add_argument("--openmetrics", metavar="FILE", type=Path, default=None,
+                       help="also write the figures as an OpenMetrics text file (atomically), "
+                       "for node-exporter's textfile collector")
+    return check
+
+
+def run_check_command(store: ProfileStore, endpoints: Endpoints, reporter: Reporter,
+                      ns: argparse.Namespace) -> int:
+    """``connections check`` from parsed arguments."""
+    return run_check(store, endpoints, reporter, ns.tenants, check_all=ns.check_all,
+                     concurrency=ns.concurrency, deadline=ns.deadline,
+                     openmetrics=ns.openmetrics)
+
+
+def open_dashboard(store: ProfileStore, endpoints: Endpoints,
+                   wizard: Callable[[], int] | None = None) -> int:
+    """``vdc-tui connections`` with no action: the fleet dashboard, in a terminal only.
+
+    ``wizard`` runs the onboarding wizard when the operator presses ``n``."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise InvalidInput(
+            "invalid_argument",
+            "`vdc-tui connections` without an action opens the dashboard, which needs a "
+            "terminal.",
+            "In scripts use `vdc-tui connections list` or `vdc-tui connections check --json`.")
+    from ..dashboard import run_dashboard
+
+    return run_dashboard(store, endpoints, wizard)
+
+
+def select_entries(store: ProfileStore, tenants: Sequence[str], check_all: bool
+                   ) -> list[ProfileEntry]:
+    """The profiles to check: the named ones (id, domain or name), or all of them.
+
+    Raises:
+        InvalidInput: tenants and ``--all`` together, an unknown tenant, or no profiles.
+    """
+    if tenants and check_all:
+        raise InvalidInput("invalid_argument", "Give tenants or --all, not both.",
+                           "Drop --all to check the named tenants, or drop the names.")
+    if tenants:
+        chosen: dict[str, ProfileEntry] = {}
+        for tenant in tenants:
+            entry = store.find(tenant)
+            chosen.setdefault(entry.tenant_id, entry)
+        return list(chosen.values())
+    entries = store.list()
+    if not entries:
+        raise InvalidInput(
+            "invalid_argument", f"No saved connections under {store.connections_dir}.",
+            "Connect a tenant first (`vdc-tui connect auto`), or set VDC_TUI_HOME to the "
+            "folder that holds the profiles.")
+    return entries
+
+
+def _line(result: TenantHealth) -> str:
+    label = result.name or result.default_domain or result.tenant_id
+    return f"{result.health:<8} {label} ({result.tenant_id}): {result.summary}"
+
+
+def table(results: Sequence[TenantHealth]) -> list[str]:
+    """The human table, worst first, then one line per problem with its fix."""
+    from ..connect.fleet import summary, worst_first
+
+    rows: list[tuple[str, ...]] = [("HEALTH", "TENANT", "DOMAIN", "CERT DAYS", "MISSING",
+                                    "PROBLEM")]
+    ordered = worst_first(results)
+    for r in ordered:
+        health = "UNREACHABLE" if r.unreachable else r.health.upper()
+        rows.append((
+            health,
+            scrub(r.name or r.tenant_id, limit=40),
+            scrub(r.default_domain or "-", limit=40),
+            "-" if r.days_left is None else str(r.days_left),
+            str(len(r.missing)),
+            scrub(r.summary, limit=70) if r.health != "healthy" else "-",
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = ["  ".join([c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)]
+                       + [row[-1]]).rstrip() for row in rows]
+    problems = [r for r in ordered if r.health != "healthy"]
+    if problems:
+        lines.append("")
+    for r in problems:
+        lines.append(f"{scrub(r.name or r.tenant_id, limit=60)} ({r.tenant_id}):")
+        for c in r.checks:
+            if c.status in ("broken", "warning"):
+                lines.append(f"  {c.status.upper():<7} {c.title}: {scrub(c.detail, limit=400)}")
+                if c.remediation:
+                    lines.append(f"          fix: {scrub(c.remediation, limit=400)}")
+    counts = summary(results)
+    lines.append("")
+    lines.append(f"{counts['checked']} checked: {counts['healthy']} healthy, "
+                 f"{counts['warning']} warning, {counts['broken']} broken"
+                 + (f" ({counts['unreachable']} unreachable)" if counts["unreachable"] else ""))
+    return lines
+
+
+def run_check(
+    store: ProfileStore,
+    endpoints: Endpoints,
+    reporter: Reporter,
+    tenants: Sequence[str],
+    *,
+    check_all: bool = False,
+    concurrency: int,
+    deadline: float,
+    openmetrics: Path | None = None,
+) -> int:
+    """Run the check and report it; returns the exit code (0, 3 or 4)."""
+    import asyncio
+
+    from ..connect.fleet import FleetCheck, exit_code, summary
+    entries = select_entries(store, tenants, check_all)
+    for warning in store.warnings:
+        reporter.warning(warning)
+    reporter.note(f"Checking {len(entries)} connection{'s' if len(entries) != 1 else ''} "
+                  f"({min(concurrency, len(entries))} at a time)…")
+
+    def progress(event: FleetProgress) -> None:
+        if event.result is not None:
+            reporter.note(f"[{event.done}/{event.total}] {_line(event.result)}")
+
+    fleet = FleetCheck(store, endpoints, concurrency=concurrency, deadline=deadline)
+    results = asyncio.run(fleet.run(entries, progress))
+    if openmetrics is not None:
+        from ..connect.fleet import write_openmetrics
+
+        write_openmetrics(openmetrics, results)
+        reporter.note(f"Wrote the OpenMetrics file {openmetrics}.")
+    if reporter.json_mode:
+        reporter.emit(summary(results))
+    else:
+        for line in table(results):
+            reporter.result(line)
+    return exit_code(results)

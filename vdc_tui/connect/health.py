@@ -1,0 +1,647 @@
+"""Is a saved connection still healthy? One tenant's checks, app-only, no admin, no browser.
+
+With the profile's own certificate the check signs in as the app (Graph, Exchange Online
+and the tenant's own SharePoint host), reads the live state with one Graph ``$batch``, and
+judges:
+
+- ``certificate``: the key file loads, holds the certificate the profile names, and is
+  inside its validity (warning within :data:`~.certificates.EXPIRY_WARNING_DAYS` days);
+- ``sign_in_graph`` / ``sign_in_exchange`` / ``sign_in_sharepoint``: an app-only token for
+  each, a refusal diagnosed by identity's AADSTS mapping (the one manual mode uses);
+- ``permissions``: the ``roles`` **in the tokens** against the current permission catalog,
+  never against what the profile remembers;
+- ``global_reader``: the app's principal still holds the Global Reader role;
+- ``services``: the selected services are still licensed (``subscribedSkus``).
+
+Each problem carries the remediation that fixes it (which ``vdc-tui`` command). The verdict
+of a tenant is the worst of its checks: ``healthy``, ``warning`` or ``broken``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from .answers import BatchAnswers
+from .clouds import Endpoints, sharepoint_scope
+from .errors import InvalidInput, ServiceUnavailable, VdcError, scrub
+from .fsutil import atomic_write
+from .models import Availability
+from .permissions import GLOBAL_READER_ROLE, PermissionCatalog, load_catalog
+from .services import sharepoint_root_from_principal
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import httpx
+
+    from .certificates import LoadedPfx
+    from .identity import AppToken, CertificateCredential, IdentityClient
+    from .profiles import ProfileEntry, ProfileStore
+
+log = logging.getLogger(__name__)
+
+HEALTH_FILE = "health.json"
+
+#: Verdicts, best first.
+HEALTHY, WARNING, BROKEN = "healthy", "warning", "broken"
+#: Status of one check.
+OK, WARN, FAIL, SKIPPED = "ok", "warning", "broken", "skipped"
+
+CHECK_NAMES: dict[str, str] = {
+    "profile": "Profile",
+    "certificate": "Certificate",
+    "sign_in_graph": "Sign-in: Microsoft Graph",
+    "sign_in_exchange": "Sign-in: Exchange Online",
+    "sign_in_sharepoint": "Sign-in: SharePoint Online",
+    "permissions": "Permissions in the tokens",
+    "global_reader": "Global Reader role",
+    "services": "Services licensed",
+}
+
+_RANK = {BROKEN: 0, WARNING: 1, HEALTHY: 2}
+_STATUS_RANK = {FAIL: 0, WARN: 1, OK: 2, SKIPPED: 2}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of a tenant's health.
+
+    Attributes:
+        name: Stable id (:data:`CHECK_NAMES`).
+        status: ``ok``, ``warning``, ``broken`` or ``skipped``.
+        detail: What was found (one line, safe to print).
+        remediation: What fixes it (empty when nothing needs doing).
+        code: The stable error code of a problem (``certificate_expired``, …).
+    """
+
+    name: str
+    status: str
+    detail: str
+    remediation: str = ""
+    code: str | None = None
+
+    @property
+    def title(self) -> str:
+        """The check's label for people."""
+        return CHECK_NAMES.get(self.name, self.name)
+
+    def to_json(self) -> dict[str, Any]:
+        """The contract's ``{"name", "status", "detail", "remediation"}`` (+ ``code``)."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "status": self.status,
+            "detail": self.detail,
+            "remediation": self.remediation,
+        }
+        if self.code:
+            out["code"] = self.code
+        return out
+
+
+@dataclass(frozen=True)
+class TenantHealth:
+    """The health of one saved connection at one moment.
+
+    Attributes:
+        tenant_id: The tenant.
+        name: Its display name, when known.
+        default_domain: Its default domain, when known.
+        mode: ``auto`` or ``manual`` (from the profile).
+        health: ``healthy``, ``warning`` or ``broken``.
+        checks: Every check, in order.
+        sha1: SHA-1 thumbprint of the certificate checked.
+        not_after: Its end of validity (ISO 8601), when it was read.
+        days_left: Whole days until ``not_after`` (negative once expired).
+        missing: Permissions absent from the tokens (``API: value``).
+        checked_at: When the check ended (ISO 8601 UTC).
+        unreachable: The tenant could not be reached at all (network, deadline).
+    """
+
+    tenant_id: str
+    name: str | None
+    default_domain: str | None
+    mode: str | None
+    health: str
+    checks: tuple[Check, ...]
+    sha1: str | None = None
+    not_after: str | None = None
+    days_left: int | None = None
+    missing: tuple[str, ...] = ()
+    checked_at: str = ""
+    unreachable: bool = False
+
+    @property
+    def summary(self) -> str:
+        """One line: the first problem's detail, or that all is well."""
+        worst = sorted(self.checks, key=lambda c: _STATUS_RANK.get(c.status, 2))
+        if worst and worst[0].status in (FAIL, WARN):
+            return worst[0].detail
+        return "All checks passed."
+
+    @property
+    def rank(self) -> tuple[int, int, int, str]:
+        """Sort key, worst first: unreachable, broken, warning, healthy; then fewer days."""
+        return (
+            _RANK.get(self.health, 2),
+            0 if self.unreachable else 1,
+            self.days_left if self.days_left is not None else 10**6,
+            (self.name or self.tenant_id).casefold(),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """One entry of ``connections check --json``'s ``connections``."""
+        return {
+            "tenant_id": self.tenant_id,
+            "name": self.name,
+            "default_domain": self.default_domain,
+            "mode": self.mode,
+            "health": self.health,
+            "unreachable": self.unreachable,
+            "checks": [c.to_json() for c in self.checks],
+            "certificate": {
+                "sha1": self.sha1,
+                "not_after": self.not_after,
+                "days_left": self.days_left,
+            },
+            "permissions": {"missing": list(self.missing)},
+            "checked_at": self.checked_at,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TenantHealth:
+        """Read back what :meth:`to_json` wrote (the last-result cache).
+
+        Raises:
+            ValueError: the document does not have that shape.
+        """
+        try:
+            cert = data.get("certificate") or {}
+            perms = data.get("permissions") or {}
+            checks = tuple(
+                Check(
+                    str(c["name"]),
+                    str(c["status"]),
+                    str(c.get("detail") or ""),
+                    str(c.get("remediation") or ""),
+                    str(c["code"]) if c.get("code") else None,
+                )
+                for c in data.get("checks") or ()
+            )
+            health = str(data["health"])
+            if health not in _RANK:
+                raise ValueError(f"unknown health {health!r}")
+            days = cert.get("days_left")
+            return cls(
+                tenant_id=str(data["tenant_id"]),
+                name=_opt_str(data.get("name")),
+                default_domain=_opt_str(data.get("default_domain")),
+                mode=_opt_str(data.get("mode")),
+                health=health,
+                checks=checks,
+                sha1=_opt_str(cert.get("sha1")),
+                not_after=_opt_str(cert.get("not_after")),
+                days_left=int(days) if isinstance(days, int) else None,
+                missing=tuple(str(m) for m in perms.get("missing") or ()),
+                checked_at=str(data.get("checked_at") or ""),
+                unreachable=bool(data.get("unreachable")),
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"not a health record ({type(exc).__name__})") from None
+
+
+def _opt_str(value: Any) -> str | None:
+    return scrub(str(value), limit=256) if isinstance(value, str) and value else None
+
+
+def verdict(checks: tuple[Check, ...] | list[Check]) -> str:
+    """The tenant's health: the worst status among its checks."""
+    statuses = {c.status for c in checks}
+    if FAIL in statuses:
+        return BROKEN
+    if WARN in statuses:
+        return WARNING
+    return HEALTHY
+
+
+def now_iso(moment: datetime | None = None) -> str:
+    """``2026-11-30T23:59:00+00:00``: the form every time of a health record uses."""
+    return (moment or datetime.now(UTC)).replace(microsecond=0).isoformat()
+
+
+# --- which command fixes what ---------------------------------------------------------
+
+
+def remedy(code: str, tenant_id: str, mode: str | None, fallback: str = "") -> str:
+    """The remediation of a problem code: the vdc-tui command that fixes it first.
+
+    Args:
+        code: The problem's stable code.
+        tenant_id: The tenant (named in the command).
+        mode: The profile's mode: an ``auto`` connection is remade by a Global
+            Administrator's sign-in, a ``manual`` one needs the operator's app fixed.
+        fallback: The diagnosis' own remediation, used for codes without a command.
+    """
+    reconnect = (
+        "Connect again: `vdc-tui connect auto` (a Global Administrator signs in with a device "
+        "code; a new app and certificate are made), then remove the old profile."
+        if mode != "manual"
+        else "Fix the app registration in the Entra admin centre, then check it with "
+        "`vdc-tui connect manual --admin-email … --app-id … --pfx …`."
+    )
+    table = {
+        "app_not_found_in_tenant": "The app was deleted in the tenant. " + reconnect,
+        "app_missing_service_principal": "The app's Enterprise application was deleted in "
+        "the tenant. " + reconnect,
+        "enterprise_app_not_registration": reconnect,
+        "certificate_not_registered": "The certificate was removed from the app. " + reconnect,
+        "certificate_expired": "Renewal is no longer possible once the certificate has "
+        "expired. " + reconnect,
+        "certificate_expiring": f"Renew it now: `vdc-tui connections renew {tenant_id}` (no "
+        "admin sign-in needed while the certificate is valid).",
+        "missing_permissions": f"Grant what is missing: `vdc-tui connections repair "
+        f"{tenant_id}` (a Global Administrator signs in; only missing grants are added).",
+        "global_reader_missing": f"Assign it again: `vdc-tui connections repair {tenant_id}`, "
+        "or Entra admin centre → Roles and administrators → Global Reader → Add assignments.",
+        "tenant_not_found": "The tenant is gone (or the profile's id is wrong): remove the "
+        f"profile with `vdc-tui connections remove {tenant_id}`.",
+        "service_not_licensed": "License the service again in the Microsoft 365 admin centre, "
+        "or stop protecting it (connect again with --services).",
+        "service_unavailable": "Check again later; `vdc-tui doctor` tests this computer's "
+        "network, proxy and TLS.",
+        "profile_damaged": f"Remove it with `vdc-tui connections remove {tenant_id}` and "
+        "connect again.",
+    }
+    return table.get(code) or fallback
+
+
+# --- the check ------------------------------------------------------------------------
+
+KeyReader = Callable[[str], "LoadedPfx"]
+
+
+class HealthChecker:
+    """Checks saved connections, one tenant per :meth:`check` call (safe to run many at once).
+
+    Args:
+        endpoints: The cloud (or emulator) the connections live in.
+        identity: Signs in as each tenant's app; one client (one HTTPS pool, one MSAL
+            ``http_client``) serves every tenant.
+        http: The HTTPS client Graph calls share across tenants (not closed here).
+        read_key: Loads a tenant's certificate and private key.
+        catalog: The current permission catalog (default: the shipped one).
+        clock: The current time (tests move it).
+    """
+
+    def __init__(
+        self,
+        endpoints: Endpoints,
+        identity: IdentityClient,
+        http: httpx.AsyncClient,
+        read_key: KeyReader,
+        *,
+        catalog: PermissionCatalog | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.endpoints = endpoints
+        self.identity = identity
+        self.http = http
+        self.read_key = read_key
+        self.catalog = catalog or load_catalog()
+        self.clock = clock
+        self._domains: dict[str, str] = {}
+
+    async def check(self, entry: ProfileEntry) -> TenantHealth:
+        """Every check of one saved connection; never raises for what it finds."""
+        tid = entry.tenant_id
+        profile = entry.profile
+        if profile is None:
+            code = "profile_damaged"
+            return self._done(entry, [Check(
+                "profile", FAIL, f"The profile cannot be read: {entry.error}.",
+                remedy(code, tid, None), code)])
+        mode = profile.get("mode") if isinstance(profile.get("mode"), str) else None
+        self._domains[tid] = entry.default_domain or tid
+        app = profile.get("app") if isinstance(profile.get("app"), dict) else {}
+        app_id = str((app or {}).get("app_id") or "")
+        services_rec = profile.get("services") if isinstance(profile.get("services"), dict) else {}
+        selected = frozenset(
+            str(s) for s in (services_rec or {}).get("selected") or () if isinstance(s, str)
+        ) | {"exchange"}
+        checks: list[Check] = []
+        facts: dict[str, Any] = {}
+
+        # 1. certificate
+        try:
+            pfx = await asyncio.to_thread(self.read_key, tid)
+        except VdcError as exc:
+            checks.append(Check("certificate", FAIL, exc.message,
+                                remedy(exc.code, tid, mode, exc.remediation), exc.code))
+            return self._done(entry, checks + self._skipped("sign_in_graph"), **facts)
+        checks.append(self._certificate(pfx, profile, tid, mode, facts))
+        if not app_id:
+            checks.append(Check("sign_in_graph", FAIL, "The profile names no app id.",
+                                remedy("profile_damaged", tid, mode), "profile_damaged"))
+            return self._done(entry, checks + self._skipped("sign_in_exchange"), **facts)
+
+        # 2. sign-in to Graph (proves the tenant, the app and its certificate)
+        credential = pfx.credential()
+        try:
+            graph_token = await self.identity.app_token(
+                tid, app_id, credential, self.endpoints.graph_scope)
+        except VdcError as exc:
+            checks.append(self._sign_in_failed("sign_in_graph", exc, tid, mode, pfx))
+            unreachable = isinstance(exc, ServiceUnavailable)
+            return self._done(entry, checks + self._skipped("sign_in_exchange"),
+                              unreachable=unreachable, **facts)
+        checks.append(Check("sign_in_graph", OK, f"App {app_id} signed in to Microsoft Graph."))
+
+        # 3. one batch of reads, with the Exchange token alongside
+        reads, exchange = await asyncio.gather(
+            self._reads(graph_token, app_id),
+            self._token(tid, app_id, credential, self.endpoints.exchange_scope),
+        )
+        checks.append(self._token_check("sign_in_exchange", "Exchange Online", exchange,
+                                        tid, mode, pfx))
+        detection = reads.detection()
+        tokens: dict[str, AppToken | None] = {
+            "graph": graph_token,
+            "exchange": exchange if not isinstance(exchange, VdcError) else None,
+        }
+        # 4. SharePoint, at the tenant's own host (the live root site, else the principal's)
+        required = self.catalog.required_for(selected)
+        needs_sharepoint = any(p.resource.key == "sharepoint" for p in required)
+        if needs_sharepoint:
+            root = detection.sharepoint_url or sharepoint_root_from_principal(
+                reads.body("sp_sharepoint"), self.endpoints)
+            if root is None:
+                checks.append(Check(
+                    "sign_in_sharepoint", WARN,
+                    "The tenant's SharePoint host could not be found "
+                    f"({reads.problem('site')}); its token was not checked.",
+                    "Check that SharePoint Online is provisioned in the tenant."))
+            else:
+                sharepoint = await self._token(
+                    tid, app_id, credential, sharepoint_scope(root))
+                tokens["sharepoint"] = sharepoint if not isinstance(sharepoint, VdcError) else None
+                checks.append(self._token_check(
+                    "sign_in_sharepoint", f"SharePoint Online ({root})", sharepoint, tid, mode,
+                    pfx))
+        else:
+            checks.append(Check("sign_in_sharepoint", SKIPPED,
+                                "SharePoint Online is not selected for this tenant."))
+
+        # 5. permissions: the live roles of the tokens against the current catalog
+        missing: list[str] = []
+        unchecked: list[str] = []
+        for perm in required:
+            key = perm.resource.key
+            if key == "sharepoint" and key not in tokens:
+                unchecked.append(perm.display)
+                continue
+            token = tokens.get(key)
+            if token is None or perm.value not in token.roles:
+                missing.append(perm.display)
+        facts["missing"] = tuple(missing)
+        if missing:
+            by_api: dict[str, list[str]] = {}
+            for item in missing:
+                api, _, value = item.partition(": ")
+                by_api.setdefault(api, []).append(value)
+            text = "; ".join(f"{api}: {', '.join(v)}" for api, v in by_api.items())
+            checks.append(Check(
+                "permissions", FAIL,
+                f"{len(missing)} of {len(required)} required permissions are not in the "
+                f"tokens — {text}.",
+                remedy("missing_permissions", tid, mode), "missing_permissions"))
+        elif unchecked:
+            checks.append(Check(
+                "permissions", WARN,
+                f"{len(required) - len(unchecked)} permissions in the tokens; not checked "
+                f"(no SharePoint token): {', '.join(unchecked)}.",
+                "Check that SharePoint Online is provisioned in the tenant."))
+        else:
+            checks.append(Check(
+                "permissions", OK, f"All {len(required)} required permissions are in the tokens."))
+
+        # 6. Global Reader
+        checks.append(self._global_reader(reads, tid, mode))
+        # 7. services still licensed
+        checks.append(self._services(detection.services, selected, tid, mode))
+        return self._done(entry, checks, **facts)
+
+    # -- pieces ---------------------------------------------------------------------
+
+    def _certificate(
+        self, pfx: LoadedPfx, profile: Mapping[str, Any], tid: str, mode: str | None,
+        facts: dict[str, Any],
+    ) -> Check:
+        from .certificates import check_validity
+
+        info = pfx.info
+        now = self.clock()
+        facts["sha1"] = info.sha1
+        facts["not_after"] = now_iso(info.not_after.astimezone(UTC))
+        # Whole days, counted toward zero: 9.9 days left is 9, expired 1.1 days ago is -1.
+        facts["days_left"] = int((info.not_after - now).total_seconds() / 86400)
+        cert_rec = profile.get("certificate")
+        recorded = str((cert_rec if isinstance(cert_rec, dict) else {}).get("sha1") or "").upper()
+        try:
+            warnings = check_validity(info, now=now)
+        except VdcError as exc:
+            return Check("certificate", FAIL, exc.message,
+                         remedy(exc.code, tid, mode, exc.remediation), exc.code)
+        if recorded and recorded != info.sha1.upper():
+            return Check(
+                "certificate", WARN,
+                f"The key file holds certificate {info.sha1}; the profile names {recorded}.",
+                "The key file was replaced outside vdc-tui; if sign-in works, nothing else "
+                "needs doing.", "certificate_mismatch")
+        if warnings:
+            return Check("certificate", WARN, " ".join(warnings),
+                         remedy("certificate_expiring", tid, mode), "certificate_expiring")
+        return Check(
+            "certificate", OK,
+            f"{info.sha1}, valid until {info.not_after:%Y-%m-%d} ({facts['days_left']} days).")
+
+    def _sign_in_failed(
+        self, name: str, exc: VdcError, tid: str, mode: str | None, pfx: LoadedPfx
+    ) -> Check:
+        from .validate import with_certificate_facts
+
+        domain = self._domains.get(tid) or tid
+        exc = with_certificate_facts(exc, tid, domain, pfx.info.sha1, pfx.info.sha256)
+        return Check(name, FAIL, exc.message, remedy(exc.code, tid, mode, exc.remediation),
+                     exc.code)
+
+    def _token_check(
+        self, name: str, label: str, token: AppToken | VdcError, tid: str, mode: str | None,
+        pfx: LoadedPfx,
+    ) -> Check:
+        if isinstance(token, VdcError):
+            return self._sign_in_failed(name, token, tid, mode, pfx)
+        return Check(name, OK, f"Signed in to {label}; {len(token.roles)} roles in the token.")
+
+    async def _token(
+        self, tid: str, app_id: str, credential: CertificateCredential, scope: str
+    ) -> AppToken | VdcError:
+        try:
+            return await self.identity.app_token(tid, app_id, credential, scope)
+        except VdcError as exc:
+            return exc
+
+    async def _reads(self, token: AppToken, app_id: str) -> BatchAnswers:
+        from .graph import BatchRequest, GraphClient, GraphError
+
+        graph = GraphClient(self.endpoints, token.access_token, client=self.http)
+        oid = str(token.claims.get("oid") or "")
+        requests = [
+            BatchRequest("skus", "GET", "/subscribedSkus"),
+            BatchRequest("site", "GET", "/sites/root"),
+            BatchRequest("sp_sharepoint", "GET", "/servicePrincipals(appId='"
+                         + self.catalog.resource("sharepoint").app_id + "')"),
+        ]
+        if oid:
+            requests.append(BatchRequest(
+                "roles", "GET",
+                f"/roleManagement/directory/roleAssignments?$filter=principalId eq '{oid}'"))
+        try:
+            return BatchAnswers(await graph.batch(requests))
+        except (VdcError, GraphError):
+            return BatchAnswers({})
+        finally:
+            await graph.aclose()
+
+    def _global_reader(self, reads: BatchAnswers, tid: str, mode: str | None) -> Check:
+        assignments = reads.value_list("roles")
+        if assignments is None:
+            return Check("global_reader", WARN,
+                         f"The app's directory roles could not be read ({reads.problem('roles')}).",
+                         remedy("global_reader_missing", tid, mode))
+        if any(str(a.get("roleDefinitionId") or "").lower() == GLOBAL_READER_ROLE
+               for a in assignments):
+            return Check("global_reader", OK, "The app holds the Global Reader role.")
+        return Check("global_reader", WARN,
+                     "The app no longer holds the Global Reader role (Exchange Online "
+                     "PowerShell needs it).",
+                     remedy("global_reader_missing", tid, mode), "global_reader_missing")
+
+    def _services(
+        self, services: tuple[Any, ...], selected: frozenset[str], tid: str, mode: str | None
+    ) -> Check:
+        lapsed = [s for s in services
+                  if s.service in selected and s.availability is Availability.NOT_LICENSED]
+        unknown = [s for s in services
+                   if s.service in selected and s.availability is Availability.UNKNOWN]
+        if lapsed:
+            return Check("services", WARN,
+                         "No longer licensed: " + "; ".join(f"{s.label} ({s.reason})"
+                                                           for s in lapsed),
+                         remedy("service_not_licensed", tid, mode), "service_not_licensed")
+        if unknown:
+            return Check("services", WARN,
+                         "; ".join(f"{s.label}: {s.reason}" for s in unknown),
+                         "Check the tenant's subscriptions in the Microsoft 365 admin centre.")
+        labels = [s.label for s in services if s.service in selected]
+        return Check("services", OK, "Licensed: " + ", ".join(labels) + ".")
+
+    def _skipped(self, first: str) -> list[Check]:
+        names = list(CHECK_NAMES)
+        return [Check(n, SKIPPED, "Not checked (an earlier check failed).")
+                for n in names[names.index(first):] if n not in ("profile",)]
+
+    def _done(self, entry: ProfileEntry, checks: list[Check], *, unreachable: bool = False,
+              **facts: Any) -> TenantHealth:
+        profile = entry.profile or {}
+        mode = profile.get("mode")
+        return TenantHealth(
+            tenant_id=entry.tenant_id,
+            name=entry.name,
+            default_domain=entry.default_domain,
+            mode=mode if isinstance(mode, str) else None,
+            health=verdict(checks),
+            checks=tuple(checks),
+            sha1=facts.get("sha1"),
+            not_after=facts.get("not_after"),
+            days_left=facts.get("days_left"),
+            missing=tuple(facts.get("missing") or ()),
+            checked_at=now_iso(self.clock()),
+            unreachable=unreachable,
+        )
+
+
+# --- the last result per tenant -----------------------------------------------------
+
+
+class HealthCache:
+    """``connections/<tenant>/health.json``: the last check of each tenant, with its time."""
+
+    def __init__(self, store: ProfileStore) -> None:
+        self.store = store
+
+    def path(self, tenant_id: str) -> Path:
+        """Where a tenant's last result lives."""
+        return self.store.tenant_dir(tenant_id) / HEALTH_FILE
+
+    def save(self, result: TenantHealth) -> None:
+        """Write one result atomically (a tenant whose folder is gone is skipped)."""
+        path = self.path(result.tenant_id)
+        if not path.parent.is_dir():
+            return
+        data = (json.dumps(result.to_json(), ensure_ascii=False) + "\n").encode("utf-8")
+        try:
+            atomic_write(path, data)
+        except OSError as exc:
+            log.warning("could not keep the health of %s: %s", result.tenant_id,
+                        type(exc).__name__)
+
+    def load(self, tenant_id: str) -> TenantHealth | None:
+        """The last result of a tenant, or ``None`` (never checked, or unreadable)."""
+        try:
+            raw = json.loads(self.path(tenant_id).read_text(encoding="utf-8"))
+            result = TenantHealth.from_json(raw)
+        except (OSError, ValueError, InvalidInput):
+            return None
+        return result if result.tenant_id == tenant_id else None
+
+    def load_all(self, entries: Iterable[ProfileEntry]) -> dict[str, TenantHealth]:
+        """The last results of these tenants (those that have one)."""
+        out: dict[str, TenantHealth] = {}
+        for entry in entries:
+            found = self.load(entry.tenant_id)
+            if found is not None:
+                out[entry.tenant_id] = found
+        return out
+
+
+def unreachable_health(entry: ProfileEntry, why: str, *, checked_at: str | None = None
+                       ) -> TenantHealth:
+    """The record of a tenant that gave no answer in time (network down, deadline)."""
+    profile = entry.profile or {}
+    mode = profile.get("mode")
+    code = "service_unavailable"
+    check = Check("sign_in_graph", FAIL, why, remedy(code, entry.tenant_id, None), code)
+    return TenantHealth(
+        tenant_id=entry.tenant_id, name=entry.name, default_domain=entry.default_domain,
+        mode=mode if isinstance(mode, str) else None, health=BROKEN, checks=(check,),
+        checked_at=checked_at or now_iso(), unreachable=True)
+
+
+__all__ = [
+    "BROKEN",
+    "CHECK_NAMES",
+    "Check",
+    "HEALTHY",
+    "HealthCache",
+    "HealthChecker",
+    "TenantHealth",
+    "WARNING",
+    "remedy",
+    "unreachable_health",
+    "verdict",
+]

@@ -1,0 +1,438 @@
+"""The fleet dashboard: every saved connection, worst first, checked on demand.
+
+Keys (the footer and F1 list them): Enter details, ``c`` check the selected tenant, ``C``
+check every tenant, ``/`` (or any other letter) filters, Esc clears the filter, ``n``
+starts the onboarding wizard for a new tenant.
+
+Adding an action on a tenant (renew, repair, offboard, export) is one :class:`Binding` in
+:attr:`DashboardScreen.BINDINGS` (and, to offer it on the detail screen too, in
+:attr:`~.health_detail.HealthDetailScreen.BINDINGS`) plus one ``action_*`` method that calls
+the service function with :meth:`DashboardScreen.selected_entry` and then
+:meth:`DashboardScreen.check_tenants` to show the new state. The screen stays thin: the
+work is in ``vdc_tui.connect``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.events import Key
+from textual.widget import Widget
+from textual.widgets import DataTable, Input, Static
+
+from ..connect.errors import scrub
+from .base import WizardScreen
+
+if TYPE_CHECKING:
+    from ..connect.fleet import FleetProgress
+    from ..connect.health import TenantHealth
+    from ..connect.profiles import ProfileEntry
+
+#: Colours of the verdicts (the wizard theme's success / warning / error).
+HEALTH_STYLE = {
+    "broken": ("✘ broken", "bold #F0524F"),
+    "warning": ("! warning", "bold #F0B429"),
+    "healthy": ("✔ healthy", "#3FBF5F"),
+    "checking": ("… checking", "italic #5CC8FF"),
+    "unchecked": ("· unchecked", "#8A949E"),
+    "unreachable": ("✘ no answer", "bold #F0524F"),
+}
+_RANK = {"broken": 0, "warning": 1, "unchecked": 2, "healthy": 3}
+
+COLUMNS = (
+    ("health", "Health"),
+    ("tenant", "Tenant"),
+    ("domain", "Domain"),
+    ("mode", "Mode"),
+    ("days", "Days"),
+    ("missing", "Miss"),
+    ("checked", "Checked"),
+)
+#: Column widths at 80 columns; tenant and domain share what a wider terminal adds.
+BASE_WIDTHS = {"health": 11, "tenant": 15, "domain": 15, "mode": 6, "days": 4, "missing": 4,
+               "checked": 7}
+#: Rows added before the first frame; the rest right after it (see ``_fill``).
+FIRST_ROWS = 60
+#: Columns of the table's own frame: body padding, cell padding, scroll bar.
+_FRAME = 2 + 2 * len(COLUMNS) + 2
+
+
+def age(checked_at: str, now: datetime) -> str:
+    """How long ago a check ended: ``12s``, ``5m``, ``3h``, ``2d`` (``never`` without one)."""
+    if not checked_at:
+        return "never"
+    try:
+        when = datetime.fromisoformat(checked_at)
+    except ValueError:
+        return "?"
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    seconds = max(0, int((now - when).total_seconds()))
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
+
+
+def state_of(result: TenantHealth | None) -> str:
+    """The health column's key for a result (``unchecked`` without one)."""
+    if result is None:
+        return "unchecked"
+    return "unreachable" if result.unreachable else result.health
+
+
+def sort_key(entry: ProfileEntry, result: TenantHealth | None) -> tuple[int, int, int, str]:
+    """Worst first: broken (unreachable first), warning, never checked, healthy."""
+    label = (entry.name or entry.default_domain or entry.tenant_id).casefold()
+    if result is None:
+        return (_RANK["unchecked"], 1, 10**6, label)
+    days = result.days_left if result.days_left is not None else 10**6
+    return (_RANK.get(result.health, 2), 0 if result.unreachable else 1, days, label)
+
+
+def row_cells(entry: ProfileEntry, result: TenantHealth | None, now: datetime,
+              *, checking: bool = False) -> list[Text]:
+    """The cells of one row (untrusted text scrubbed, never parsed as markup)."""
+    label, style = HEALTH_STYLE["checking" if checking else state_of(result)]
+    mode = (entry.profile or {}).get("mode")
+    days = "-" if result is None or result.days_left is None else str(result.days_left)
+    days_style = ""
+    if result is not None and result.days_left is not None and result.days_left < 30:
+        days_style = "bold #F0524F" if result.days_left < 0 else "bold #F0B429"
+    missing = "-" if result is None else str(len(result.missing))
+    return [
+        Text(label, style=style),
+        Text(scrub(entry.name or entry.tenant_id, limit=60)),
+        Text(scrub(entry.default_domain or "-", limit=60)),
+        Text("manual" if mode == "manual" else "auto"),
+        Text(days, style=days_style, justify="right"),
+        Text(missing, style="bold #F0524F" if missing not in ("-", "0") else "",
+             justify="right"),
+        Text(age(result.checked_at, now) if result else "never", style="#8A949E"),
+    ]
+
+
+def matches(entry: ProfileEntry, result: TenantHealth | None, needle: str) -> bool:
+    """Does the filter text occur in the tenant's name, domain, id or health?"""
+    if not needle:
+        return True
+    haystack = " ".join([entry.name or "", entry.default_domain or "", entry.tenant_id,
+                         state_of(result)]).casefold()
+    return all(word in haystack for word in needle.casefold().split())
+
+
+class DashboardScreen(WizardScreen[str | None]):
+    """Every saved connection in a table; returns ``"new"`` when ``n`` asks for the wizard."""
+
+    #: The table has the focus from the first frame (so the footer shows its keys at once).
+    AUTO_FOCUS = "#dashboard-table"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "details", "Details", id="dashboard.details",
+                tooltip="Every check of the selected tenant, with its fix"),
+        Binding("c", "check_selected", "Check", id="dashboard.check",
+                tooltip="Check the selected tenant now"),
+        Binding("C", "check_all", "Check all", id="dashboard.check_all", key_display="C",
+                tooltip="Check every tenant (a bounded number at a time)"),
+        Binding("slash", "filter", "Filter", id="dashboard.filter", key_display="/",
+                tooltip="Filter by tenant, domain or health (typing a letter does too)"),
+        Binding("n", "new_connection", "New", id="dashboard.new",
+                tooltip="Connect a new tenant (the onboarding wizard)"),
+        Binding("escape", "clear_filter", "Clear filter", id="dashboard.clear", show=False,
+                tooltip="Clear the filter"),
+    ]
+
+    def __init__(
+        self,
+        entries: Sequence[ProfileEntry],
+        results: dict[str, TenantHealth],
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        """Create the dashboard.
+
+        Args:
+            entries: The saved connections.
+            results: The last result of each tenant that has one.
+            clock: Now (the "checked" column's ages; tests freeze it).
+        """
+        super().__init__(id="dashboard")
+        self.entries = {e.tenant_id: e for e in entries}
+        self.results = dict(results)
+        self.clock = clock
+        self._checking: set[str] = set()
+        self._filter = ""
+        self._progress = ""
+        self._redirecting = False
+        self._generation = 0
+
+    # -- layout ---------------------------------------------------------------------------
+
+    def compose_body(self) -> Iterable[Widget]:
+        """Filter line, the table and the status line."""
+        with Vertical(classes="body", id="dashboard-body"):
+            yield Input(placeholder="Type to filter (tenant, domain, health)…",
+                        id="dashboard-filter", compact=True, select_on_focus=False)
+            table: DataTable[Text] = DataTable(id="dashboard-table", cursor_type="row",
+                                               zebra_stripes=True)
+            yield table
+            yield Static("", id="dashboard-status", markup=False)
+
+    def on_mount(self) -> None:
+        """Fill the table, focus it."""
+        table = self.query_one("#dashboard-table", DataTable)
+        widths = self._widths(self.app.size.width)
+        for key, label in COLUMNS:
+            table.add_column(label, key=key, width=widths[key])
+        self._fill()
+        table.focus()
+
+    @staticmethod
+    def _widths(total: int) -> dict[str, int]:
+        widths = dict(BASE_WIDTHS)
+        extra = max(0, total - _FRAME - sum(widths.values()))
+        widths["tenant"] += extra - extra // 2
+        widths["domain"] += extra // 2
+        return widths
+
+    def on_resize(self) -> None:
+        """Tenant and domain columns take the width the terminal has."""
+        table = self.query_one("#dashboard-table", DataTable)
+        widths = self._widths(self.app.size.width)
+        changed = False
+        for key, column in table.columns.items():
+            wanted = widths.get(str(key.value), column.width)
+            if column.width != wanted:
+                column.width = wanted
+                changed = True
+        if changed:
+            table.refresh(layout=True)
+            self._fill()
+
+    # -- the table --------------------------------------------------------------------------
+
+    def _visible(self) -> list[ProfileEntry]:
+        chosen = [e for e in self.entries.values()
+                  if matches(e, self.results.get(e.tenant_id), self._filter)]
+        return sorted(chosen, key=lambda e: sort_key(e, self.results.get(e.tenant_id)))
+
+    def _fill(self) -> None:
+        """Rebuild the rows (worst first), keeping the cursor on the same tenant.
+
+        The first :data:`FIRST_ROWS` rows (more than a screen holds) are added at once; the
+        rest follow right after the frame is painted, so 500 connections open as fast as a
+        few: DataTable measures every cell of every row it is given.
+        """
+        table = self.query_one("#dashboard-table", DataTable)
+        selected = self.selected_tenant()
+        self._generation += 1
+        table.clear()
+        visible = self._visible()
+        self._add_rows(visible[:FIRST_ROWS], selected)
+        if len(visible) > FIRST_ROWS:
+            self.call_after_refresh(self._add_later, visible[FIRST_ROWS:], selected,
+                                    self._generation)
+        self._status()
+
+    def _add_later(self, entries: list[ProfileEntry], selected: str | None,
+                   generation: int) -> None:
+        if generation == self._generation:  # not replaced by a newer fill meanwhile
+            self._add_rows(entries, selected)
+            self._status()
+
+    def _add_rows(self, entries: list[ProfileEntry], selected: str | None) -> None:
+        table = self.query_one("#dashboard-table", DataTable)
+        now = self.clock()
+        for entry in entries:
+            table.add_row(*row_cells(entry, self.results.get(entry.tenant_id), now,
+                                     checking=entry.tenant_id in self._checking),
+                          key=entry.tenant_id)
+            if entry.tenant_id == selected:
+                table.move_cursor(row=table.row_count - 1)
+
+    def _update_row(self, tenant_id: str) -> None:
+        table = self.query_one("#dashboard-table", DataTable)
+        entry = self.entries[tenant_id]
+        cells = row_cells(entry, self.results.get(tenant_id), self.clock(),
+                          checking=tenant_id in self._checking)
+        try:
+            for (key, _label), cell in zip(COLUMNS, cells, strict=True):
+                table.update_cell(tenant_id, key, cell)
+        except Exception:  # the row is filtered out: nothing to update
+            return
+
+    def _status(self) -> None:
+        counts = {k: 0 for k in ("broken", "warning", "healthy", "unchecked")}
+        for tid in self.entries:
+            result = self.results.get(tid)
+            counts["unchecked" if result is None else result.health] += 1
+        shown = self.query_one("#dashboard-table", DataTable).row_count
+        parts = [f"{len(self.entries)} connections", f"{counts['broken']} broken",
+                 f"{counts['warning']} warning", f"{counts['healthy']} healthy"]
+        if counts["unchecked"]:
+            parts.append(f"{counts['unchecked']} never checked")
+        if self._filter:
+            parts.append(f"{shown} shown")
+        text = " · ".join(parts)
+        if self._progress:
+            text = f"{self._progress}   {text}"
+        self.query_one("#dashboard-status", Static).update(text)
+
+    def selected_tenant(self) -> str | None:
+        """The tenant id of the row under the cursor."""
+        table = self.query_one("#dashboard-table", DataTable)
+        if table.row_count == 0:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except Exception:
+            return None
+        return str(key.value) if key.value is not None else None
+
+    def selected_entry(self) -> ProfileEntry | None:
+        """The saved connection under the cursor."""
+        tid = self.selected_tenant()
+        return self.entries.get(tid) if tid else None
+
+    # -- filter ---------------------------------------------------------------------------
+
+    @on(Input.Changed, "#dashboard-filter")
+    def _filtered(self, event: Input.Changed) -> None:
+        self._filter = event.value.strip()
+        self._fill()
+
+    @on(Input.Submitted, "#dashboard-filter")
+    def _filter_done(self) -> None:
+        self.query_one("#dashboard-table", DataTable).focus()
+
+    def on_key(self, event: Key) -> None:
+        """Typing a letter that is not a key of the screen starts the filter with it."""
+        table = self.query_one("#dashboard-table", DataTable)
+        if self.focused is not table or not event.is_printable or not event.character:
+            return
+        # Keys typed before the filter has taken the focus belong to the filter too.
+        if not self._redirecting and event.character in self._bound_characters():
+            return
+        self._redirecting = True
+        event.stop()
+        event.prevent_default()
+        box = self.query_one("#dashboard-filter", Input)
+        box.value = box.value + event.character
+        box.cursor_position = len(box.value)
+        box.focus()
+
+    def on_descendant_focus(self) -> None:
+        """Once the filter (or anything else) has the focus, letters are keys again."""
+        self._redirecting = False
+
+    def _bound_characters(self) -> set[str]:
+        """Characters that are keys of this screen (or help), never filter text."""
+        keys = {"?", "/"}
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding):
+                keys.update(k.strip() for k in binding.key.split(","))
+        return keys
+
+    def action_filter(self) -> None:
+        """Put the cursor in the filter."""
+        self.query_one("#dashboard-filter", Input).focus()
+
+    def action_clear_filter(self) -> None:
+        """Clear the filter and go back to the table."""
+        box = self.query_one("#dashboard-filter", Input)
+        box.value = ""
+        self.query_one("#dashboard-table", DataTable).focus()
+
+    # -- actions --------------------------------------------------------------------------
+
+    @on(DataTable.RowSelected, "#dashboard-table")
+    def _row_chosen(self) -> None:
+        self.action_details()
+
+    def action_details(self) -> None:
+        """Open the selected tenant's details."""
+        from .health_detail import HealthDetailScreen
+
+        entry = self.selected_entry()
+        if entry is None:
+            return
+        self.app.push_screen(HealthDetailScreen(self, entry))
+
+    def action_check_selected(self) -> None:
+        """Check the tenant under the cursor."""
+        tid = self.selected_tenant()
+        if tid is not None:
+            self.check_tenants([tid])
+
+    def action_check_all(self) -> None:
+        """Check every saved connection."""
+        self.check_tenants(list(self.entries))
+
+    def action_new_connection(self) -> None:
+        """Leave the dashboard for the onboarding wizard (it comes back afterwards)."""
+        if self._checking:
+            self.notify("A check is running; start the wizard when it has finished.",
+                        severity="warning", markup=False)
+            return
+        self.dismiss("new")
+
+    def check_tenants(self, tenant_ids: Sequence[str]) -> None:
+        """Check these tenants (those already being checked are skipped)."""
+        wanted = [t for t in tenant_ids if t in self.entries and t not in self._checking]
+        if not wanted:
+            return
+        self._checking.update(wanted)
+        for tid in wanted:
+            self._update_row(tid)
+        self._run_check(wanted)
+
+    @work(group="check", exit_on_error=False)
+    async def _run_check(self, tenant_ids: list[str]) -> None:
+        total = len(tenant_ids)
+        self._progress = f"Checking 0/{total}…"
+        self._status()
+
+        def progress(event: FleetProgress) -> None:
+            if event.result is None:
+                return
+            self.results[event.tenant_id] = event.result
+            self._checking.discard(event.tenant_id)
+            self._progress = f"Checking {event.done}/{event.total}…"
+            self._update_row(event.tenant_id)
+            self._status()
+            for listener in list(self._listeners):
+                listener(event.result)
+
+        try:
+            fleet = self.app.make_fleet()  # type: ignore[attr-defined]
+            await fleet.run([self.entries[t] for t in tenant_ids], progress)
+        except Exception as exc:  # results so far are kept; say that the rest did not run
+            self.notify(f"The check stopped: {scrub(str(exc) or type(exc).__name__, limit=200)}",
+                        severity="error", markup=False)
+        finally:
+            self._checking.difference_update(tenant_ids)
+            self._progress = ""
+            self._fill()
+
+    # -- detail screens follow results ------------------------------------------------------
+
+    @property
+    def _listeners(self) -> list[Callable[[TenantHealth], None]]:
+        if not hasattr(self, "_listener_list"):
+            self._listener_list: list[Callable[[TenantHealth], None]] = []
+        return self._listener_list
+
+    def listen(self, callback: Callable[[TenantHealth], None]) -> Callable[[], None]:
+        """Call ``callback`` with every new result; returns the function that stops it."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
+
+    def quit_warning(self) -> str | None:
+        """A running check is only reading: quitting loses nothing but its results."""
+        return None

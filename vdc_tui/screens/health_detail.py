@@ -1,0 +1,157 @@
+"""One connection's health: every check, what was found and what fixes it.
+
+Esc goes back to the dashboard, ``c`` checks this tenant again. Actions on the tenant
+(renew, repair, offboard, export) go into :attr:`HealthDetailScreen.BINDINGS` and call the
+dashboard's ``action_*`` of the same name; the action bar under the checks lists them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.widget import Widget
+from textual.widgets import Static
+
+from ..connect.errors import scrub
+from .base import WizardScreen
+from .dashboard import HEALTH_STYLE, age, state_of
+
+if TYPE_CHECKING:
+    from ..connect.health import TenantHealth
+    from ..connect.profiles import ProfileEntry
+    from .dashboard import DashboardScreen
+
+_GLYPH = {
+    "ok": ("✔", "$success"),
+    "warning": ("!", "$warning"),
+    "broken": ("✘", "$error"),
+    "skipped": ("–", "$text-muted"),
+}
+
+
+def _when(iso: str | None) -> str:
+    """``2026-11-30 20:47 UTC`` for an ISO time (as given when it is not one)."""
+    if not iso:
+        return "-"
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+class HealthDetailScreen(WizardScreen[None]):
+    """Every check of one tenant with its remediation."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="detail.back", tooltip="Back to the dashboard"),
+        Binding("c", "check", "Check again", id="detail.check",
+                tooltip="Check this tenant now"),
+    ]
+
+    def __init__(self, dashboard: DashboardScreen, entry: ProfileEntry) -> None:
+        """Show ``entry``'s last result; it follows new results while open."""
+        super().__init__(id="health-detail")
+        self.dashboard = dashboard
+        self.entry = entry
+        self._stop: Callable[[], None] | None = None
+
+    def compose_body(self) -> Iterable[Widget]:
+        """Heading, facts, checks and the action bar."""
+        with Vertical(classes="body"):
+            yield Static("", id="detail-heading", classes="step-heading", markup=False)
+            with VerticalScroll(id="detail-scroll"):
+                yield Static("", id="detail-facts")
+                yield Vertical(id="detail-checks")
+            with Horizontal(id="detail-actions"):
+                yield Static(self._actions_hint(), id="detail-actions-hint")
+
+    def _actions_hint(self) -> Content:
+        """The tenant's actions (every shown key but Back), room for more to come."""
+        parts: list[tuple[str, str] | str] = [("Actions: ", "bold")]
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and binding.show and binding.key != "escape":
+                key = self.app.get_key_display(binding)
+                parts += [(f" {key} ", "reverse"), f" {binding.description}   "]
+        return Content.assemble(*parts)
+
+    def on_mount(self) -> None:
+        """Show the last result and follow new ones."""
+        self._show(self.dashboard.results.get(self.entry.tenant_id))
+        self._stop = self.dashboard.listen(self._new_result)
+
+    def on_unmount(self) -> None:
+        """Stop following results."""
+        if self._stop is not None:
+            self._stop()
+
+    def _new_result(self, result: TenantHealth) -> None:
+        if result.tenant_id == self.entry.tenant_id:
+            self._show(result)
+
+    def _show(self, result: TenantHealth | None) -> None:
+        entry = self.entry
+        label = scrub(entry.name or entry.default_domain or entry.tenant_id, limit=80)
+        state, style = HEALTH_STYLE[state_of(result)]
+        self.query_one("#detail-heading", Static).update(f"{label} — {state}")
+        mode = (entry.profile or {}).get("mode")
+        facts = [
+            ("Tenant ID", entry.tenant_id),
+            ("Domain", entry.default_domain or "-"),
+            ("Mode", "manual" if mode == "manual" else "automatic"),
+        ]
+        if result is not None:
+            if result.days_left is None:
+                days = ""
+            elif result.days_left < 0:
+                days = f" (expired {-result.days_left} day{'s' if result.days_left != -1 else ''}"
+                days += " ago)"
+            else:
+                days = f" ({result.days_left} days left)"
+            checked = age(result.checked_at, self.dashboard.clock())
+            facts += [
+                ("Certificate", f"SHA-1 {result.sha1 or '-'}"),
+                ("Valid until", f"{_when(result.not_after)}{days}"),
+                ("Checked", f"{_when(result.checked_at)} ({checked})"),
+            ]
+        facts_content = Content("\n").join(
+            Content.assemble((f"{name:<12}", "bold"), scrub(value, limit=200))
+            for name, value in facts)
+        self.query_one("#detail-facts", Static).update(facts_content)
+        box = self.query_one("#detail-checks", Vertical)
+        box.remove_children()
+        if result is None:
+            box.mount(Static("Never checked. Press c to check it now.", classes="dim",
+                             markup=False))
+            return
+        widgets: list[Widget] = []
+        for check in result.checks:
+            glyph, colour = _GLYPH.get(check.status, ("?", "$text-muted"))
+            head = Content.assemble((f"{glyph} ", f"bold {colour}"), (check.title, "bold"),
+                                    (f"  {check.status}", colour))
+            body = [Content(scrub(check.detail, limit=1000))]
+            if check.remediation and check.status in ("broken", "warning"):
+                body.append(Content.assemble(("Fix: ", "bold $accent"),
+                                             scrub(check.remediation, limit=1000)))
+            widgets.append(Vertical(
+                Static(head, classes="detail-check-title"),
+                Static(Content("\n").join(body), classes="detail-check-body"),
+                classes="detail-check"))
+        box.mount_all(widgets)
+
+    def action_back(self) -> None:
+        """Back to the dashboard."""
+        self.dismiss(None)
+
+    def action_check(self) -> None:
+        """Check this tenant again (the result appears here when it arrives)."""
+        self.dashboard.check_tenants([self.entry.tenant_id])
+        self.query_one("#detail-heading", Static).update(
+            f"{scrub(self.entry.name or self.entry.tenant_id, limit=80)} — checking…")
