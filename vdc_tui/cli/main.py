@@ -243,8 +243,21 @@ def build_parser() -> argparse.ArgumentParser:
     listing = actions.add_parser("list", help="list saved connections", allow_abbrev=False)
     show = actions.add_parser("show", help="show one connection", allow_abbrev=False)
     remove = actions.add_parser(
-        "remove", help="delete a profile and its key files (the tenant is not touched)",
+        "remove", help="delete a profile and its key files; --offboard also deletes the app "
+                       "registration in the tenant (a Global Administrator signs in)",
         allow_abbrev=False)
+    remove.add_argument("--offboard", action="store_true",
+                        help="a Global Administrator signs in (device code) and the app "
+                             "registration vdc-tui made is deleted before the local files")
+    remove.add_argument("--purge", action="store_true",
+                        help="with --offboard: also remove the app from deleted items "
+                             "(otherwise it stays restorable for 30 days)")
+    remove.add_argument("--delete-app", action="store_true",
+                        help="with --offboard: also delete an app brought in manual mode")
+    remove.add_argument("--yes", action="store_true",
+                        help="with --offboard: do not ask for confirmation")
+    _add_app_options(remove)
+    _add_demo_port(remove, said="on stderr")
     for sub in (show, remove):
         sub.add_argument("tenant", metavar="TENANT", help="tenant id, default domain or name")
     for sub in (listing, show, remove):
@@ -516,35 +529,44 @@ def _connect(ns: argparse.Namespace, reporter: Reporter) -> int:
     password: str | None = None
     if ns.mode == "manual":
         password = read_password(ns.pfx_password_env, ns.pfx_password_stdin)
-    demo = bool(_opt(ns, "demo", False))
-    _refuse_demo_port_without_demo(ns)
     with contextlib.ExitStack() as stack:
-        if demo:
-            _refuse_overrides_in_demo(ns)
-            from .demo import demo_emulator, emulator_endpoints
-
-            approve = _opt(ns, "demo_approve_after", HEADLESS_DEMO_APPROVE_AFTER)
-            port = _opt(ns, "demo_port", DEFAULT_DEMO_PORT)
-            emu = stack.enter_context(demo_emulator(approve if ns.mode == "auto" else None,
-                                                    port=port))
-            if port and emu.port != port:
-                # Another demo (or anything else) holds the port: say where it went, since a
-                # script or a recording may expect the fixed address.
-                reporter.note(f"Demo: port {port} is busy; the built-in emulator listens on "
-                              f"port {emu.port} instead ({emu.device_login_url}).")
-            endpoints = emulator_endpoints(emu)
-            note = ("Demo: the emulator approves this code by itself in "
-                    f"{approve:g} s." if approve is not None else
-                    "Demo: open the address above in a browser to approve.")
-        else:
-            endpoints = _endpoints(ns)
-            note = None
+        endpoints, note = _session_endpoints(ns, reporter, stack,
+                                             device_code=ns.mode == "auto")
         run = ConnectRun(connect_settings(ns, endpoints, requested), reporter, requested,
                          demo_note=note)
         if ns.mode == "auto":
             return asyncio.run(run.auto())
         return asyncio.run(run.manual(ns.admin_email, ns.app_id, ns.pfx, password))
     raise AssertionError("unreachable")  # pragma: no cover (mypy: ExitStack may swallow)
+
+
+def _session_endpoints(ns: argparse.Namespace, reporter: Reporter,
+                       stack: contextlib.ExitStack, *,
+                       device_code: bool) -> tuple[Endpoints, str | None]:
+    """The endpoints of a command that talks to a tenant, and the note for its device code.
+
+    With ``--demo`` the built-in emulator starts (closed with ``stack``) and, when the
+    command signs in with a device code, approves it by itself after a moment.
+    """
+    demo = bool(_opt(ns, "demo", False))
+    _refuse_demo_port_without_demo(ns)
+    if not demo:
+        return _endpoints(ns), None
+    _refuse_overrides_in_demo(ns)
+    from .demo import demo_emulator, emulator_endpoints
+
+    approve = _opt(ns, "demo_approve_after", HEADLESS_DEMO_APPROVE_AFTER)
+    port = _opt(ns, "demo_port", DEFAULT_DEMO_PORT)
+    emu = stack.enter_context(demo_emulator(approve if device_code else None, port=port))
+    if port and emu.port != port:
+        # Another demo (or anything else) holds the port: say where it went, since a
+        # script or a recording may expect the fixed address.
+        reporter.note(f"Demo: port {port} is busy; the built-in emulator listens on "
+                      f"port {emu.port} instead ({emu.device_login_url}).")
+    note = ("Demo: the emulator approves this code by itself in "
+            f"{approve:g} s." if approve is not None else
+            "Demo: open the address above in a browser to approve.")
+    return emulator_endpoints(emu), note
 
 
 def _connections(ns: argparse.Namespace, reporter: Reporter) -> int:
@@ -556,7 +578,26 @@ def _connections(ns: argparse.Namespace, reporter: Reporter) -> int:
         return list_connections(store, reporter)
     if ns.action == "show":
         return show_connection(store, reporter, ns.tenant)
-    return remove_connection(store, reporter, ns.tenant)
+    if not ns.offboard:
+        if ns.purge or ns.delete_app:
+            raise InvalidInput("invalid_argument",
+                               "--purge and --delete-app only apply with --offboard.",
+                               "Add --offboard to delete the app registration in the tenant.")
+        return remove_connection(store, reporter, ns.tenant)
+    return _offboard(ns, reporter)
+
+
+def _offboard(ns: argparse.Namespace, reporter: Reporter) -> int:
+    import asyncio
+
+    from .lifecycle_cmd import OffboardRun
+
+    with contextlib.ExitStack() as stack:
+        endpoints, note = _session_endpoints(ns, reporter, stack, device_code=True)
+        run = OffboardRun(connect_settings(ns, endpoints), reporter, demo_note=note)
+        return asyncio.run(run.run(ns.tenant, purge=ns.purge, delete_app=ns.delete_app,
+                                   yes=ns.yes))
+    raise AssertionError("unreachable")  # pragma: no cover (mypy: ExitStack may swallow)
 
 
 def _emulator(ns: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from .models import ConnectionResult, ProgressCallback, ignore_progress
 
 if TYPE_CHECKING:
     from .identity import DelegatedToken, DeviceFlowSession, IdentityClient
+    from .offboard import OffboardOutcome
     from .profiles import ProfileStore
     from .validate import ManualInput
 
@@ -145,6 +146,21 @@ class ConnectionService:
         from .validate import ManualValidator
 
         return await ManualValidator(self.endpoints, self.identity).run(manual, on_progress)
+
+    async def offboard(
+        self,
+        tenant: str,
+        token: DelegatedToken,
+        *,
+        purge: bool = False,
+        delete_app: bool = False,
+        on_progress: ProgressCallback = ignore_progress,
+    ) -> OffboardOutcome:
+        """Delete the connection's app registration (when it is ours) and its local files."""
+        from .offboard import Offboarder
+
+        return await Offboarder(self.endpoints, self.profiles).run(
+            tenant, token, purge=purge, delete_app=delete_app, on_progress=on_progress)
 
     def save_profile(self, result: ConnectionResult, selected: Sequence[str]) -> Path:
         """Write the connection profile and its key file; returns the profile's path."""
