@@ -115,6 +115,16 @@ def _port(text: str) -> int:
     return value
 
 
+def _days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
+    if not 0 <= value <= 3650:
+        raise argparse.ArgumentTypeError("must be between 0 and 3650 days")
+    return value
+
+
 def _positive_seconds(text: str) -> float:
     try:
         value = float(text)
@@ -258,9 +268,34 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --offboard: do not ask for confirmation")
     _add_app_options(remove)
     _add_demo_port(remove, said="on stderr")
-    for sub in (show, remove):
+    renew = actions.add_parser(
+        "renew", help="roll a connection's certificate with addKey/removeKey (no admin)",
+        allow_abbrev=False, formatter_class=formatter, epilog=EPILOG,
+        description="The app proves possession of its current certificate and rolls its own "
+                    "key; no one signs in. --all --within 30 renews every certificate that "
+                    "ends within 30 days (the provider's cron job).")
+    which = renew.add_mutually_exclusive_group(required=True)
+    which.add_argument("tenant", metavar="TENANT", nargs="?",
+                       help="tenant id, default domain or name")
+    which.add_argument("--all", action="store_true",
+                       help="every saved connection whose certificate is due")
+    renew.add_argument("--within", metavar="DAYS", type=_days, default=30.0,
+                       help="with --all: renew certificates that end within DAYS (default 30)")
+    renew.add_argument("--include-manual", action="store_true",
+                       help="also renew connections made in manual mode (the operator's app)")
+    renew.add_argument("--concurrency", metavar="N", type=int, default=4,
+                       help="with --all: tenants renewed at once (default 4)")
+    repair = actions.add_parser(
+        "repair", help="a Global Administrator signs in; only missing permissions are granted",
+        allow_abbrev=False, formatter_class=formatter, epilog=EPILOG,
+        description="Grants the permissions the connection lacks (revoked, or new in this "
+                    "release's catalog), assigns Global Reader again if it was removed, and "
+                    "verifies with app-only tokens.")
+    _add_app_options(repair)
+    _add_demo_port(repair, said="on stderr")
+    for sub in (show, remove, repair):
         sub.add_argument("tenant", metavar="TENANT", help="tenant id, default domain or name")
-    for sub in (listing, show, remove):
+    for sub in (listing, show, remove, renew, repair):
         _add_json(sub)
         _add_demo(sub)
         _add_common(sub)
@@ -578,23 +613,49 @@ def _connections(ns: argparse.Namespace, reporter: Reporter) -> int:
         return list_connections(store, reporter)
     if ns.action == "show":
         return show_connection(store, reporter, ns.tenant)
+    if ns.action == "renew":
+        return _renew(ns, reporter)
+    if ns.action == "repair":
+        return _admin_command(ns, reporter)
     if not ns.offboard:
         if ns.purge or ns.delete_app:
             raise InvalidInput("invalid_argument",
                                "--purge and --delete-app only apply with --offboard.",
                                "Add --offboard to delete the app registration in the tenant.")
         return remove_connection(store, reporter, ns.tenant)
-    return _offboard(ns, reporter)
+    return _admin_command(ns, reporter)
 
 
-def _offboard(ns: argparse.Namespace, reporter: Reporter) -> int:
+def _renew(ns: argparse.Namespace, reporter: Reporter) -> int:
     import asyncio
 
-    from .lifecycle_cmd import OffboardRun
+    from .lifecycle_cmd import RenewRun
+
+    if ns.concurrency < 1:
+        raise InvalidInput("invalid_argument", "--concurrency must be at least 1.",
+                           "Use --concurrency 4, for example.")
+    with contextlib.ExitStack() as stack:
+        endpoints, _ = _session_endpoints(ns, reporter, stack, device_code=False)
+        run = RenewRun(connect_settings(ns, endpoints), reporter)
+        if ns.all:
+            return asyncio.run(run.all(within_days=ns.within, include_manual=ns.include_manual,
+                                       concurrency=ns.concurrency))
+        return asyncio.run(run.one(ns.tenant, include_manual=ns.include_manual))
+    raise AssertionError("unreachable")  # pragma: no cover (mypy: ExitStack may swallow)
+
+
+def _admin_command(ns: argparse.Namespace, reporter: Reporter) -> int:
+    """``remove --offboard`` and ``repair``: an administrator signs in with a device code."""
+    import asyncio
+
+    from .lifecycle_cmd import OffboardRun, RepairRun
 
     with contextlib.ExitStack() as stack:
         endpoints, note = _session_endpoints(ns, reporter, stack, device_code=True)
-        run = OffboardRun(connect_settings(ns, endpoints), reporter, demo_note=note)
+        settings = connect_settings(ns, endpoints)
+        if ns.action == "repair":
+            return asyncio.run(RepairRun(settings, reporter, demo_note=note).run(ns.tenant))
+        run = OffboardRun(settings, reporter, demo_note=note)
         return asyncio.run(run.run(ns.tenant, purge=ns.purge, delete_app=ns.delete_app,
                                    yes=ns.yes))
     raise AssertionError("unreachable")  # pragma: no cover (mypy: ExitStack may swallow)

@@ -31,7 +31,8 @@ from .identity import DelegatedToken
 from .models import ProgressCallback, ignore_progress
 from .permissions import GLOBAL_ADMINISTRATOR_ROLE
 from .profiles import ProfileStore
-from .provision import MANAGED_TAG, Backoff, Checklist
+from .progress import Backoff, Checklist
+from .provision import MANAGED_TAG
 
 OFFBOARD_STEPS = {
     "admin": "Signed-in administrator",

@@ -24,17 +24,24 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidInput, scrub
 from .fsutil import PRIVATE_FILE_MODE, atomic_write, ensure_private_dir
-from .models import ConnectionResult
+from .models import CertificateInfo, ConnectionResult
+from .permissions import load_catalog
+
+if TYPE_CHECKING:
+    from .certificates import LoadedPfx
 
 #: Version of the ``profile.json`` layout; bump it when a field changes meaning.
 SCHEMA_VERSION = 1
 
 PROFILE_FILE = "profile.json"
 KEY_FILE = "certificate.pfx"
+#: The next key of a renewal in progress (written before ``addKey``, removed once the
+#: profile carries it).
+RENEWAL_KEY_FILE = "certificate.renewal.pfx"
 #: Written by automatic provisioning while it runs (``provision.JOURNAL_NAME``).
 JOURNAL_FILE = "provisioning.json"
 
@@ -144,6 +151,7 @@ def profile_record(
         "permissions": {
             "granted": list(result.permissions.granted),
             "missing": list(result.permissions.missing),
+            "catalog_version": load_catalog().version,
         },
         "warnings": [f"{w.title}: {w.detail}" if w.detail else w.title for w in result.warnings],
         "created_at": created_at or now,
@@ -312,6 +320,67 @@ class ProfileStore:
             except OSError as exc:  # a full disk, a folder made read-only meanwhile
                 raise self._unusable(exc) from None
         return profile_path
+
+    # -- keys (temporary plain-PFX versions; issue 13's keystore replaces the bodies) ----
+
+    def key_path(self, tenant_id: str, *, renewal: bool = False) -> Path:
+        """The tenant's key file (or the pending key of a renewal)."""
+        return self.tenant_dir(tenant_id) / (RENEWAL_KEY_FILE if renewal else KEY_FILE)
+
+    def read_key(self, tenant_id: str, *, renewal: bool = False) -> LoadedPfx:
+        """The certificate and private key of a saved profile (or of a pending renewal).
+
+        Raises:
+            CertificateProblem: the file is missing, damaged or password protected.
+        """
+        from .certificates import load_pfx
+
+        return load_pfx(self.key_path(tenant_id, renewal=renewal), None)
+
+    def write_key(self, tenant_id: str, pfx: LoadedPfx, *, renewal: bool = False) -> Path:
+        """Replace a tenant's key file (or its pending renewal key): atomic, 0600, locked."""
+        path = self.key_path(tenant_id, renewal=renewal)
+        with self.lock(tenant_id):
+            self._prepare_tree()
+            self._private_dir(path.parent)
+            try:
+                atomic_write(path, pfx.pfx_bytes, mode=PRIVATE_FILE_MODE)
+            except OSError as exc:
+                raise self._unusable(exc) from None
+        return path
+
+    def drop_renewal_key(self, tenant_id: str) -> None:
+        """Forget a pending renewal key (it is on the profile now, or was never added)."""
+        with contextlib.suppress(FileNotFoundError):
+            self.key_path(tenant_id, renewal=True).unlink()
+
+    def record_certificate(self, tenant_id: str, info: CertificateInfo, **facts: Any) -> Path:
+        """Point the profile at a new certificate (renewal), atomically, keeping the rest.
+
+        ``facts`` are extra top-level fields to set (``renewed_at``, …).
+        """
+        certificate = dict(self.load(tenant_id).get("certificate") or {})
+        certificate.update({
+            "subject": info.subject, "sha1": info.sha1, "sha256": info.sha256,
+            "not_before": info.not_before.isoformat(),
+            "not_after": info.not_after.isoformat(), "key_size": info.key_size,
+            "key_file": KEY_FILE,
+        })
+        return self.update(tenant_id, certificate=certificate, **facts)
+
+    def update(self, tenant_id: str, **fields: Any) -> Path:
+        """Set top-level fields of a saved profile (atomically, under the tenant's lock)."""
+        path = self.tenant_dir(tenant_id) / PROFILE_FILE
+        with self.lock(tenant_id):
+            profile = self.load(tenant_id)
+            profile.update(fields)
+            profile["updated_at"] = _now()
+            data = (json.dumps(profile, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+            try:
+                atomic_write(path, data, mode=PRIVATE_FILE_MODE)
+            except OSError as exc:
+                raise self._unusable(exc) from None
+        return path
 
     # -- reading -----------------------------------------------------------------------
 

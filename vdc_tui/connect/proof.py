@@ -26,7 +26,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from .certificates import LoadedPfx, x5t_sha1
+from .certificates import LoadedPfx, key_credential, x5t_sha1
 
 #: The ``aud`` every proof must carry (the legacy Azure AD Graph application id).
 PROOF_AUDIENCE = "00000002-0000-0000-c000-000000000000"
@@ -84,3 +84,19 @@ def build_proof(
         signing_input.encode("ascii"), padding.PKCS1v15(), hashes.SHA256()
     )
     return signing_input + "." + _b64url(signature)
+
+
+def add_key_body(new: LoadedPfx, signer: LoadedPfx, application_object_id: str) -> dict[str, Any]:
+    """The body of ``POST /applications/{id}/addKey``: the new certificate (public part
+    only) and a proof signed by ``signer``, a currently valid certificate of the app."""
+    entry = key_credential(new, new.info.subject)
+    return {
+        "keyCredential": {k: entry[k] for k in ("type", "usage", "key", "displayName")},
+        "passwordCredential": None,
+        "proof": build_proof(signer, application_object_id),
+    }
+
+
+def remove_key_body(key_id: str, signer: LoadedPfx, application_object_id: str) -> dict[str, Any]:
+    """The body of ``POST /applications/{id}/removeKey``, the proof signed by ``signer``."""
+    return {"keyId": key_id, "proof": build_proof(signer, application_object_id)}

@@ -130,7 +130,7 @@ class AppLifecycleHandlers(ApplicationHandlers):
         if exp - nbf > MAX_PROOF_SECONDS:
             return self._malformed(call, "exp is more than 10 minutes after nbf")
         now = self.core.now()
-        skew = float(self.core.faults.assertion_skew)
+        skew = float(self.core.faults.proof_skew)
         if now + skew < nbf:
             return self._malformed(call, "the proof is not valid yet (nbf)")
         if now - skew > exp:
