@@ -75,6 +75,7 @@ def test_renew_rolls_the_certificate_without_an_admin(run: Run, emu: EmulatorSer
     assert sum(1 for r in emu.request_log if "devicecode" in r.path) == delegated_before
     assert any(r.path.endswith("/addKey") and r.status == 200 for r in emu.request_log)
     assert any(r.path.endswith("/removeKey") and r.status == 204 for r in emu.request_log)
+    assert "eyJ" not in outcome.out + outcome.err  # neither proofs nor tokens are printed
     assert_renewed_cleanly(emu, home, old_sha1)
 
 

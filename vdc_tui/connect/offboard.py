@@ -29,10 +29,11 @@ from .errors import (
 from .graph import GraphClient, GraphError
 from .identity import DelegatedToken
 from .models import ProgressCallback, ignore_progress
-from .permissions import GLOBAL_ADMINISTRATOR_ROLE
+from .permissions import load_catalog
 from .profiles import ProfileStore
 from .progress import Backoff, Checklist
 from .provision import MANAGED_TAG
+from .provision.tenant import FirstReads, check_admin, read_tenant
 
 OFFBOARD_STEPS = {
     "admin": "Signed-in administrator",
@@ -115,11 +116,20 @@ class Offboarder:
                                f"The profile of tenant {entry.tenant_id} names no app.",
                                "Remove it locally with `vdc-tui connections remove` instead.")
         try:
+            self._check_tenant(token, entry.tenant_id)
             async with _graph(self._endpoints, token) as graph:
-                await self._check_admin(graph, token, entry.tenant_id, checklist)
-                outcome = await self._tenant_side(graph, entry.tenant_id, app_id, object_id,
-                                                  mode, purge=purge, delete_app=delete_app,
-                                                  checklist=checklist)
+                checklist.running("admin")
+                # The reads and the admin check of automatic mode (one $batch, which also
+                # reads the saved app with its tags).
+                first = await read_tenant(graph, token, load_catalog(), None, app_id)
+                check_admin(token, first, checklist)
+                outcome = await self._tenant_side(graph, first, entry.tenant_id, app_id,
+                                                  object_id, mode, purge=purge,
+                                                  delete_app=delete_app, checklist=checklist)
+        except GraphError as err:
+            error = _graph_failure(err)
+            checklist.failed(checklist.current or "application", error)
+            raise error from err
         except VdcError as error:
             checklist.failed(checklist.current or "application", error)
             raise
@@ -128,35 +138,24 @@ class Offboarder:
         checklist.passed("local", f"{len(removed)} path(s) removed")
         return OffboardOutcome(**{**outcome.__dict__, "removed": tuple(str(p) for p in removed)})
 
-    async def _check_admin(self, graph: GraphClient, token: DelegatedToken, tenant_id: str,
-                           checklist: Checklist) -> None:
-        checklist.running("admin")
-        upn = scrub(token.admin.upn, limit=200)
+    @staticmethod
+    def _check_tenant(token: DelegatedToken, tenant_id: str) -> None:
         if token.tenant_id.lower() != tenant_id.lower():
+            upn = scrub(token.admin.upn, limit=200)
             raise SignInError(
                 "user_not_in_tenant",
                 f"{upn} signed in to tenant {token.tenant_id}, not to {tenant_id}.",
                 "Sign in with a Global Administrator of the connection's tenant.",
                 {"signed_in_tenant": token.tenant_id, "tenant_id": tenant_id})
-        held = set(token.admin.role_template_ids)
-        if GLOBAL_ADMINISTRATOR_ROLE not in held:  # no wids claim: ask the directory
-            try:
-                roles = await graph.get_all("/me/transitiveMemberOf")
-            except GraphError as err:
-                raise _graph_failure(err) from err
-            held |= {str(r.get("roleTemplateId") or "") for r in roles}
-        if GLOBAL_ADMINISTRATOR_ROLE not in held:
-            raise DiagnosedProblem(
-                "not_global_admin", f"{upn} is not a Global Administrator of this tenant.",
-                "Sign in with an account that holds the Global Administrator role (activate "
-                "an eligible PIM role first).", {"upn": upn, "tenant_id": tenant_id})
-        checklist.passed("admin", f"{upn} is a Global Administrator")
 
-    async def _tenant_side(self, graph: GraphClient, tenant_id: str, app_id: str,
-                           object_id: str | None, mode: str, *, purge: bool, delete_app: bool,
-                           checklist: Checklist) -> OffboardOutcome:
+    async def _tenant_side(self, graph: GraphClient, first: FirstReads, tenant_id: str,
+                           app_id: str, object_id: str | None, mode: str, *, purge: bool,
+                           delete_app: bool, checklist: Checklist) -> OffboardOutcome:
         checklist.running("application", f"appId {app_id}")
-        found = await _find_app(graph, app_id)
+        found = first.body("saved_app")
+        if found is None and first.status("saved_app") != 404:
+            first.raise_for("saved_app")
+            raise ServiceUnavailable("The app registration could not be read.")
         if found is None:
             checklist.passed("application", "not in the tenant any more: nothing to delete")
             checklist.skipped("delete", "no app registration")
@@ -213,16 +212,6 @@ def _not_managed(app_id: str, found_id: str, why: str) -> DiagnosedProblem:
         "Nothing was deleted. Check the app in the Entra admin centre; delete it there if it "
         "is no longer needed, then run `vdc-tui connections remove` without --offboard.",
         {"app_id": app_id, "object_id": found_id})
-
-
-async def _find_app(graph: GraphClient, app_id: str) -> dict[str, Any] | None:
-    try:
-        return await graph.get(f"/applications(appId='{app_id}')",
-                               params={"$select": "id,appId,displayName,tags"})
-    except GraphError as err:
-        if err.status == 404:
-            return None
-        raise _graph_failure(err) from err
 
 
 async def _call(awaitable: Any, *, missing_ok: bool) -> None:
