@@ -172,3 +172,19 @@ def test_renew_all_renews_only_what_is_due(run: Run, emu: EmulatorServer, home: 
     assert due.code == 0, due.err
     assert due.json()["renewed"] == 1
     assert_renewed_cleanly(emu, home, old_sha1)
+
+
+def test_throttling_past_every_retry_is_service_unavailable_and_the_rerun_finishes(
+        run: Run, emu: EmulatorServer, home: Path) -> None:
+    old_sha1 = connect(run, emu)["certificate"]["sha1"]
+    emu.faults.update(throttle_every=1, throttle_path="/v1.0/applications/*/addKey",
+                      retry_after=0)
+    outcome = run("connections", "renew", TENANT, "--json", *endpoint_args(emu))
+    assert outcome.code == 4, outcome.err
+    error = outcome.json()["error"]
+    assert error["code"] == "service_unavailable" and "throttling" in error["remediation"]
+    assert app_sha1s(emu) == [old_sha1] and profile_of(home)["certificate"]["sha1"] == old_sha1
+    emu.faults.update(throttle_every=0)
+    again = run("connections", "renew", TENANT, "--json", *endpoint_args(emu))
+    assert again.code == 0, again.err
+    assert_renewed_cleanly(emu, home, old_sha1)

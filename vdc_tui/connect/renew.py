@@ -175,6 +175,15 @@ class Renewer:
         with self._profiles.lock(tenant_id):
             try:
                 return await self._renew(tenant_id, profile, checklist)
+            except ServiceUnavailable as error:
+                # Throttling (429 after every retry) or an outage: say what it means here.
+                again = ServiceUnavailable(
+                    error.message,
+                    "Microsoft Graph is throttling or unavailable. Run the same command later: "
+                    "the current certificate keeps working, and the next run finishes this "
+                    "renewal.", dict(error.details))
+                checklist.failed(checklist.current or "current", again)
+                raise again from error
             except VdcError as error:
                 checklist.failed(checklist.current or "current", error)
                 raise
