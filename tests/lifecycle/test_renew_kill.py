@@ -168,3 +168,19 @@ def test_killed_while_graph_was_removing_the_old_key(run: Run, emu: EmulatorServ
     profile_key_is_on_the_app(emu, home)
     rerun(run, emu)
     assert_renewed_cleanly(emu, home, old)
+
+
+def test_killed_between_the_key_file_and_the_profile(run: Run, emu: EmulatorServer,
+                                                     home: Path) -> None:
+    """The two local writes of the save step are not one atomic write: a kill between them
+    leaves the new key file with a profile that names the old certificate (both keys are on
+    the app then). Made here by restoring the profile written before the save step."""
+    old = connect(run, emu)["certificate"]["sha1"]
+    profile_path = home / "connections" / TENANT / "profile.json"
+    before_save = profile_path.read_bytes()
+    emu.faults.update(latency=5, latency_path=REMOVE, drop_every=1, drop_path=REMOVE)
+    kill_at(emu, home, SAVED)
+    profile_path.write_bytes(before_save)
+    assert profile_of(home)["certificate"]["sha1"] == old and len(app_sha1s(emu)) == 2
+    rerun(run, emu)
+    assert_renewed_cleanly(emu, home, old)

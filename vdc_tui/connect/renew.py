@@ -236,7 +236,11 @@ class Renewer:
             checklist.passed("application", f"{app.get('displayName') or progress.app_id} "
                              f"({progress.application_id})")
             if progress.new_sha1 and current.info.sha1 == progress.new_sha1:
-                # Killed after the profile was saved: only the old key may be left.
+                # Killed after the key file was replaced: the profile may still name the old
+                # certificate (killed between the two writes), and the old key may be left.
+                if str((profile.get("certificate") or {}).get("sha1") or "").upper() != (
+                        current.info.sha1):
+                    self._save(tenant_id, progress, current, journal, checklist)
                 return await self._finish(graph, tenant_id, progress, current, keys,
                                           checklist, resumed=True, token=None)
             sharepoint_url = await _sharepoint_url(graph)
