@@ -146,18 +146,30 @@ def test_an_expired_certificate_says_only_an_admin_sign_in_helps(run: Run,
     assert "connect auto" in error["remediation"]
 
 
-def test_manual_connections_need_include_manual(run: Run, emu: EmulatorServer, home: Path,
-                                                monkeypatch: Any) -> None:
-    monkeypatch.setenv("NW_PW", "pw-nw")
+def test_manual_connections_are_renewed_only_with_include_manual(
+        run: Run, start_emulator: StartEmulator, home: Path) -> None:
+    # The operator's PFX without a password: the temporary key store here reads only those
+    # (issue 13's keystore re-encrypts any operator PFX under the store passphrase).
+    emu = start_emulator(scenario(applications=[
+        {"display_name": "Northwind backup (manual)", "app_id": MANUAL_APP,
+         "certificates": [{"generate": "northwind-plain"}]}]), auto_approve_after=0)
     assert run("connect", "manual", "--admin-email", "admin@northwind.com", "--app-id",
-               MANUAL_APP, "--pfx", str(emu.certificate_path("northwind-manual")),
-               "--pfx-password-env", "NW_PW", *endpoint_args(emu)).code == 0
+               MANUAL_APP, "--pfx", str(emu.certificate_path("northwind-plain")),
+               *endpoint_args(emu)).code == 0
     refused = run("connections", "renew", TENANT, "--json", *endpoint_args(emu))
     assert refused.code == 2 and "--include-manual" in refused.json()["error"]["remediation"]
     listed = run("connections", "renew", "--all", "--within", "3650", "--json",
                  *endpoint_args(emu))
     assert listed.code == 0
     assert listed.json()["connections"][0]["status"] == "skipped"
+    old = profile_of(home)["certificate"]["sha1"]
+    renewed = run("connections", "renew", TENANT, "--include-manual", "--json",
+                  *endpoint_args(emu))
+    assert renewed.code == 0, renewed.err
+    assert renewed.json()["mode"] == "manual" and "connections export" in renewed.err
+    keys = [k.sha1.hex().upper() for a in emu.state.applications.values()
+            if a.app_id == MANUAL_APP for k in a.key_credentials]
+    assert keys == [profile_of(home)["certificate"]["sha1"]] and old not in keys
 
 
 def test_renew_all_renews_only_what_is_due(run: Run, emu: EmulatorServer, home: Path) -> None:

@@ -214,6 +214,12 @@ class RenewRun:
         if outcome.resumed:
             said += "; finished a renewal an earlier run left unfinished"
         self.reporter.note(said + ".")
+        if outcome.mode == "manual":
+            self.reporter.note(
+                "This is the operator's own app registration: the old certificate is gone "
+                "from it, so anything else that signs in with it needs the new one "
+                f"(`vdc-tui connections export {outcome.tenant_id} --pfx FILE "
+                "--generate-password`).")
 
     async def one(self, tenant: str, *, include_manual: bool) -> int:
         """Renew one connection."""

@@ -86,6 +86,8 @@ class RenewOutcome:
         resumed: ``True`` when this run finished a renewal an earlier run left unfinished.
         old_key_removed: The old certificate is off the app (``False``: it was already gone).
         profile: Path of the profile.
+        mode: ``automatic`` or ``manual`` (the operator's app: its other users need the
+            new certificate too).
     """
 
     tenant_id: str
@@ -97,6 +99,7 @@ class RenewOutcome:
     resumed: bool
     old_key_removed: bool
     profile: str
+    mode: str = "automatic"
 
 
 @dataclass
@@ -482,7 +485,8 @@ class Renewer:
             tenant_id=tenant_id, app_id=progress.app_id, certificate=new.info,
             previous_sha1=progress.old_sha1, lifetime_days=progress.lifetime_days,
             policy_limited=progress.policy_limited, resumed=resumed, old_key_removed=removed,
-            profile=str(self._profiles.tenant_dir(tenant_id) / "profile.json"))
+            profile=str(self._profiles.tenant_dir(tenant_id) / "profile.json"),
+            mode=str(self._profiles.load(tenant_id).get("mode") or "automatic"))
 
 
 def _common_name(subject: str) -> str | None:
