@@ -129,3 +129,17 @@ def test_purge_without_offboard_is_an_invalid_invocation(run: Run,
     outcome = run("connections", "remove", TENANT, "--purge", "--json")
     assert outcome.code == 2
     assert len(run("connections", "list", "--json").json()["connections"]) == 1
+
+
+def test_the_confirmation_names_the_tenant_and_what_will_be_deleted() -> None:
+    from vdc_tui.connect.offboard import offboard_plan
+
+    profile = {"tenant": {"id": TENANT, "name": "Northwind"}, "mode": "automatic",
+               "app": {"app_id": "11111111-2222-4333-8444-555555555555"}}
+    said = offboard_plan(profile, delete_app=False, purge=False)
+    assert "Northwind" in said and TENANT in said
+    assert "delete the app registration 11111111-2222-4333-8444-555555555555" in said
+    assert "30 days" in said
+    assert "purge" in offboard_plan(profile, delete_app=False, purge=True)
+    manual = offboard_plan({**profile, "mode": "manual"}, delete_app=False, purge=False)
+    assert "keep the app registration" in manual and "--delete-app" in manual

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..connect.errors import Cancelled, InvalidInput, VdcError
+from ..connect.offboard import offboard_plan
 from ..connect.service import ConnectionService, ConnectSettings
 from .connect_cmd import admin_sign_in, run_cancellable
 from .output import Reporter
@@ -33,24 +34,6 @@ def _confirm(reporter: Reporter, question: str) -> bool:
     print(question + " [y/N] ", end="", file=reporter.err, flush=True)
     answer = sys.stdin.readline().strip().lower()
     return answer in ("y", "yes")
-
-
-def offboard_plan(profile: dict[str, Any], *, delete_app: bool, purge: bool) -> str:
-    """One sentence naming the tenant and what will be deleted (the confirmation)."""
-    tenant = profile.get("tenant") if isinstance(profile.get("tenant"), dict) else {}
-    app = profile.get("app") if isinstance(profile.get("app"), dict) else {}
-    label = (tenant or {}).get("name") or (tenant or {}).get("default_domain") or (
-        tenant or {}).get("id")
-    app_id = (app or {}).get("app_id")
-    if profile.get("mode") == "manual" and not delete_app:
-        what = (f"keep the app registration {app_id} (brought in manual mode; add "
-                "--delete-app to delete it)")
-    else:
-        what = (f"delete the app registration {app_id} "
-                + ("and purge it from deleted items" if purge
-                   else "(restorable for 30 days from deleted items)"))
-    return (f"Offboard {label} ({(tenant or {}).get('id')}): {what}, then remove the local "
-            "profile and key.")
 
 
 class _AdminRun:

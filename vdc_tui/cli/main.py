@@ -279,11 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="tenant id, default domain or name")
     which.add_argument("--all", action="store_true",
                        help="every saved connection whose certificate is due")
-    renew.add_argument("--within", metavar="DAYS", type=_days, default=30.0,
+    renew.add_argument("--within", metavar="DAYS", type=_days, default=None,
                        help="with --all: renew certificates that end within DAYS (default 30)")
     renew.add_argument("--include-manual", action="store_true",
                        help="also renew connections made in manual mode (the operator's app)")
-    renew.add_argument("--concurrency", metavar="N", type=int, default=4,
+    renew.add_argument("--concurrency", metavar="N", type=int, default=None,
                        help="with --all: tenants renewed at once (default 4)")
     repair = actions.add_parser(
         "repair", help="a Global Administrator signs in; only missing permissions are granted",
@@ -631,15 +631,20 @@ def _renew(ns: argparse.Namespace, reporter: Reporter) -> int:
 
     from .lifecycle_cmd import RenewRun
 
-    if ns.concurrency < 1:
+    if not ns.all and (ns.within is not None or ns.concurrency is not None):
+        raise InvalidInput("invalid_argument", "--within and --concurrency apply to --all.",
+                           "Use `renew --all --within DAYS`, or name one TENANT without them.")
+    within = 30.0 if ns.within is None else ns.within
+    concurrency = 4 if ns.concurrency is None else ns.concurrency
+    if concurrency < 1:
         raise InvalidInput("invalid_argument", "--concurrency must be at least 1.",
                            "Use --concurrency 4, for example.")
     with contextlib.ExitStack() as stack:
         endpoints, _ = _session_endpoints(ns, reporter, stack, device_code=False)
         run = RenewRun(connect_settings(ns, endpoints), reporter)
         if ns.all:
-            return asyncio.run(run.all(within_days=ns.within, include_manual=ns.include_manual,
-                                       concurrency=ns.concurrency))
+            return asyncio.run(run.all(within_days=within, include_manual=ns.include_manual,
+                                       concurrency=concurrency))
         return asyncio.run(run.one(ns.tenant, include_manual=ns.include_manual))
     raise AssertionError("unreachable")  # pragma: no cover (mypy: ExitStack may swallow)
 

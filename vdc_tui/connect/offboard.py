@@ -84,6 +84,25 @@ class OffboardOutcome:
         }
 
 
+def offboard_plan(profile: dict[str, Any], *, delete_app: bool, purge: bool) -> str:
+    """One sentence naming the tenant and what offboarding will delete: the confirmation of
+    the command line and of the dashboard's ``x``."""
+    tenant = profile.get("tenant") if isinstance(profile.get("tenant"), dict) else {}
+    app = profile.get("app") if isinstance(profile.get("app"), dict) else {}
+    label = (tenant or {}).get("name") or (tenant or {}).get("default_domain") or (
+        tenant or {}).get("id")
+    app_id = (app or {}).get("app_id")
+    if profile.get("mode") == "manual" and not delete_app:
+        what = (f"keep the app registration {app_id} (brought in manual mode; add "
+                "--delete-app to delete it)")
+    else:
+        what = (f"delete the app registration {app_id} "
+                + ("and purge it from deleted items" if purge
+                   else "(restorable for 30 days from deleted items)"))
+    return (f"Offboard {label} ({(tenant or {}).get('id')}): {what}, then remove the local "
+            "profile and key.")
+
+
 class Offboarder:
     """Deletes a connection's app registration (admin token) and then its local files."""
 
@@ -246,4 +265,4 @@ class _graph:
         await self._client.aclose()
 
 
-__all__ = ["OFFBOARD_STEPS", "OffboardOutcome", "Offboarder"]
+__all__ = ["OFFBOARD_STEPS", "OffboardOutcome", "Offboarder", "offboard_plan"]
