@@ -24,6 +24,8 @@ NAMESPACE = "microsoft.graph"
 
 #: Entity types whose request bodies are checked (see vdc_tui/emulator/schema.py).
 ROOT_TYPES = ("application", "servicePrincipal", "appRoleAssignment", "unifiedRoleAssignment")
+#: Bound actions whose parameters are checked: (binding type, action name).
+ROOT_ACTIONS = (("application", "addKey"), ("application", "removeKey"))
 
 
 def _local(type_ref: str) -> tuple[str, bool]:
@@ -34,6 +36,16 @@ def _local(type_ref: str) -> tuple[str, bool]:
         if inner.startswith(prefix):
             inner = inner[len(prefix):]
     return inner, collection
+
+
+def _bound_action(schema: ET.Element, binding: str, name: str) -> ET.Element:
+    """The ``<Action>`` named ``name`` whose binding parameter is of type ``binding``."""
+    for action in schema.findall(f"{EDM}Action"):
+        params = action.findall(f"{EDM}Parameter")
+        if (action.get("Name") == name and action.get("IsBound") == "true" and params
+                and _local(params[0].get("Type", ""))[0] == binding):
+            return action
+    raise SystemExit(f"action {binding}.{name} not found in the CSDL")
 
 
 def extract(metadata: Path) -> dict[str, Any]:
@@ -52,6 +64,7 @@ def extract(metadata: Path) -> dict[str, Any]:
         "entityTypes": {},
         "complexTypes": {},
         "enumTypes": {},
+        "actions": {},
     }
     pending: list[str] = list(ROOT_TYPES)
     seen: set[str] = set()
@@ -59,6 +72,19 @@ def extract(metadata: Path) -> dict[str, Any]:
     def want(type_name: str) -> None:
         if type_name not in seen and not type_name.startswith("Edm."):
             pending.append(type_name)
+
+    for binding, action_name in ROOT_ACTIONS:
+        action = _bound_action(schema, binding, action_name)
+        params: dict[str, Any] = {}
+        for param in action.findall(f"{EDM}Parameter")[1:]:  # the first is the binding
+            type_name, collection = _local(param.get("Type", ""))
+            params[param.get("Name", "")] = {
+                "type": type_name,
+                "collection": collection,
+                "nullable": param.get("Nullable") != "false",
+            }
+            want(type_name)
+        out["actions"][f"{binding}.{action_name}"] = {"parameters": params}
 
     while pending:
         name = pending.pop()
@@ -100,7 +126,7 @@ def extract(metadata: Path) -> dict[str, Any]:
             out["entityTypes"][name] = entry
         else:
             out["complexTypes"][name] = entry
-    for section in ("entityTypes", "complexTypes", "enumTypes"):
+    for section in ("entityTypes", "complexTypes", "enumTypes", "actions"):
         out[section] = dict(sorted(out[section].items()))
     return out
 
@@ -117,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     doc = extract(args.metadata)
     args.out.write_text(json.dumps(doc, indent=1, sort_keys=False) + "\n", "utf-8")
     print(f"wrote {args.out.name}: {len(doc['entityTypes'])} entity, "
-          f"{len(doc['complexTypes'])} complex, {len(doc['enumTypes'])} enum types",
+          f"{len(doc['complexTypes'])} complex, {len(doc['enumTypes'])} enum types, "
+          f"{len(doc['actions'])} actions",
           file=sys.stderr)
     return 0
 

@@ -34,7 +34,7 @@ from ..connect.services import default_selection, recheck_services
 from .output import FINAL_STATES, Reporter
 
 if TYPE_CHECKING:
-    from ..connect.identity import DeviceFlowSession
+    from ..connect.identity import DelegatedToken, DeviceFlowSession
 
 log = logging.getLogger("vdc_tui.cli.connect")
 
@@ -249,17 +249,8 @@ class ConnectRun:
         return await self._guarded(body)
 
     async def _auto(self, service: ConnectionService) -> tuple[ConnectionResult, list[str], Path]:
-        await service.prepare()
-        session = await service.start_device_code()
-        self._session = session
-        log.info("device code issued; waiting for sign-in at %s", session.code.verification_uri)
-        self.reporter.device_code(session.code, extra=self.demo_note)
-        token = await service.wait_for_sign_in(session)
-        self._session = None
-        admin = token.admin
-        self.reporter.check(CheckStatus.PASS, "Signed in",
-                            f"{admin.upn} (tenant {token.tenant_id})")
-        log.info("signed in as %s, tenant %s", admin.upn, token.tenant_id)
+        token = await admin_sign_in(service, self.reporter, note=self.demo_note,
+                                    on_session=self._track_session)
         # The lock covers provisioning and saving: two runs must not build two apps at once.
         with service.profiles.lock(token.tenant_id):
             result = await service.provision(token, self.reporter.progress, self.requested)
@@ -302,9 +293,39 @@ class ConnectRun:
         for warning in service.profiles.warnings:
             self.reporter.warning(warning)
 
+    def _track_session(self, session: DeviceFlowSession | None) -> None:
+        self._session = session
+
     def _cancel_session(self) -> None:
         if self._session is not None:
             self._session.cancel()
+
+
+async def admin_sign_in(
+    service: ConnectionService,
+    reporter: Reporter,
+    *,
+    note: str | None,
+    on_session: Callable[[DeviceFlowSession | None], None],
+) -> DelegatedToken:
+    """The headless device-code sign-in of an administrator (``connect auto``, offboarding,
+    repair): the code, its address and a QR code on stderr at once, then the wait.
+
+    ``on_session`` is told the pending session (so Ctrl+C can cancel it) and ``None`` after.
+    """
+    await service.prepare()
+    session = await service.start_device_code()
+    on_session(session)
+    log.info("device code issued; waiting for sign-in at %s", session.code.verification_uri)
+    reporter.device_code(session.code, extra=note)
+    try:
+        token = await service.wait_for_sign_in(session)
+    finally:
+        on_session(None)
+    admin = token.admin
+    reporter.check(CheckStatus.PASS, "Signed in", f"{admin.upn} (tenant {token.tenant_id})")
+    log.info("signed in as %s, tenant %s", admin.upn, token.tenant_id)
+    return token
 
 
 async def run_cancellable(work: Awaitable[T], *, on_cancel: Callable[[], None]) -> T:

@@ -16,8 +16,10 @@ T = TypeVar("T")
 #: What ``remove`` says about the tenant, so nobody believes the app is gone.
 TENANT_UNTOUCHED = (
     "Only local files were removed. The app registration, its certificate and its "
-    "permissions in the tenant were not touched: delete them in the Entra admin centre "
-    "(App registrations) if the backup service no longer needs them."
+    "permissions in the tenant were not touched and still exist there: "
+    "`vdc-tui connections remove TENANT --offboard` "
+    "deletes them (a Global Administrator signs in), or delete them in the Entra admin "
+    "centre (App registrations) if the backup service no longer needs them."
 )
 
 

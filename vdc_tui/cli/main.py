@@ -121,6 +121,16 @@ def _port(text: str) -> int:
     return value
 
 
+def _days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
+    if not 0 <= value <= 3650:
+        raise argparse.ArgumentTypeError("must be between 0 and 3650 days")
+    return value
+
+
 def _positive_seconds(text: str) -> float:
     try:
         value = float(text)
@@ -256,7 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing = actions.add_parser("list", help="list saved connections", allow_abbrev=False)
     show = actions.add_parser("show", help="show one connection", allow_abbrev=False)
     remove = actions.add_parser(
-        "remove", help="delete a profile and its key files (the tenant is not touched)",
+        "remove", help="delete a profile and its key files; --offboard also deletes the app "
+                       "registration in the tenant (a Global Administrator signs in)",
         allow_abbrev=False)
     export = actions.add_parser(
         "export", help="write the connection's certificate as a password-protected PFX for "
@@ -265,15 +276,52 @@ def build_parser() -> argparse.ArgumentParser:
     from .export_cmd import configure_export_parser
 
     configure_export_parser(export)
-    for sub in (show, remove, export):
+    remove.add_argument("--offboard", action="store_true",
+                        help="a Global Administrator signs in (device code) and the app "
+                             "registration vdc-tui made is deleted before the local files")
+    remove.add_argument("--purge", action="store_true",
+                        help="with --offboard: also remove the app from deleted items "
+                             "(otherwise it stays restorable for 30 days)")
+    remove.add_argument("--delete-app", action="store_true",
+                        help="with --offboard: also delete an app brought in manual mode")
+    remove.add_argument("--yes", action="store_true",
+                        help="with --offboard: do not ask for confirmation")
+    _add_app_options(remove)
+    _add_demo_port(remove, said="on stderr")
+    renew = actions.add_parser(
+        "renew", help="roll a connection's certificate with addKey/removeKey (no admin)",
+        allow_abbrev=False, formatter_class=formatter, epilog=EPILOG,
+        description="The app proves possession of its current certificate and rolls its own "
+                    "key; no one signs in. --all --within 30 renews every certificate that "
+                    "ends within 30 days (the provider's cron job).")
+    which = renew.add_mutually_exclusive_group(required=True)
+    which.add_argument("tenant", metavar="TENANT", nargs="?",
+                       help="tenant id, default domain or name")
+    which.add_argument("--all", action="store_true",
+                       help="every saved connection whose certificate is due")
+    renew.add_argument("--within", metavar="DAYS", type=_days, default=None,
+                       help="with --all: renew certificates that end within DAYS (default 30)")
+    renew.add_argument("--include-manual", action="store_true",
+                       help="also renew connections made in manual mode (the operator's app)")
+    renew.add_argument("--concurrency", metavar="N", type=int, default=None,
+                       help="with --all: tenants renewed at once (default 4)")
+    repair = actions.add_parser(
+        "repair", help="a Global Administrator signs in; only missing permissions are granted",
+        allow_abbrev=False, formatter_class=formatter, epilog=EPILOG,
+        description="Grants the permissions the connection lacks (revoked, or new in this "
+                    "release's catalog), assigns Global Reader again if it was removed, and "
+                    "verifies with app-only tokens.")
+    _add_app_options(repair)
+    _add_demo_port(repair, said="on stderr")
+    for sub in (show, remove, repair, export):
         sub.add_argument("tenant", metavar="TENANT", help="tenant id, default domain or name")
     from .check_cmd import add_check_parser
 
     check = add_check_parser(actions, formatter, EPILOG)
-    for action in (listing, show, remove, export, check):
-        _add_json(action)
-        _add_demo(action)
-        _add_common(action)
+    for each in (listing, show, remove, renew, repair, export, check):
+        _add_json(each)
+        _add_demo(each)
+        _add_common(each)
     _add_common(connections)
 
     doctor = commands.add_parser(
@@ -581,36 +629,45 @@ def _connect(ns: argparse.Namespace, reporter: Reporter) -> int:
     password: str | None = None
     if ns.mode == "manual":
         password = read_password(ns.pfx_password_env, ns.pfx_password_stdin)
-    demo = bool(_opt(ns, "demo", False))
-    _refuse_demo_port_without_demo(ns)
     with contextlib.ExitStack() as stack:
-        if demo:
-            _refuse_overrides_in_demo(ns)
-            from .demo import demo_emulator, emulator_endpoints
-
-            approve = _opt(ns, "demo_approve_after", HEADLESS_DEMO_APPROVE_AFTER)
-            port = _opt(ns, "demo_port", DEFAULT_DEMO_PORT)
-            emu = stack.enter_context(demo_emulator(approve if ns.mode == "auto" else None,
-                                                    port=port))
-            if port and emu.port != port:
-                # Another demo (or anything else) holds the port: say where it went, since a
-                # script or a recording may expect the fixed address.
-                reporter.note(f"Demo: port {port} is busy; the built-in emulator listens on "
-                              f"port {emu.port} instead ({emu.device_login_url}).")
-            endpoints = emulator_endpoints(emu)
-            reporter.note(DEMO_KEYS_NOTE)
-            note = ("Demo: the emulator approves this code by itself in "
-                    f"{approve:g} s." if approve is not None else
-                    "Demo: open the address above in a browser to approve.")
-        else:
-            endpoints = _endpoints(ns)
-            note = None
+        endpoints, note = _session_endpoints(ns, reporter, stack,
+                                             device_code=ns.mode == "auto")
         run = ConnectRun(connect_settings(ns, endpoints, requested), reporter, requested,
                          demo_note=note)
         if ns.mode == "auto":
             return asyncio.run(run.auto())
         return asyncio.run(run.manual(ns.admin_email, ns.app_id, ns.pfx, password))
     raise AssertionError("unreachable")  # pragma: no cover (mypy: ExitStack may swallow)
+
+
+def _session_endpoints(ns: argparse.Namespace, reporter: Reporter,
+                       stack: contextlib.ExitStack, *,
+                       device_code: bool) -> tuple[Endpoints, str | None]:
+    """The endpoints of a command that talks to a tenant, and the note for its device code.
+
+    With ``--demo`` the built-in emulator starts (closed with ``stack``) and, when the
+    command signs in with a device code, approves it by itself after a moment.
+    """
+    demo = bool(_opt(ns, "demo", False))
+    _refuse_demo_port_without_demo(ns)
+    if not demo:
+        return _endpoints(ns), None
+    _refuse_overrides_in_demo(ns)
+    from .demo import demo_emulator, emulator_endpoints
+
+    approve = _opt(ns, "demo_approve_after", HEADLESS_DEMO_APPROVE_AFTER)
+    port = _opt(ns, "demo_port", DEFAULT_DEMO_PORT)
+    emu = stack.enter_context(demo_emulator(approve if device_code else None, port=port))
+    if port and emu.port != port:
+        # Another demo (or anything else) holds the port: say where it went, since a
+        # script or a recording may expect the fixed address.
+        reporter.note(f"Demo: port {port} is busy; the built-in emulator listens on "
+                      f"port {emu.port} instead ({emu.device_login_url}).")
+    reporter.note(DEMO_KEYS_NOTE)
+    note = ("Demo: the emulator approves this code by itself in "
+            f"{approve:g} s." if approve is not None else
+            "Demo: open the address above in a browser to approve.")
+    return emulator_endpoints(emu), note
 
 
 def _connections(ns: argparse.Namespace, reporter: Reporter) -> int:
@@ -626,7 +683,9 @@ def _connections(ns: argparse.Namespace, reporter: Reporter) -> int:
             "Use `vdc-tui connections list --demo` to see them; to try the check and the "
             "dashboard, run them against `vdc-tui emulator` with --authority-host, "
             "--graph-url and --ca-bundle.")
-    if _opt(ns, "demo", False):
+    talks_to_tenant = ns.action in ("renew", "repair") or (
+        ns.action == "remove" and ns.offboard)
+    if _opt(ns, "demo", False) and not talks_to_tenant:  # those say it with the emulator
         reporter.note(DEMO_KEYS_NOTE)
     if ns.action is None:
         from .check_cmd import open_dashboard
@@ -644,7 +703,57 @@ def _connections(ns: argparse.Namespace, reporter: Reporter) -> int:
         return export_connection(store, reporter, ns)
     if ns.action == "show":
         return show_connection(store, reporter, ns.tenant)
-    return remove_connection(store, reporter, ns.tenant)
+    if ns.action == "renew":
+        return _renew(ns, reporter)
+    if ns.action == "repair":
+        return _admin_command(ns, reporter)
+    if not ns.offboard:
+        if ns.purge or ns.delete_app:
+            raise InvalidInput("invalid_argument",
+                               "--purge and --delete-app only apply with --offboard.",
+                               "Add --offboard to delete the app registration in the tenant.")
+        return remove_connection(store, reporter, ns.tenant)
+    return _admin_command(ns, reporter)
+
+
+def _renew(ns: argparse.Namespace, reporter: Reporter) -> int:
+    import asyncio
+
+    from .lifecycle_cmd import RenewRun
+
+    if not ns.all and (ns.within is not None or ns.concurrency is not None):
+        raise InvalidInput("invalid_argument", "--within and --concurrency apply to --all.",
+                           "Use `renew --all --within DAYS`, or name one TENANT without them.")
+    within = 30.0 if ns.within is None else ns.within
+    concurrency = 4 if ns.concurrency is None else ns.concurrency
+    if concurrency < 1:
+        raise InvalidInput("invalid_argument", "--concurrency must be at least 1.",
+                           "Use --concurrency 4, for example.")
+    with contextlib.ExitStack() as stack:
+        endpoints, _ = _session_endpoints(ns, reporter, stack, device_code=False)
+        run = RenewRun(connect_settings(ns, endpoints), reporter)
+        if ns.all:
+            return asyncio.run(run.all(within_days=within, include_manual=ns.include_manual,
+                                       concurrency=concurrency))
+        return asyncio.run(run.one(ns.tenant, include_manual=ns.include_manual))
+    raise AssertionError("unreachable")  # pragma: no cover (mypy: ExitStack may swallow)
+
+
+def _admin_command(ns: argparse.Namespace, reporter: Reporter) -> int:
+    """``remove --offboard`` and ``repair``: an administrator signs in with a device code."""
+    import asyncio
+
+    from .lifecycle_cmd import OffboardRun, RepairRun
+
+    with contextlib.ExitStack() as stack:
+        endpoints, note = _session_endpoints(ns, reporter, stack, device_code=True)
+        settings = connect_settings(ns, endpoints)
+        if ns.action == "repair":
+            return asyncio.run(RepairRun(settings, reporter, demo_note=note).run(ns.tenant))
+        run = OffboardRun(settings, reporter, demo_note=note)
+        return asyncio.run(run.run(ns.tenant, purge=ns.purge, delete_app=ns.delete_app,
+                                   yes=ns.yes))
+    raise AssertionError("unreachable")  # pragma: no cover (mypy: ExitStack may swallow)
 
 
 def _emulator(ns: argparse.Namespace) -> int:

@@ -484,24 +484,29 @@ def generate_self_signed(
     years: int = 2,
     key_size: int = 2048,
     now: datetime | None = None,
+    lifetime: timedelta | None = None,
 ) -> LoadedPfx:
     """A new RSA key and a self-signed certificate for an app registration.
 
     The certificate starts a few minutes in the past so that a slightly slow clock at the
     identity platform does not see it as "not yet valid". The PFX is not password
-    protected: it is stored like an SSH key (0600 in a 0700 folder).
+    protected: it is stored like an SSH key (0600 in a 0700 folder). ``lifetime``, when
+    given, replaces ``years`` (a tenant policy may limit credential lifetimes).
     """
     moment = (now or datetime.now(UTC)).replace(microsecond=0)
     key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    not_after = moment + timedelta(days=365 * years)
+    backdate = timedelta(minutes=10)
+    # A given lifetime counts from the (backdated) start, so it fits a policy's maximum.
+    not_after = (moment - backdate + lifetime) if lifetime is not None else (
+        moment + timedelta(days=365 * years))
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(int.from_bytes(secrets.token_bytes(16), "big") >> 1 or 1)
-        .not_valid_before(moment - timedelta(minutes=10))
+        .not_valid_before(moment - backdate)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(

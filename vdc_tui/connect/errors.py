@@ -56,6 +56,11 @@ ERROR_CODES: dict[str, int] = {
     "cancelled": EXIT_CANCELLED,
     "provisioning_failed": EXIT_SERVICE,
     "rollback_incomplete": EXIT_SERVICE,
+    # keys and lifecycle
+    "proof_rejected": EXIT_DIAGNOSED,
+    "credential_lifetime_policy": EXIT_DIAGNOSED,
+    "app_not_managed": EXIT_DIAGNOSED,
+    "renewal_incomplete": EXIT_SERVICE,
 }
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

@@ -6,6 +6,7 @@ its app-role id, and which services need it. Code asks the catalog, it never lis
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -77,6 +78,15 @@ class PermissionCatalog:
         for perm in permissions:
             out.setdefault(perm.resource.key, []).append(perm)
         return {k: tuple(v) for k, v in out.items()}
+
+    @property
+    def version(self) -> str:
+        """A short, stable fingerprint of what the catalog asks for (permission ids and the
+        services needing them): a release that asks for more has another version, so a
+        profile that records the version it was verified against shows it needs repair."""
+        items = sorted(f"{p.resource.key}:{p.id}:{','.join(sorted(p.services))}"
+                       for p in self.permissions)
+        return "sha256:" + hashlib.sha256("\n".join(items).encode("utf-8")).hexdigest()[:16]
 
 
 @cache

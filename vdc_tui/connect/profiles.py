@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidInput, VdcError, scrub
 from .fsutil import PRIVATE_FILE_MODE, atomic_write, ensure_private_dir
-from .models import ConnectionResult
+from .models import CertificateInfo, ConnectionResult
+from .permissions import load_catalog
 
 if TYPE_CHECKING:
     from .certificates import LoadedPfx
@@ -43,6 +44,9 @@ SCHEMA_VERSION = 1
 
 PROFILE_FILE = "profile.json"
 KEY_FILE = "certificate.pfx"
+#: The next key of a renewal in progress (written before ``addKey``, removed once the
+#: profile carries it).
+RENEWAL_KEY_FILE = "certificate.renewal.pfx"
 #: Written by automatic provisioning while it runs (``provision.JOURNAL_NAME``).
 JOURNAL_FILE = "provisioning.json"
 
@@ -152,6 +156,7 @@ def profile_record(
         "permissions": {
             "granted": list(result.permissions.granted),
             "missing": list(result.permissions.missing),
+            "catalog_version": load_catalog().version,
         },
         "warnings": [f"{w.title}: {w.detail}" if w.detail else w.title for w in result.warnings],
         "created_at": created_at or now,
@@ -382,9 +387,9 @@ class ProfileStore:
         name = pfx.info.subject.encode("utf-8")[:200] or b"vdc-tui"
         return encrypt_pfx(pfx.private_key, pfx.certificate, pfx.chain, phrase.data, name=name)
 
-    def key_path(self, tenant_id: str) -> Path:
-        """``connections/<tenant-id>/certificate.pfx``."""
-        return self.tenant_dir(tenant_id) / KEY_FILE
+    def key_path(self, tenant_id: str, *, renewal: bool = False) -> Path:
+        """``connections/<tenant-id>/certificate.pfx`` (or the pending key of a renewal)."""
+        return self.tenant_dir(tenant_id) / (RENEWAL_KEY_FILE if renewal else KEY_FILE)
 
     def key_status(self, tenant_id: str) -> str:
         """How a tenant's key is kept, without the passphrase: ``encrypted``,
@@ -399,8 +404,9 @@ class ProfileStore:
             return "unknown"
         return key_protection(data)
 
-    def read_key(self, tenant_id: str) -> LoadedPfx:
-        """The certificate and private key of a saved profile, opened with the passphrase.
+    def read_key(self, tenant_id: str, *, renewal: bool = False) -> LoadedPfx:
+        """The certificate and private key of a saved profile (or of a pending renewal),
+        opened with the passphrase.
 
         A key file written before encryption is re-encrypted in place (atomically) on this
         first read. A wrong passphrase changes nothing.
@@ -412,7 +418,7 @@ class ProfileStore:
         """
         from . import keystore
 
-        path = self.key_path(tenant_id)
+        path = self.key_path(tenant_id, renewal=renewal)
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -452,13 +458,14 @@ class ProfileStore:
             raise self._unusable(exc) from None
         return replace(plain, pfx_bytes=encrypted)
 
-    def write_key(self, tenant_id: str, pfx: LoadedPfx) -> Path:
-        """Replace a tenant's key file (renewal): encrypted, atomic, under the tenant's lock.
+    def write_key(self, tenant_id: str, pfx: LoadedPfx, *, renewal: bool = False) -> Path:
+        """Replace a tenant's key file (or its pending renewal key): encrypted, atomic,
+        under the tenant's lock.
 
         Returns:
             The key file's path.
         """
-        path = self.key_path(tenant_id)
+        path = self.key_path(tenant_id, renewal=renewal)
         encrypted = self._encrypt(pfx, what="save the renewed key")
         with self.lock(tenant_id):
             self._prepare_tree()
@@ -478,6 +485,39 @@ class ProfileStore:
             "from a backup.",
             {"tenant_id": tenant_id, "path": str(path)},
         )
+
+    def drop_renewal_key(self, tenant_id: str) -> None:
+        """Forget a pending renewal key (it is on the profile now, or was never added)."""
+        with contextlib.suppress(FileNotFoundError):
+            self.key_path(tenant_id, renewal=True).unlink()
+
+    def record_certificate(self, tenant_id: str, info: CertificateInfo, **facts: Any) -> Path:
+        """Point the profile at a new certificate (renewal), atomically, keeping the rest.
+
+        ``facts`` are extra top-level fields to set (``renewed_at``, …).
+        """
+        certificate = dict(self.load(tenant_id).get("certificate") or {})
+        certificate.update({
+            "subject": info.subject, "sha1": info.sha1, "sha256": info.sha256,
+            "not_before": info.not_before.isoformat(),
+            "not_after": info.not_after.isoformat(), "key_size": info.key_size,
+            "key_file": KEY_FILE,
+        })
+        return self.update(tenant_id, certificate=certificate, **facts)
+
+    def update(self, tenant_id: str, **fields: Any) -> Path:
+        """Set top-level fields of a saved profile (atomically, under the tenant's lock)."""
+        path = self.tenant_dir(tenant_id) / PROFILE_FILE
+        with self.lock(tenant_id):
+            profile = self.load(tenant_id)
+            profile.update(fields)
+            profile["updated_at"] = _now()
+            data = (json.dumps(profile, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+            try:
+                atomic_write(path, data, mode=PRIVATE_FILE_MODE)
+            except OSError as exc:
+                raise self._unusable(exc) from None
+        return path
 
     # -- reading -----------------------------------------------------------------------
 

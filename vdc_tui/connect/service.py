@@ -21,7 +21,10 @@ from .models import ConnectionResult, ProgressCallback, ignore_progress
 if TYPE_CHECKING:
     from .identity import DelegatedToken, DeviceFlowSession, IdentityClient
     from .keystore import PassphraseProvider
+    from .offboard import OffboardOutcome
     from .profiles import ProfileStore
+    from .renew import RenewOutcome
+    from .repair import RepairOutcome
     from .validate import ManualInput
 
 #: Microsoft Graph Command Line Tools: a public client Microsoft pre-registers in every tenant
@@ -150,6 +153,48 @@ class ConnectionService:
         from .validate import ManualValidator
 
         return await ManualValidator(self.endpoints, self.identity).run(manual, on_progress)
+
+    async def offboard(
+        self,
+        tenant: str,
+        token: DelegatedToken,
+        *,
+        purge: bool = False,
+        delete_app: bool = False,
+        on_progress: ProgressCallback = ignore_progress,
+    ) -> OffboardOutcome:
+        """Delete the connection's app registration (when it is ours) and its local files."""
+        from .offboard import Offboarder
+
+        return await Offboarder(self.endpoints, self.profiles).run(
+            tenant, token, purge=purge, delete_app=delete_app, on_progress=on_progress)
+
+    async def renew(
+        self,
+        tenant: str,
+        *,
+        include_manual: bool = False,
+        on_progress: ProgressCallback = ignore_progress,
+    ) -> RenewOutcome:
+        """Roll the connection's certificate with addKey/removeKey (no admin sign-in)."""
+        from .renew import Renewer
+
+        renewer = Renewer(self.endpoints, self.identity, self.profiles,
+                          verify_timeout=self.settings.verify_timeout)
+        return await renewer.run(tenant, include_manual=include_manual, on_progress=on_progress)
+
+    async def repair(
+        self,
+        tenant: str,
+        token: DelegatedToken,
+        on_progress: ProgressCallback = ignore_progress,
+    ) -> RepairOutcome:
+        """Grant only the permissions the connection lacks (admin token), then verify."""
+        from .repair import Repairer
+
+        repairer = Repairer(self.endpoints, self.identity, self.profiles,
+                            verify_timeout=self.settings.verify_timeout)
+        return await repairer.run(tenant, token, on_progress)
 
     def save_profile(self, result: ConnectionResult, selected: Sequence[str]) -> Path:
         """Write the connection profile and its key file; returns the profile's path."""

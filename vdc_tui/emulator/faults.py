@@ -45,6 +45,7 @@ class Faults:
     block_device_code: bool = False
     clock_offset: float = 0.0
     assertion_skew: float = 300.0
+    proof_skew: float = 300.0
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Faults:

@@ -176,6 +176,9 @@ class TenantSpec:
     skus: list[SkuSpec] = field(default_factory=list)
     applications: list[ApplicationSpec] = field(default_factory=list)
     service_principals: list[ServicePrincipalSpec] = field(default_factory=list)
+    #: The tenant's app management policy: the longest lifetime (days) of a certificate
+    #: credential; ``None`` = no restriction (Entra's default).
+    key_max_lifetime_days: int | None = None
 
     @property
     def initial_domain(self) -> str:

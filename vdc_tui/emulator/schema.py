@@ -206,6 +206,36 @@ def validate_entity(type_name: str, body: dict[str, Any], *, partial: bool = Fal
     return _check_object(name, body, "", partial=partial)
 
 
+def validate_action(binding: str, action: str, body: Any) -> list[str]:
+    """Problems of the body of a bound action (``application``, ``addKey``); empty = valid.
+
+    Every parameter the CSDL declares non-nullable is required; unknown names are refused.
+    """
+    spec = load_schema()["actions"].get(f"{_short(binding)}.{action}")
+    if spec is None:
+        raise KeyError(f"action {binding}.{action} is not in the schema extract")
+    if not isinstance(body, dict):
+        return ["the body must be a JSON object"]
+    params: dict[str, Any] = spec["parameters"]
+    problems = [f"'{k}' is not a parameter of the action {action}." for k in body
+                if k not in params]
+    for name, param in params.items():
+        value = body.get(name)
+        if value is None:
+            if not param["nullable"]:
+                problems.append(f"{name}: required")
+            continue
+        if param["collection"]:
+            if not isinstance(value, list):
+                problems.append(f"{name}: expected a collection (JSON array)")
+                continue
+            for i, item in enumerate(value):
+                problems += _check_value(param["type"], item, f"{name}[{i}]")
+        else:
+            problems += _check_value(param["type"], value, name)
+    return problems
+
+
 def validate_batch_envelope(body: dict[str, Any]) -> list[str]:
     """Problems of a JSON ``$batch`` request body (empty list = valid).
 

@@ -250,6 +250,12 @@ class EmulatorServer:
         """The directory (tenants, apps, principals, assignments, device codes)."""
         return self._core.directory
 
+    def fault_hits(self, kind: str) -> int:
+        """How many requests the ``kind`` fault (``stall``, ``drop``, ``throttle``, …) has
+        matched so far (a stalled request counts when it arrives, not when it ends)."""
+        with self._core.counters.lock:
+            return self._core.counters.counts.get(kind, 0)
+
     @property
     def faults(self) -> Faults:
         """Mutable fault settings; changes apply to the next request."""

@@ -346,6 +346,7 @@ class Directory:
         service_principals: By object id (every tenant).
         app_role_assignments: By id.
         role_assignments: By id.
+        deleted_applications: Soft-deleted apps by object id, with their deletion time.
         device_flows: By device code.
         generated_certificates: Name → PFX path of certificates made at load time.
     """
@@ -361,6 +362,8 @@ class Directory:
         self.role_assignments: dict[str, RoleAssignment] = {}
         self.device_flows: dict[str, DeviceFlow] = {}
         self.refresh_tokens: dict[str, tuple[str, str, str]] = {}
+        #: Soft-deleted applications by object id, with the time they were deleted.
+        self.deleted_applications: dict[str, tuple[Application, float]] = {}
         self.generated_certificates: dict[str, Path] = {}
         self._state_dir = state_dir
         data = _load_resources()
@@ -633,9 +636,11 @@ class Directory:
                 values.append(by_id[a.app_role_id])
         return sorted(set(values))
 
-    def delete_application(self, app: Application) -> None:
-        """Delete an app; its principals and their grants go with it (as in Entra)."""
+    def delete_application(self, app: Application, *, now: float) -> None:
+        """Soft-delete an app: it moves to deleted items (restorable for 30 days); its
+        principals and their grants go at once (as in Entra)."""
         del self.applications[app.id]
+        self.deleted_applications[app.id] = (app, now)
         doomed = {sp.id for sp in self.service_principals.values() if sp.app_id == app.app_id}
         for sp_id in doomed:
             del self.service_principals[sp_id]

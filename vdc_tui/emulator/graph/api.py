@@ -13,6 +13,7 @@ from starlette.responses import Response
 from .. import jws
 from ..core import EmulatorCore, GraphResult
 from ..state import Tenant
+from .app_lifecycle import AppLifecycleHandlers
 from .applications import ApplicationHandlers
 from .base import GraphCall, Handlers, Route
 from .batch import BatchRunner
@@ -30,6 +31,7 @@ HANDLERS: tuple[type[Handlers], ...] = (
     ApplicationHandlers,
     PrincipalHandlers,
     RoleHandlers,
+    AppLifecycleHandlers,
 )
 
 
@@ -118,7 +120,8 @@ class GraphApi:
             matched_path = True
             if r.method != call.method.upper():
                 continue
-            denied = self.authorize(call, PERMISSIONS[r.permission])
+            denied = (None if r.permission is None
+                      else self.authorize(call, PERMISSIONS[r.permission]))
             if denied is not None:
                 return denied
             with self.core.directory.lock:

@@ -132,9 +132,10 @@ class ApplicationHandlers(Handlers):
         return GraphResult(204)
 
     def delete_application(self, call: GraphCall, match: re.Match[str]) -> GraphResult:
-        """``DELETE /applications/{id}`` (its principals go too)."""
+        """``DELETE /applications/{id}``: a soft delete into deleted items (its principals go
+        at once); see :mod:`.app_lifecycle`."""
         app = self._app(call, match)
         if app is None:
             return self._not_found(call, match.group(1) or match.group(2))
-        self.core.directory.delete_application(app)
+        self.core.directory.delete_application(app, now=self.core.now())
         return GraphResult(204)

@@ -40,15 +40,16 @@ Handler = Callable[[GraphCall, "re.Match[str]"], GraphResult]
 @dataclass(frozen=True)
 class Route:
     """One route: method, path pattern, the permission name it needs
-    (:data:`~vdc_tui.emulator.graph.permissions.PERMISSIONS`), and its handler."""
+    (:data:`~vdc_tui.emulator.graph.permissions.PERMISSIONS`; ``None``: the handler decides,
+    as for an application rolling its own keys), and its handler."""
 
     method: str
     pattern: re.Pattern[str]
-    permission: str
+    permission: str | None
     handler: Handler
 
 
-def route(method: str, path: str, permission: str, handler: Handler) -> Route:
+def route(method: str, path: str, permission: str | None, handler: Handler) -> Route:
     """A :class:`Route` for the path regex ``path`` (matched in full)."""
     return Route(method, re.compile(path), permission, handler)
 

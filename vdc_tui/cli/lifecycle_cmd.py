@@ -1,0 +1,281 @@
+"""``vdc-tui connections remove --offboard``, ``connections renew`` (and repair).
+
+Each command is a thin shell over one :class:`ConnectionService` coroutine with a progress
+callback, so the dashboard can offer the same action as one call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from ..connect.errors import Cancelled, InvalidInput, VdcError
+from ..connect.offboard import offboard_plan
+from ..connect.service import ConnectionService, ConnectSettings
+from .connect_cmd import admin_sign_in, run_cancellable
+from .output import Reporter
+
+if TYPE_CHECKING:
+    from ..connect.identity import DeviceFlowSession
+    from ..connect.offboard import OffboardOutcome
+    from ..connect.renew import RenewalCandidate, RenewOutcome
+    from ..connect.repair import RepairOutcome
+
+log = logging.getLogger("vdc_tui.cli.lifecycle")
+
+
+def _confirm(reporter: Reporter, question: str) -> bool:
+    """Ask on the terminal; False when there is none (scripts pass --yes)."""
+    if sys.stdin is None or not sys.stdin.isatty():
+        return False
+    print(question + " [y/N] ", end="", file=reporter.err, flush=True)
+    answer = sys.stdin.readline().strip().lower()
+    return answer in ("y", "yes")
+
+
+class _AdminRun:
+    """A command that starts with an administrator's device-code sign-in."""
+
+    def __init__(self, settings: ConnectSettings, reporter: Reporter, *,
+                 demo_note: str | None = None) -> None:
+        self.settings = settings
+        self.reporter = reporter
+        self.demo_note = demo_note
+        self._session: DeviceFlowSession | None = None
+
+    def _track(self, session: DeviceFlowSession | None) -> None:
+        self._session = session
+
+    def _cancel(self) -> None:
+        if self._session is not None:
+            self._session.cancel()
+
+
+class RepairRun(_AdminRun):
+    """``connections repair TENANT``: admin sign-in, grant what is missing, verify."""
+
+    async def run(self, tenant: str) -> int:
+        """Exit code of the command."""
+        service = ConnectionService(self.settings)
+        try:
+            service.profiles.load(tenant)  # a wrong name is said before any sign-in
+
+            async def work() -> RepairOutcome:
+                token = await admin_sign_in(service, self.reporter, note=self.demo_note,
+                                            on_session=self._track)
+                return await service.repair(tenant, token, self.reporter.progress)
+
+            outcome = await run_cancellable(work(), on_cancel=self._cancel)
+            profile = service.profiles.load(outcome.tenant_id)
+        except VdcError as error:
+            log.info("repair failed: %s", error.code)
+            self.reporter.failure(error)
+            return error.exit_code
+        finally:
+            await service.aclose()
+        what = (f"granted {len(outcome.granted)} missing permission(s)" if outcome.granted
+                else "no permission was missing")
+        if outcome.global_reader_assigned:
+            what += "; assigned Global Reader again"
+        self.reporter.note(f"Repaired {outcome.tenant_id}: {what}; "
+                           f"{len(outcome.verified)} permissions verified in app-only tokens.")
+        if self.reporter.json_mode:
+            tenant_facts = profile.get("tenant") if isinstance(profile.get("tenant"), dict) \
+                else {}
+            self.reporter.emit({
+                "status": "repaired",
+                "tenant": {"id": outcome.tenant_id, "name": (tenant_facts or {}).get("name"),
+                           "default_domain": (tenant_facts or {}).get("default_domain")},
+                "app_id": outcome.app_id,
+                "permissions": {"granted_now": list(outcome.granted),
+                                "already": list(outcome.already),
+                                "granted": list(outcome.verified), "missing": []},
+                "global_reader_assigned": outcome.global_reader_assigned,
+                "required_access_updated": outcome.required_access_updated,
+                "catalog_version": outcome.catalog_version,
+                "profile": str(service.profiles.tenant_dir(outcome.tenant_id) /
+                               "profile.json"),
+            })
+        return 0
+
+
+class OffboardRun(_AdminRun):
+    """``connections remove TENANT --offboard``: admin sign-in, delete the app, remove files."""
+
+    async def run(self, tenant: str, *, purge: bool, delete_app: bool, yes: bool) -> int:
+        """Exit code of the command; the outcome is reported on stderr and as JSON."""
+        service = ConnectionService(self.settings)
+        try:
+            profile = service.profiles.load(tenant)
+            plan = offboard_plan(profile, delete_app=delete_app, purge=purge)
+            self.reporter.note(plan)
+            if not yes and not _confirm(self.reporter, "Go ahead?"):
+                if sys.stdin is not None and sys.stdin.isatty():
+                    raise Cancelled("Nothing was changed.")
+                raise InvalidInput("invalid_argument",
+                                   "Offboarding deletes things: it needs a confirmation.",
+                                   "Run it in a terminal and answer y, or add --yes.")
+
+            async def work() -> OffboardOutcome:
+                token = await admin_sign_in(service, self.reporter, note=self.demo_note,
+                                            on_session=self._track)
+                return await service.offboard(tenant, token, purge=purge,
+                                              delete_app=delete_app,
+                                              on_progress=self.reporter.progress)
+
+            outcome = await run_cancellable(work(), on_cancel=self._cancel)
+        except VdcError as error:
+            log.info("offboarding failed: %s", error.code)
+            self.reporter.failure(error)
+            return error.exit_code
+        finally:
+            await service.aclose()
+        self._report(outcome)
+        return 0
+
+    def _report(self, outcome: OffboardOutcome) -> None:
+        if outcome.app_purged:
+            said = f"Deleted the app registration {outcome.app_id} for good."
+        elif outcome.app_deleted:
+            said = (f"Deleted the app registration {outcome.app_id}; it stays restorable from "
+                    f"deleted items until {outcome.restorable_until} (Entra keeps it 30 days; "
+                    "--purge removes it at once).")
+        elif outcome.app_absent:
+            said = f"The app registration {outcome.app_id} was no longer in the tenant."
+        else:
+            said = f"Kept the app registration {outcome.app_id}: {outcome.app_kept}."
+        self.reporter.note(said)
+        self.reporter.note(f"Removed the local profile and key of tenant {outcome.tenant_id}.")
+        if self.reporter.json_mode:
+            self.reporter.emit({
+                "status": "offboarded",
+                "tenant": {"id": outcome.tenant_id, **outcome.to_json()},
+                "removed": list(outcome.removed),
+                "note": said,
+            })
+        else:
+            for path in outcome.removed:
+                self.reporter.result(f"removed {path}")
+
+
+def _renewed_document(outcome: RenewOutcome, profile: dict[str, Any]) -> dict[str, Any]:
+    tenant = profile.get("tenant") if isinstance(profile.get("tenant"), dict) else {}
+    cert = outcome.certificate
+    return {
+        "status": "renewed",
+        "tenant": {"id": outcome.tenant_id, "name": (tenant or {}).get("name"),
+                   "default_domain": (tenant or {}).get("default_domain")},
+        "mode": profile.get("mode"),
+        "app_id": outcome.app_id,
+        "certificate": {"sha1": cert.sha1, "sha256": cert.sha256,
+                        "not_after": cert.not_after.isoformat()},
+        "previous_certificate": {"sha1": outcome.previous_sha1},
+        "lifetime_days": outcome.lifetime_days,
+        "policy_limited": outcome.policy_limited,
+        "resumed": outcome.resumed,
+        "old_key_removed": outcome.old_key_removed,
+        "profile": outcome.profile,
+    }
+
+
+class RenewRun:
+    """``connections renew TENANT|--all [--within DAYS] [--include-manual]``."""
+
+    def __init__(self, settings: ConnectSettings, reporter: Reporter) -> None:
+        self.settings = settings
+        self.reporter = reporter
+
+    def _say(self, outcome: RenewOutcome) -> None:
+        said = (f"Renewed {outcome.tenant_id}: new certificate SHA-1 {outcome.certificate.sha1}"
+                f", valid until {outcome.certificate.not_after:%Y-%m-%d}")
+        if outcome.policy_limited:
+            said += (f" ({outcome.lifetime_days} days: the tenant's app management policy "
+                     "refused a longer certificate)")
+        if outcome.resumed:
+            said += "; finished a renewal an earlier run left unfinished"
+        self.reporter.note(said + ".")
+        if outcome.mode == "manual":
+            self.reporter.note(
+                "This is the operator's own app registration: the old certificate is gone "
+                "from it, so anything else that signs in with it needs the new one "
+                f"(`vdc-tui connections export {outcome.tenant_id} --pfx FILE "
+                "--generate-password`).")
+
+    async def one(self, tenant: str, *, include_manual: bool) -> int:
+        """Renew one connection."""
+        service = ConnectionService(self.settings)
+        try:
+            outcome = await run_cancellable(
+                service.renew(tenant, include_manual=include_manual,
+                              on_progress=self.reporter.progress),
+                on_cancel=lambda: None)
+            profile = service.profiles.load(outcome.tenant_id)
+        except VdcError as error:
+            log.info("renewal failed: %s", error.code)
+            self.reporter.failure(error)
+            return error.exit_code
+        finally:
+            await service.aclose()
+        self._say(outcome)
+        if self.reporter.json_mode:
+            self.reporter.emit(_renewed_document(outcome, profile))
+        return 0
+
+    async def all(self, *, within_days: float, include_manual: bool, concurrency: int) -> int:
+        """Renew every connection whose certificate ends within ``within_days``."""
+        from ..connect.renew import renewal_candidates
+
+        service = ConnectionService(self.settings)
+        rows: list[dict[str, Any]] = []
+        worst = 0
+        try:
+            candidates = renewal_candidates(service.profiles, within_days=within_days,
+                                            include_manual=include_manual)
+            gate = asyncio.Semaphore(max(1, concurrency))
+
+            async def renew(candidate: RenewalCandidate) -> None:
+                nonlocal worst
+                row: dict[str, Any] = {"tenant_id": candidate.tenant_id, "name": candidate.name,
+                                       "days_left": candidate.days_left}
+                rows.append(row)
+                if not candidate.due:
+                    row.update(status="skipped", detail=candidate.skip_reason)
+                    return
+                label = candidate.name or candidate.tenant_id
+                async with gate:
+                    try:
+                        outcome = await service.renew(
+                            candidate.tenant_id, include_manual=include_manual,
+                            on_progress=lambda e: self.reporter.progress(
+                                replace(e, title=f"{label}: {e.title}")))
+                    except VdcError as error:
+                        worst = max(worst, error.exit_code)
+                        self.reporter.warning(f"{label}: {error.message} [{error.code}] "
+                                              f"{error.remediation}")
+                        row.update(status="failed", error=error.to_json())
+                        return
+                self._say(outcome)
+                row.update(status="renewed",
+                           certificate={"sha1": outcome.certificate.sha1,
+                                        "not_after": outcome.certificate.not_after.isoformat()},
+                           lifetime_days=outcome.lifetime_days, resumed=outcome.resumed)
+
+            await run_cancellable(asyncio.gather(*(renew(c) for c in candidates)),
+                                  on_cancel=lambda: None)
+        except VdcError as error:
+            self.reporter.failure(error)
+            return error.exit_code
+        finally:
+            await service.aclose()
+        counts = {s: sum(1 for r in rows if r["status"] == s)
+                  for s in ("renewed", "skipped", "failed")}
+        self.reporter.note(f"Renewal: {counts['renewed']} renewed, {counts['skipped']} "
+                           f"skipped, {counts['failed']} failed (window {within_days:g} days).")
+        if self.reporter.json_mode:
+            self.reporter.emit({"status": "failed" if counts["failed"] else "ok",
+                                "within_days": within_days, **counts,
+                                "connections": sorted(rows, key=lambda r: str(r["tenant_id"]))})
+        return worst
