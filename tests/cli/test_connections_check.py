@@ -20,6 +20,11 @@ from vdc_tui.connect.profiles import ProfileStore
 from vdc_tui.emulator import EmulatorServer
 
 
+def metric_families(text: str) -> Iterator[Any]:
+    """prometheus_client's OpenMetrics parser (untyped in some of its releases)."""
+    return iter(text_string_to_metric_families(text))  # type: ignore[no-untyped-call,unused-ignore]
+
+
 @dataclass
 class Ran:
     code: int
@@ -207,7 +212,7 @@ def test_openmetrics_file_is_written_for_the_textfile_collector(
     assert text.endswith("# EOF\n")
     assert [p.name for p in target.parent.iterdir()] == ["vdc_tui.prom"]  # no temp file left
     samples = {(s.name, s.labels.get("tenant_id", s.labels.get("health"))): s.value
-               for family in text_string_to_metric_families(text) for s in family.samples}
+               for family in metric_families(text) for s in family.samples}
     assert samples[("vdc_tui_connection_health", expired)] == 2
     assert samples[("vdc_tui_connection_health", healthy)] == 0
     assert samples[("vdc_tui_certificate_days_left", expired)] < 0

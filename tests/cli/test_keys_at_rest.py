@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
@@ -90,8 +91,10 @@ def test_no_file_under_the_home_holds_a_key_readable_without_the_passphrase(
     assert {p.name for p in tried} >= {"certificate.pfx", "profile.json", "keystore.json"}
     assert ProfileStore(home).key_status(TENANT) == "encrypted"  # migrated by the export
     # The manual copy is under the store passphrase, not the operator's PFX password.
-    assert ProfileStore(home).read_key(FABRIKAM).private_key.private_numbers() == \
-        operator.key.private_numbers()
+    copy = ProfileStore(home).read_key(FABRIKAM).private_key
+    original = operator.key
+    assert isinstance(copy, rsa.RSAPrivateKey) and isinstance(original, rsa.RSAPrivateKey)
+    assert copy.private_numbers() == original.private_numbers()
 
 
 def test_list_names_the_keys_still_unprotected(run: Run, home: Path) -> None:

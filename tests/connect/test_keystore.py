@@ -206,7 +206,12 @@ def test_the_passphrase_check_runs_once_per_process(tmp_path: Path,
     keystore.forget_unlocked()
     calls: list[int] = []
     real = keystore._check_value
-    monkeypatch.setattr(keystore, "_check_value", lambda *a: calls.append(1) or real(*a))
+
+    def counted(*args: Any) -> Any:
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(keystore, "_check_value", counted)
     for _ in range(5):
         store(tmp_path).read_key(TENANT)
     assert len(calls) == 1

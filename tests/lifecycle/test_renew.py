@@ -26,7 +26,8 @@ StartEmulator = Callable[..., EmulatorServer]
 def connect(run: Run, emu: EmulatorServer) -> dict[str, Any]:
     outcome = run("connect", "auto", "--json", *endpoint_args(emu))
     assert outcome.code == 0, outcome.err
-    return outcome.json()
+    document: dict[str, Any] = outcome.json()
+    return document
 
 
 def profile_of(home: Path) -> dict[str, Any]:

@@ -100,7 +100,8 @@ def rerun(run: Run, emu: EmulatorServer) -> dict[str, Any]:
     emu.faults.update(latency=0, drop_every=0, stall_every=0, replication_delay=0)
     outcome = run("connections", "renew", TENANT, "--json", *endpoint_args(emu))
     assert outcome.code == 0, outcome.err
-    return outcome.json()
+    document: dict[str, Any] = outcome.json()
+    return document
 
 
 @pytest.fixture
