@@ -136,7 +136,7 @@ class Offboarder:
                                "Remove it locally with `vdc-tui connections remove` instead.")
         try:
             self._check_tenant(token, entry.tenant_id)
-            async with _graph(self._endpoints, token) as graph:
+            async with GraphClient(self._endpoints, token.access_token) as graph:
                 checklist.running("admin")
                 # The reads and the admin check of automatic mode (one $batch, which also
                 # reads the saved app with its tags).
@@ -252,17 +252,6 @@ def _graph_failure(err: GraphError) -> VdcError:
                               f"({err.code}).", details={"graph_code": err.code})
 
 
-class _graph:
-    """``async with _graph(endpoints, token) as g`` — a GraphClient closed on exit."""
-
-    def __init__(self, endpoints: Endpoints, token: DelegatedToken) -> None:
-        self._client = GraphClient(endpoints, token.access_token)
-
-    async def __aenter__(self) -> GraphClient:
-        return self._client
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._client.aclose()
 
 
 __all__ = ["OFFBOARD_STEPS", "OffboardOutcome", "Offboarder", "offboard_plan"]

@@ -220,7 +220,7 @@ class Renewer:
         token = await self._app_token(tenant_id, profile, current)
         checklist.passed("current", f"SHA-1 {current.info.sha1}, valid until "
                                     f"{current.info.not_after:%Y-%m-%d}")
-        async with _Graph(self._endpoints, token) as graph:
+        async with GraphClient(self._endpoints, token.access_token) as graph:
             checklist.running("application")
             app = await _read_app(graph, str((profile.get("app") or {}).get("app_id") or ""))
             keys = {_sha1(k): k for k in app.get("keyCredentials") or []}
@@ -269,7 +269,7 @@ class Renewer:
             tokens = await self._verify(tenant_id, progress, new, required, sharepoint_url,
                                         checklist)
             self._save(tenant_id, progress, new, journal, checklist)
-            async with _Graph(self._endpoints, tokens["graph"]) as new_graph:
+            async with GraphClient(self._endpoints, tokens["graph"].access_token) as new_graph:
                 return await self._finish(new_graph, tenant_id, progress, new, keys, checklist,
                                           resumed=resumed, token=tokens["graph"])
 
@@ -541,17 +541,6 @@ def _graph_failure(err: GraphError) -> VdcError:
         {"graph_code": err.code, "status": err.status})
 
 
-class _Graph:
-    """``async with _Graph(endpoints, app_token) as g``: a GraphClient closed on exit."""
-
-    def __init__(self, endpoints: Endpoints, token: AppToken) -> None:
-        self._client = GraphClient(endpoints, token.access_token)
-
-    async def __aenter__(self) -> GraphClient:
-        return self._client
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._client.aclose()
 
 
 
