@@ -102,14 +102,17 @@ def check_admin_email(text: str) -> str:
     return cleaned
 
 
-def _with_certificate_facts(
+def with_certificate_facts(
     exc: VdcError, tenant_id: str, domain: str, sha1: str, sha256: str
 ) -> VdcError:
     """The sign-in error with this PFX's thumbprints in its details and, for certificate
     problems, in its text: the Entra admin centre lists certificates by SHA-1 thumbprint,
     while the sign-in error may quote the SHA-256 one the assertion carried. The tenant
     that was asked is named by the admin email's domain as well as by its id, so an app
-    registered in another tenant is easy to spot."""
+    registered in another tenant is easy to spot.
+
+    The one wording of a failed app sign-in with a PFX, for the manual check and the fleet
+    health check alike."""
     exc.details.setdefault("tenant_id", tenant_id)
     exc.details.setdefault("tenant_domain", domain)
     exc.details.setdefault("pfx_sha1", sha1)
@@ -131,10 +134,6 @@ def _with_certificate_facts(
             f" In the app registration's Certificates & secrets, look for thumbprint {sha1}."
         )
     return type(exc)(exc.code, exc.message + facts, remediation, exc.details)
-
-
-#: Public name: the fleet health check words its sign-in failures the same way.
-with_certificate_facts = _with_certificate_facts
 
 
 class ManualValidator:
@@ -216,7 +215,7 @@ class ManualValidator:
                 tenant_id, app_id, credential, self._endpoints.graph_scope
             )
         except VdcError as exc:
-            raise _with_certificate_facts(
+            raise with_certificate_facts(
                 exc, tenant_id, discovery.domain, info.sha1, info.sha256
             ) from None
         sp_object_id = str(graph_token.claims.get("oid") or "")
