@@ -442,10 +442,9 @@ class Renewer:
                       checklist: Checklist) -> dict[str, AppToken]:
         verifier = Verifier(self._endpoints, self._identity, self._pacing, self._catalog,
                             required)
-        started = self._pacing.clock()
         try:
-            tokens = await verifier.verify(tenant_id, progress.app_id, new.credential(),
-                                           sharepoint_url, checklist)
+            tokens, _ = await verifier.confirm(tenant_id, progress.app_id, new.credential(),
+                                               sharepoint_url, checklist)
         except ProvisioningFailed as exc:
             raise ProvisioningFailed(
                 "renewal_incomplete",
@@ -454,7 +453,6 @@ class Renewer:
                 "Nothing is broken: the old certificate still works. Run the same renew "
                 "command again in a few minutes; it finishes this renewal.",
                 dict(exc.details)) from exc
-        verifier.report(tokens, self._pacing.clock() - started, checklist)
         return tokens
 
     def _save(self, tenant_id: str, progress: _Progress, new: LoadedPfx, journal: Journal,

@@ -123,10 +123,8 @@ class Repairer:
                 checklist.running("verify")
                 verifier = Verifier(self._endpoints, self._identity, self._pacing,
                                     self._catalog, required)
-                started = self._pacing.clock()
-                tokens = await verifier.verify(tenant_id, app_id, pfx.credential(),
-                                               outcome.pop("sharepoint_url"), checklist)
-                verified = verifier.report(tokens, self._pacing.clock() - started, checklist)
+                _, verified = await verifier.confirm(tenant_id, app_id, pfx.credential(),
+                                                     outcome.pop("sharepoint_url"), checklist)
                 checklist.running("save")
                 version = self._catalog.version
                 permissions = dict(profile.get("permissions") or {})

@@ -55,6 +55,24 @@ class Verifier:
         self._catalog = catalog
         self._required = tuple(required)
 
+    async def confirm(
+        self,
+        tenant_id: str,
+        app_id: str,
+        credential: CertificateCredential,
+        sharepoint_url: str | None,
+        checklist: Checklist,
+    ) -> tuple[dict[str, AppToken], list[str]]:
+        """:meth:`verify`, then :meth:`report` with the time it took: the ``verify`` step of
+        onboarding, renewal and repair.
+
+        Returns:
+            The tokens by resource key, and the permissions they carried.
+        """
+        started = self._pacing.clock()
+        tokens = await self.verify(tenant_id, app_id, credential, sharepoint_url, checklist)
+        return tokens, self.report(tokens, self._pacing.clock() - started, checklist)
+
     async def verify(
         self,
         tenant_id: str,
