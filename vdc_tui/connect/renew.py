@@ -43,7 +43,7 @@ from .errors import (
 )
 from .graph import GraphClient, GraphError
 from .models import CertificateInfo, ProgressCallback, ignore_progress
-from .permissions import PermissionCatalog, load_catalog
+from .permissions import PermissionCatalog, load_catalog, roles_in_tokens
 from .progress import Checklist, Clock, Sleep
 from .proof import add_key_body, remove_key_body
 from .provision.journal import JOURNAL_NAME, Journal
@@ -311,16 +311,16 @@ class Renewer:
         from .clouds import sharepoint_scope
 
         wanted = self._catalog.by_resource(required)
-        missing: list[str] = []
         scopes = {"graph": self._endpoints.graph_scope,
                   "exchange": self._endpoints.exchange_scope}
         if sharepoint_url:
             scopes["sharepoint"] = sharepoint_scope(sharepoint_url)
+        tokens: dict[str, AppToken | None] = {}
         for key, scope in scopes.items():
-            if key not in wanted:
-                continue
-            tok = await self._identity.app_token(tenant_id, app_id, current.credential(), scope)
-            missing += [p.display for p in wanted[key] if p.value not in tok.roles]
+            if key in wanted:
+                tokens[key] = await self._identity.app_token(tenant_id, app_id,
+                                                             current.credential(), scope)
+        missing = [p.display for p in roles_in_tokens(required, tokens).missing]
         if missing:
             raise DiagnosedProblem(
                 "missing_permissions",

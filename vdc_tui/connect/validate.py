@@ -31,7 +31,13 @@ from .models import (
     ProgressCallback,
     TenantInfo,
 )
-from .permissions import GLOBAL_READER_ROLE, PermissionCatalog, RequiredPermission, load_catalog
+from .permissions import (
+    GLOBAL_READER_ROLE,
+    PermissionCatalog,
+    RequiredPermission,
+    load_catalog,
+    roles_in_tokens,
+)
 from .progress import Checklist
 from .services import (
     ServiceDetection,
@@ -408,23 +414,21 @@ class ManualValidator:
                 for ra in rra.get("resourceAccess") or ()
                 if ra.get("type") == "Role"
             }
-        granted: list[str] = []
+        asked = dict(tokens)
+        if "sharepoint" not in asked and not (
+            detection.sharepoint_url is None and reads.status("site") == 404
+        ):
+            # SharePoint exists but no token was had for it: its permissions count as missing.
+            # Without SharePoint in the tenant there is nothing to sign in to (unchecked); the
+            # services line refuses the SharePoint selection.
+            asked["sharepoint"] = None
+        found = roles_in_tokens(required, asked)
+        granted = [p.display for p in found.granted]
+        unchecked = [p.display for p in found.unchecked]
         missing_by_api: dict[str, list[str]] = {}
         not_added: list[str] = []
         not_consented: list[str] = []
-        unchecked: list[str] = []
-        for perm in required:
-            key = perm.resource.key
-            if key == "sharepoint" and key not in tokens:
-                if detection.sharepoint_url is None and reads.status("site") == 404:
-                    # No SharePoint in the tenant: nothing to sign in to; the services line
-                    # refuses the SharePoint selection.
-                    unchecked.append(perm.display)
-                    continue
-            token = tokens.get(key)
-            if token is not None and perm.value in token.roles:
-                granted.append(perm.display)
-                continue
+        for perm in found.missing:
             missing_by_api.setdefault(perm.resource.name, []).append(perm.value)
             if added is not None:
                 if (perm.resource.app_id.lower(), perm.id.lower()) in added:
