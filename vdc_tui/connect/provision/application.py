@@ -209,13 +209,7 @@ class Applications:
             "rotated by vdc-tui; do not add credentials by hand.",
             **self._application_body(credential_entry),
         }
-        created = await self._graph.post("/applications", body)
-        state.application_id = str(created["id"])
-        state.app_id = str(created["appId"])
-        state.created = True
-        state.journal.pending = None
-        state.journal.application_id = state.application_id
-        state.journal.app_id = state.app_id
+        state.made(await self._graph.post("/applications", body))
         state.write_journal()
 
     async def reuse(

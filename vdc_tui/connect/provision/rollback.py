@@ -71,13 +71,7 @@ class Rollback:
             except (GraphError, ServiceUnavailable):
                 found = []  # keep looking until the window closes
             if found:
-                app = found[0]
-                state.application_id = str(app["id"])
-                state.app_id = str(app["appId"])
-                state.created = True
-                state.journal.pending = None
-                state.journal.application_id = state.application_id
-                state.journal.app_id = state.app_id
+                state.made(found[0])
                 with suppress(OSError):
                     state.write_journal()  # a kill during the delete still knows the id
                 return
