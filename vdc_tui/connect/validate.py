@@ -534,7 +534,6 @@ class ManualValidator:
         self, detection: ServiceDetection, services: frozenset[str], checklist: Checklist
     ) -> None:
         checklist.running("services")
-        lines = [f"{s.label}: {s.availability.value.replace('_', ' ')}" for s in detection.services]
         refused = [
             s
             for s in detection.services
@@ -562,11 +561,11 @@ class ManualValidator:
         if unknown:
             checklist.warn(
                 "services",
-                "; ".join(lines),
+                detection.summary(),
                 " ".join(f"{s.label}: {s.reason}" for s in unknown),
             )
         else:
-            checklist.passed("services", "; ".join(lines))
+            checklist.passed("services", detection.summary())
 
 
 __all__ = [

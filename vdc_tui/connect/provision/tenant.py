@@ -239,7 +239,6 @@ def report_services(
     detection: ServiceDetection, services: frozenset[str], checklist: Checklist
 ) -> None:
     """Report the services; a warning when a selected one is not available."""
-    lines = [f"{s.label}: {s.availability.value.replace('_', ' ')}" for s in detection.services]
     lacking = [
         s
         for s in detection.services
@@ -248,12 +247,12 @@ def report_services(
     if lacking:
         checklist.warn(
             "services",
-            "; ".join(lines),
+            detection.summary(),
             " ".join(f"{s.label}: {s.reason}" for s in lacking)
             + " Only available services can be selected.",
         )
     else:
-        checklist.passed("services", "; ".join(lines))
+        checklist.passed("services", detection.summary())
 
 
 __all__ = [
