@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vdc_tui.connect.permissions import load_catalog, roles_in_tokens
+from vdc_tui.connect.permissions import RequiredPermission, load_catalog, roles_in_tokens
 
 
 @dataclass(frozen=True)
@@ -13,7 +13,7 @@ class _Token:
     roles: tuple[str, ...]
 
 
-def _required() -> tuple:
+def _required() -> tuple[RequiredPermission, ...]:
     return load_catalog().required_for(["exchange", "sharepoint"])
 
 
