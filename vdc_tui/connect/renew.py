@@ -46,6 +46,7 @@ from .models import CertificateInfo, ProgressCallback, ignore_progress
 from .permissions import PermissionCatalog, load_catalog, roles_in_tokens
 from .progress import Checklist, Clock, Sleep
 from .proof import add_key_body, remove_key_body
+from .provision.application import app_not_in_tenant
 from .provision.journal import JOURNAL_NAME, Journal
 from .provision.pacing import Pacing
 from .provision.verification import Verifier
@@ -505,11 +506,7 @@ async def _read_app(graph: GraphClient, app_id: str) -> dict[str, Any]:
                                params={"$select": "id,appId,displayName,keyCredentials"})
     except GraphError as err:
         if err.status == 404:
-            raise DiagnosedProblem(
-                "app_not_found_in_tenant",
-                f"The app registration {app_id} is not in the tenant any more.",
-                "Connect the tenant again (`vdc-tui connect auto`).",
-                {"app_id": app_id}) from err
+            raise app_not_in_tenant(app_id) from err
         raise _graph_failure(err) from err
 
 
