@@ -270,11 +270,6 @@ class PtyTerminal:
             time.sleep(min(quiet - (now - last), 0.1) + 0.005)
         raise TerminalTimeout(f"the screen kept changing for {timeout:.0f} s")
 
-    def ended(self) -> bool:
-        """Whether the program has closed its terminal."""
-        with self._changed:
-            return self._closed
-
 
 def _take_controlling_terminal() -> None:
     # Runs in the child after setsid() and after stdin was pointed at the pty.

@@ -8,7 +8,6 @@ the one place to follow it.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import sys
@@ -54,11 +53,6 @@ def shows_code(screen: str, user_code: str) -> bool:
     """
     wanted = _CODE_SEPARATORS.sub("", user_code).upper()
     return any(wanted in _CODE_SEPARATORS.sub("", line).upper() for line in screen.splitlines())
-
-
-def cli_available() -> bool:
-    """Whether the ``vdc-tui`` command line exists in this checkout."""
-    return importlib.util.find_spec("vdc_tui.cli.main") is not None
 
 
 def wizard_argv(python: str, endpoints: Mapping[str, str], extra: Sequence[str] = ()) -> list[str]:

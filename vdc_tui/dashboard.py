@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, ClassVar
 from textual.app import App
 from textual.binding import Binding, BindingType
 
+from .connect.terminal import MIN_COLUMNS, MIN_LINES
 from .theme import KEY_NAMES, VDC_THEME
 
 if TYPE_CHECKING:
@@ -31,8 +32,8 @@ class DashboardApp(App[str | None]):
 
     CSS_PATH = "vdc_tui.tcss"
     ENABLE_COMMAND_PALETTE = False
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (24, "-tall")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (MIN_COLUMNS, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (MIN_LINES, "-tall")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True,
                 tooltip="Leave the dashboard"),

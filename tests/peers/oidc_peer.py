@@ -144,14 +144,6 @@ class OidcPeer:
         """An absolute URL on the peer."""
         return f"{self.authority_host}{path}"
 
-    def log_tail(self, lines: int = 20) -> str:
-        """The last lines of the peer's stderr, for failure messages."""
-        try:
-            text = self.log_path.read_text("utf-8", errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
     def stop(self) -> None:
         """Stop the process by its PID (SIGTERM, then SIGKILL after a deadline)."""
         if self.process.poll() is not None:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from vdc_tui.connect.errors import DiagnosedProblem
+from vdc_tui.connect.errors import DiagnosedProblem, SignInError
 from vdc_tui.connect.graph import GraphError
-from vdc_tui.connect.models import CheckEvent, CheckStatus
+from vdc_tui.connect.identity import DelegatedToken
+from vdc_tui.connect.models import CheckEvent, CheckStatus, SignedInAdmin
 from vdc_tui.connect.provision import (
     Backoff,
     Checklist,
@@ -20,6 +21,7 @@ from vdc_tui.connect.provision import (
     is_replication_lag,
     together,
 )
+from vdc_tui.connect.provision.tenant import check_signed_in_tenant
 
 
 class FakeTime:
@@ -149,3 +151,19 @@ async def test_a_failed_verification_poll_cancels_its_siblings() -> None:
     with pytest.raises(RuntimeError, match="certificate refused"):
         await together(keeps_polling(), fails())
     assert sibling_cancelled.is_set()
+
+
+def _token_of(tenant_id: str, upn: str) -> DelegatedToken:
+    admin = SignedInAdmin(upn, "a1", tenant_id, "Megan Bowen")
+    return DelegatedToken(access_token="fake", claims={}, admin=admin, tenant_id=tenant_id)
+
+
+def test_an_admin_of_another_tenant_is_user_not_in_tenant_for_repair_and_offboarding() -> None:
+    saved = "7e3a1c55-2b4d-4f6a-9c8e-0d1f2a3b4c5d"
+    other = "11111111-2222-3333-4444-555555555555"
+    with pytest.raises(SignInError) as caught:
+        check_signed_in_tenant(_token_of(other, "megan@\x1b[31mfabrikam.com"), saved)
+    assert caught.value.code == "user_not_in_tenant"
+    assert caught.value.details == {"signed_in_tenant": other, "tenant_id": saved}
+    assert "\x1b" not in caught.value.message  # the UPN is scrubbed for the terminal
+    check_signed_in_tenant(_token_of(saved.upper(), "megan@contoso.com"), saved)  # same tenant

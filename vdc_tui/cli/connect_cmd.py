@@ -137,7 +137,7 @@ def success_document(
         "services": {"selected": list(selected), "available": list(result.available_services)},
         "permissions": {
             "granted": list(result.permissions.granted),
-            "missing": list(result.permissions.missing),
+            "missing": [],  # a verified connection lacks none (see PermissionStatus)
         },
         "profile": str(profile),
     }
@@ -179,7 +179,7 @@ class ConnectRun:
     reporter: Reporter
     requested: list[str] | None
     demo_note: str | None = None
-    _session: DeviceFlowSession | None = field(default=None, repr=False)
+    _sign_in: SignInSession = field(default_factory=lambda: SignInSession(), repr=False)
 
     async def auto(self) -> int:
         """Automatic mode: device-code sign-in, then create, consent and verify the app."""
@@ -250,7 +250,7 @@ class ConnectRun:
 
     async def _auto(self, service: ConnectionService) -> tuple[ConnectionResult, list[str], Path]:
         token = await admin_sign_in(service, self.reporter, note=self.demo_note,
-                                    on_session=self._track_session)
+                                    on_session=self._sign_in.track)
         # The lock covers provisioning and saving: two runs must not build two apps at once.
         with service.profiles.lock(token.tenant_id):
             result = await service.provision(token, self.reporter.progress, self.requested)
@@ -262,21 +262,15 @@ class ConnectRun:
         self,
         body: Callable[[ConnectionService], Awaitable[tuple[ConnectionResult, list[str], Path]]],
     ) -> int:
-        service = ConnectionService(self.settings)
-        try:
+        outcome = await run_service_command(
+            self.settings, self.reporter, body, what="connect",
             # A home folder that cannot hold the profile is said now, not after a sign-in
             # and an app registration that could then not be saved.
-            service.profiles.check_usable()
-            outcome = await run_cancellable(body(service), on_cancel=self._cancel_session)
-        except VdcError as error:
-            log.info("failed: %s (%s)", error.code, error.message)
-            self._warn_folder(service)
-            self.reporter.failure(error)
-            return error.exit_code
-        finally:
-            await service.aclose()
+            before=lambda service: service.profiles.check_usable(),
+            on_cancel=self._sign_in.cancel, folder_warnings=True)
+        if isinstance(outcome, VdcError):
+            return outcome.exit_code
         result, selected, path = outcome
-        self._warn_folder(service)
         for warning in result.warnings:
             log.info("warning: %s %s", warning.title, warning.detail)
         self.reporter.note(
@@ -289,16 +283,60 @@ class ConnectRun:
             self.reporter.emit(success_document(result, selected, path))
         return 0
 
-    def _warn_folder(self, service: ConnectionService) -> None:
-        for warning in service.profiles.warnings:
-            self.reporter.warning(warning)
 
-    def _track_session(self, session: DeviceFlowSession | None) -> None:
+class SignInSession:
+    """The pending device-code session of a command, so that Ctrl+C stops its wait at once."""
+
+    def __init__(self) -> None:
+        self._session: DeviceFlowSession | None = None
+
+    def track(self, session: DeviceFlowSession | None) -> None:
+        """Remember the pending session (``None`` once the wait is over)."""
         self._session = session
 
-    def _cancel_session(self) -> None:
+    def cancel(self) -> None:
+        """Stop the pending wait, if any."""
         if self._session is not None:
             self._session.cancel()
+
+
+async def run_service_command(
+    settings: ConnectSettings,
+    reporter: Reporter,
+    work: Callable[[ConnectionService], Awaitable[T]],
+    *,
+    what: str,
+    before: Callable[[ConnectionService], object] | None = None,
+    on_cancel: Callable[[], None] = lambda: None,
+    folder_warnings: bool = False,
+) -> T | VdcError:
+    """One command's run: a service opened for ``work`` and closed after it, Ctrl+C
+    cancelling the work (:func:`run_cancellable`).
+
+    ``before`` runs first, outside the Ctrl+C handling (checks and prompts that touch no
+    network). A failure is logged and reported, then returned (its ``exit_code`` is the
+    command's); ``folder_warnings`` reports the home folder's warnings either way.
+    """
+    service = ConnectionService(settings)
+
+    def warn_folder() -> None:
+        if folder_warnings:
+            for warning in service.profiles.warnings:
+                reporter.warning(warning)
+
+    try:
+        if before is not None:
+            before(service)
+        outcome = await run_cancellable(work(service), on_cancel=on_cancel)
+    except VdcError as error:
+        log.info("%s failed: %s (%s)", what, error.code, error.message)
+        warn_folder()
+        reporter.failure(error)
+        return error
+    finally:
+        await service.aclose()
+    warn_folder()
+    return outcome
 
 
 async def admin_sign_in(

@@ -7,7 +7,6 @@ callback, so the dashboard can offer the same action as one call.
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -15,16 +14,14 @@ from typing import TYPE_CHECKING, Any
 from ..connect.errors import Cancelled, InvalidInput, VdcError
 from ..connect.offboard import offboard_plan
 from ..connect.service import ConnectionService, ConnectSettings
-from .connect_cmd import admin_sign_in, run_cancellable
+from .connect_cmd import SignInSession, admin_sign_in, run_cancellable, run_service_command
 from .output import Reporter
 
 if TYPE_CHECKING:
-    from ..connect.identity import DeviceFlowSession
+    from ..connect.identity import DelegatedToken
     from ..connect.offboard import OffboardOutcome
     from ..connect.renew import RenewalCandidate, RenewOutcome
     from ..connect.repair import RepairOutcome
-
-log = logging.getLogger("vdc_tui.cli.lifecycle")
 
 
 def _confirm(reporter: Reporter, question: str) -> bool:
@@ -44,14 +41,18 @@ class _AdminRun:
         self.settings = settings
         self.reporter = reporter
         self.demo_note = demo_note
-        self._session: DeviceFlowSession | None = None
+        self._sign_in = SignInSession()
 
-    def _track(self, session: DeviceFlowSession | None) -> None:
-        self._session = session
+    async def _sign_in_admin(self, service: ConnectionService) -> DelegatedToken:
+        return await admin_sign_in(service, self.reporter, note=self.demo_note,
+                                   on_session=self._sign_in.track)
 
-    def _cancel(self) -> None:
-        if self._session is not None:
-            self._session.cancel()
+
+def _tenant_facts(tenant_id: str, profile: dict[str, Any]) -> dict[str, Any]:
+    """The ``tenant`` object of a command's JSON answer, from the saved profile."""
+    tenant = profile.get("tenant") if isinstance(profile.get("tenant"), dict) else {}
+    return {"id": tenant_id, "name": (tenant or {}).get("name"),
+            "default_domain": (tenant or {}).get("default_domain")}
 
 
 class RepairRun(_AdminRun):
@@ -59,23 +60,21 @@ class RepairRun(_AdminRun):
 
     async def run(self, tenant: str) -> int:
         """Exit code of the command."""
-        service = ConnectionService(self.settings)
-        try:
-            service.profiles.load(tenant)  # a wrong name is said before any sign-in
 
-            async def work() -> RepairOutcome:
-                token = await admin_sign_in(service, self.reporter, note=self.demo_note,
-                                            on_session=self._track)
-                return await service.repair(tenant, token, self.reporter.progress)
+        async def work(service: ConnectionService) -> tuple[RepairOutcome, dict[str, Any], str]:
+            token = await self._sign_in_admin(service)
+            outcome = await service.repair(tenant, token, self.reporter.progress)
+            return (outcome, service.profiles.load(outcome.tenant_id),
+                    str(service.profiles.tenant_dir(outcome.tenant_id) / "profile.json"))
 
-            outcome = await run_cancellable(work(), on_cancel=self._cancel)
-            profile = service.profiles.load(outcome.tenant_id)
-        except VdcError as error:
-            log.info("repair failed: %s", error.code)
-            self.reporter.failure(error)
-            return error.exit_code
-        finally:
-            await service.aclose()
+        done = await run_service_command(
+            self.settings, self.reporter, work, what="repair",
+            # A wrong name is said before any sign-in.
+            before=lambda service: service.profiles.load(tenant),
+            on_cancel=self._sign_in.cancel)
+        if isinstance(done, VdcError):
+            return done.exit_code
+        outcome, profile, profile_path = done
         what = (f"granted {len(outcome.granted)} missing permission(s)" if outcome.granted
                 else "no permission was missing")
         if outcome.global_reader_assigned:
@@ -83,12 +82,9 @@ class RepairRun(_AdminRun):
         self.reporter.note(f"Repaired {outcome.tenant_id}: {what}; "
                            f"{len(outcome.verified)} permissions verified in app-only tokens.")
         if self.reporter.json_mode:
-            tenant_facts = profile.get("tenant") if isinstance(profile.get("tenant"), dict) \
-                else {}
             self.reporter.emit({
                 "status": "repaired",
-                "tenant": {"id": outcome.tenant_id, "name": (tenant_facts or {}).get("name"),
-                           "default_domain": (tenant_facts or {}).get("default_domain")},
+                "tenant": _tenant_facts(outcome.tenant_id, profile),
                 "app_id": outcome.app_id,
                 "permissions": {"granted_now": list(outcome.granted),
                                 "already": list(outcome.already),
@@ -96,8 +92,7 @@ class RepairRun(_AdminRun):
                 "global_reader_assigned": outcome.global_reader_assigned,
                 "required_access_updated": outcome.required_access_updated,
                 "catalog_version": outcome.catalog_version,
-                "profile": str(service.profiles.tenant_dir(outcome.tenant_id) /
-                               "profile.json"),
+                "profile": profile_path,
             })
         return 0
 
@@ -107,11 +102,10 @@ class OffboardRun(_AdminRun):
 
     async def run(self, tenant: str, *, purge: bool, delete_app: bool, yes: bool) -> int:
         """Exit code of the command; the outcome is reported on stderr and as JSON."""
-        service = ConnectionService(self.settings)
-        try:
+
+        def confirm(service: ConnectionService) -> None:
             profile = service.profiles.load(tenant)
-            plan = offboard_plan(profile, delete_app=delete_app, purge=purge)
-            self.reporter.note(plan)
+            self.reporter.note(offboard_plan(profile, delete_app=delete_app, purge=purge))
             if not yes and not _confirm(self.reporter, "Go ahead?"):
                 if sys.stdin is not None and sys.stdin.isatty():
                     raise Cancelled("Nothing was changed.")
@@ -119,20 +113,16 @@ class OffboardRun(_AdminRun):
                                    "Offboarding deletes things: it needs a confirmation.",
                                    "Run it in a terminal and answer y, or add --yes.")
 
-            async def work() -> OffboardOutcome:
-                token = await admin_sign_in(service, self.reporter, note=self.demo_note,
-                                            on_session=self._track)
-                return await service.offboard(tenant, token, purge=purge,
-                                              delete_app=delete_app,
-                                              on_progress=self.reporter.progress)
+        async def work(service: ConnectionService) -> OffboardOutcome:
+            token = await self._sign_in_admin(service)
+            return await service.offboard(tenant, token, purge=purge, delete_app=delete_app,
+                                          on_progress=self.reporter.progress)
 
-            outcome = await run_cancellable(work(), on_cancel=self._cancel)
-        except VdcError as error:
-            log.info("offboarding failed: %s", error.code)
-            self.reporter.failure(error)
-            return error.exit_code
-        finally:
-            await service.aclose()
+        outcome = await run_service_command(self.settings, self.reporter, work,
+                                            what="offboarding", before=confirm,
+                                            on_cancel=self._sign_in.cancel)
+        if isinstance(outcome, VdcError):
+            return outcome.exit_code
         self._report(outcome)
         return 0
 
@@ -162,12 +152,10 @@ class OffboardRun(_AdminRun):
 
 
 def _renewed_document(outcome: RenewOutcome, profile: dict[str, Any]) -> dict[str, Any]:
-    tenant = profile.get("tenant") if isinstance(profile.get("tenant"), dict) else {}
     cert = outcome.certificate
     return {
         "status": "renewed",
-        "tenant": {"id": outcome.tenant_id, "name": (tenant or {}).get("name"),
-                   "default_domain": (tenant or {}).get("default_domain")},
+        "tenant": _tenant_facts(outcome.tenant_id, profile),
         "mode": profile.get("mode"),
         "app_id": outcome.app_id,
         "certificate": {"sha1": cert.sha1, "sha256": cert.sha256,
@@ -206,19 +194,16 @@ class RenewRun:
 
     async def one(self, tenant: str, *, include_manual: bool) -> int:
         """Renew one connection."""
-        service = ConnectionService(self.settings)
-        try:
-            outcome = await run_cancellable(
-                service.renew(tenant, include_manual=include_manual,
-                              on_progress=self.reporter.progress),
-                on_cancel=lambda: None)
-            profile = service.profiles.load(outcome.tenant_id)
-        except VdcError as error:
-            log.info("renewal failed: %s", error.code)
-            self.reporter.failure(error)
-            return error.exit_code
-        finally:
-            await service.aclose()
+
+        async def work(service: ConnectionService) -> tuple[RenewOutcome, dict[str, Any]]:
+            outcome = await service.renew(tenant, include_manual=include_manual,
+                                          on_progress=self.reporter.progress)
+            return outcome, service.profiles.load(outcome.tenant_id)
+
+        done = await run_service_command(self.settings, self.reporter, work, what="renewal")
+        if isinstance(done, VdcError):
+            return done.exit_code
+        outcome, profile = done
         self._say(outcome)
         if self.reporter.json_mode:
             self.reporter.emit(_renewed_document(outcome, profile))

@@ -30,7 +30,6 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .errors import CertificateProblem, scrub
-from .fsutil import atomic_write
 from .models import CertificateInfo
 
 if TYPE_CHECKING:
@@ -465,11 +464,6 @@ def _b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
-def x5t_s256(cert: x509.Certificate) -> str:
-    """The ``x5t#S256`` header value: base64url SHA-256 of the DER, no padding."""
-    return _b64url(cert.fingerprint(hashes.SHA256()))
-
-
 def x5t_sha1(cert: x509.Certificate) -> str:
     """The ``x5t`` header value: base64url SHA-1 of the DER, no padding."""
     return _b64url(cert.fingerprint(hashes.SHA1()))  # the header's definition
@@ -551,13 +545,6 @@ def export_pfx(
     return pkcs12.serialize_key_and_certificates(
         friendly, key, cert, list(chain) or None, encryption
     )
-
-
-def write_pfx(pfx: LoadedPfx, path: Path) -> None:
-    """Write the PFX to ``path`` atomically with mode 0600 (it holds the private key)."""
-    atomic_write(path, pfx.pfx_bytes)
-    if os.name == "posix":
-        os.chmod(path, 0o600)
 
 
 def key_credential(pfx: LoadedPfx, display_name: str) -> dict[str, Any]:

@@ -480,6 +480,12 @@ class GraphClient:
         if self._own_client:
             await self._client.aclose()
 
+    async def __aenter__(self) -> GraphClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
 
 def _chunks(requests: list[BatchRequest]) -> list[list[BatchRequest]]:
     """Chunks of at most 20 that never split a group of requests linked by ``dependsOn``."""

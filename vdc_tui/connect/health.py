@@ -32,7 +32,7 @@ from .clouds import Endpoints, sharepoint_scope
 from .errors import InvalidInput, ServiceUnavailable, VdcError, scrub
 from .fsutil import atomic_write
 from .models import Availability
-from .permissions import GLOBAL_READER_ROLE, PermissionCatalog, load_catalog
+from .permissions import GLOBAL_READER_ROLE, PermissionCatalog, load_catalog, roles_in_tokens
 from .services import sharepoint_root_from_principal
 
 if TYPE_CHECKING:
@@ -397,16 +397,9 @@ class HealthChecker:
                                 "SharePoint Online is not selected for this tenant."))
 
         # 5. permissions: the live roles of the tokens against the current catalog
-        missing: list[str] = []
-        unchecked: list[str] = []
-        for perm in required:
-            key = perm.resource.key
-            if key == "sharepoint" and key not in tokens:
-                unchecked.append(perm.display)
-                continue
-            token = tokens.get(key)
-            if token is None or perm.value not in token.roles:
-                missing.append(perm.display)
+        found = roles_in_tokens(required, tokens)
+        missing = [p.display for p in found.missing]
+        unchecked = [p.display for p in found.unchecked]
         facts["missing"] = tuple(missing)
         if missing:
             by_api: dict[str, list[str]] = {}

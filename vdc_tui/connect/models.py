@@ -171,10 +171,16 @@ class SignedInAdmin:
 
 @dataclass(frozen=True)
 class PermissionStatus:
-    """Granted and missing application permissions, as ``API: permission`` strings."""
+    """The application permissions the app-only tokens carried, as ``API: permission``
+    strings.
+
+    There is no "missing" list: a connection result exists only when every required
+    permission was in the tokens (otherwise the check fails with ``missing_permissions``),
+    so what a verified connection lacks is always nothing. Missing permissions of a saved
+    connection are found by the health check (``connect/health.py``), from live tokens.
+    """
 
     granted: tuple[str, ...] = ()
-    missing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ from .errors import (
     DiagnosedProblem,
     InvalidInput,
     ServiceUnavailable,
-    SignInError,
     VdcError,
     scrub,
 )
@@ -33,7 +32,7 @@ from .permissions import load_catalog
 from .profiles import ProfileStore
 from .progress import Backoff, Checklist
 from .provision import MANAGED_TAG
-from .provision.tenant import FirstReads, check_admin, read_tenant
+from .provision.tenant import FirstReads, check_admin, check_signed_in_tenant, read_tenant
 
 OFFBOARD_STEPS = {
     "admin": "Signed-in administrator",
@@ -135,8 +134,8 @@ class Offboarder:
                                f"The profile of tenant {entry.tenant_id} names no app.",
                                "Remove it locally with `vdc-tui connections remove` instead.")
         try:
-            self._check_tenant(token, entry.tenant_id)
-            async with _graph(self._endpoints, token) as graph:
+            check_signed_in_tenant(token, entry.tenant_id)
+            async with GraphClient(self._endpoints, token.access_token) as graph:
                 checklist.running("admin")
                 # The reads and the admin check of automatic mode (one $batch, which also
                 # reads the saved app with its tags).
@@ -156,16 +155,6 @@ class Offboarder:
         removed = self._profiles.remove(entry.tenant_id)
         checklist.passed("local", f"{len(removed)} path(s) removed")
         return OffboardOutcome(**{**outcome.__dict__, "removed": tuple(str(p) for p in removed)})
-
-    @staticmethod
-    def _check_tenant(token: DelegatedToken, tenant_id: str) -> None:
-        if token.tenant_id.lower() != tenant_id.lower():
-            upn = scrub(token.admin.upn, limit=200)
-            raise SignInError(
-                "user_not_in_tenant",
-                f"{upn} signed in to tenant {token.tenant_id}, not to {tenant_id}.",
-                "Sign in with a Global Administrator of the connection's tenant.",
-                {"signed_in_tenant": token.tenant_id, "tenant_id": tenant_id})
 
     async def _tenant_side(self, graph: GraphClient, first: FirstReads, tenant_id: str,
                            app_id: str, object_id: str | None, mode: str, *, purge: bool,
@@ -252,17 +241,6 @@ def _graph_failure(err: GraphError) -> VdcError:
                               f"({err.code}).", details={"graph_code": err.code})
 
 
-class _graph:
-    """``async with _graph(endpoints, token) as g`` — a GraphClient closed on exit."""
-
-    def __init__(self, endpoints: Endpoints, token: DelegatedToken) -> None:
-        self._client = GraphClient(endpoints, token.access_token)
-
-    async def __aenter__(self) -> GraphClient:
-        return self._client
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._client.aclose()
 
 
 __all__ = ["OFFBOARD_STEPS", "OffboardOutcome", "Offboarder", "offboard_plan"]

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Protocol
 
 GLOBAL_ADMINISTRATOR_ROLE = "62e90394-69f5-4237-9190-012177145e10"
 GLOBAL_READER_ROLE = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
@@ -87,6 +88,46 @@ class PermissionCatalog:
         items = sorted(f"{p.resource.key}:{p.id}:{','.join(sorted(p.services))}"
                        for p in self.permissions)
         return "sha256:" + hashlib.sha256("\n".join(items).encode("utf-8")).hexdigest()[:16]
+
+
+class CarriesRoles(Protocol):
+    """An app-only token, as far as permissions go: its ``roles`` claim."""
+
+    @property
+    def roles(self) -> Sequence[str]: ...
+
+
+@dataclass(frozen=True)
+class RolesFound:
+    """Required permissions sorted by what the app-only tokens carried (catalog order)."""
+
+    granted: tuple[RequiredPermission, ...]
+    missing: tuple[RequiredPermission, ...]
+    unchecked: tuple[RequiredPermission, ...]
+
+
+def roles_in_tokens(
+    required: Iterable[RequiredPermission], tokens: Mapping[str, CarriesRoles | None]
+) -> RolesFound:
+    """The one rule for "is this permission in the tokens" (onboarding's verification, the
+    manual check, renewal's baseline and the fleet health check).
+
+    ``tokens`` maps a resource key (``graph``, ``exchange``, ``sharepoint``) to its app-only
+    token: a permission whose role is in it is granted; one whose resource's token lacks the
+    role, or is ``None`` (the resource refused a token), is missing; one whose resource has
+    no entry (no token was asked for, e.g. a tenant without SharePoint) is unchecked.
+    """
+    granted: list[RequiredPermission] = []
+    missing: list[RequiredPermission] = []
+    unchecked: list[RequiredPermission] = []
+    for perm in required:
+        key = perm.resource.key
+        if key not in tokens:
+            unchecked.append(perm)
+            continue
+        token = tokens[key]
+        (granted if token is not None and perm.value in token.roles else missing).append(perm)
+    return RolesFound(tuple(granted), tuple(missing), tuple(unchecked))
 
 
 @cache

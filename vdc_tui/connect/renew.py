@@ -43,9 +43,10 @@ from .errors import (
 )
 from .graph import GraphClient, GraphError
 from .models import CertificateInfo, ProgressCallback, ignore_progress
-from .permissions import PermissionCatalog, load_catalog
+from .permissions import PermissionCatalog, load_catalog, roles_in_tokens
 from .progress import Checklist, Clock, Sleep
 from .proof import add_key_body, remove_key_body
+from .provision.application import app_not_in_tenant
 from .provision.journal import JOURNAL_NAME, Journal
 from .provision.pacing import Pacing
 from .provision.verification import Verifier
@@ -220,7 +221,7 @@ class Renewer:
         token = await self._app_token(tenant_id, profile, current)
         checklist.passed("current", f"SHA-1 {current.info.sha1}, valid until "
                                     f"{current.info.not_after:%Y-%m-%d}")
-        async with _Graph(self._endpoints, token) as graph:
+        async with GraphClient(self._endpoints, token.access_token) as graph:
             checklist.running("application")
             app = await _read_app(graph, str((profile.get("app") or {}).get("app_id") or ""))
             keys = {_sha1(k): k for k in app.get("keyCredentials") or []}
@@ -269,7 +270,7 @@ class Renewer:
             tokens = await self._verify(tenant_id, progress, new, required, sharepoint_url,
                                         checklist)
             self._save(tenant_id, progress, new, journal, checklist)
-            async with _Graph(self._endpoints, tokens["graph"]) as new_graph:
+            async with GraphClient(self._endpoints, tokens["graph"].access_token) as new_graph:
                 return await self._finish(new_graph, tenant_id, progress, new, keys, checklist,
                                           resumed=resumed, token=tokens["graph"])
 
@@ -311,16 +312,16 @@ class Renewer:
         from .clouds import sharepoint_scope
 
         wanted = self._catalog.by_resource(required)
-        missing: list[str] = []
         scopes = {"graph": self._endpoints.graph_scope,
                   "exchange": self._endpoints.exchange_scope}
         if sharepoint_url:
             scopes["sharepoint"] = sharepoint_scope(sharepoint_url)
+        tokens: dict[str, AppToken | None] = {}
         for key, scope in scopes.items():
-            if key not in wanted:
-                continue
-            tok = await self._identity.app_token(tenant_id, app_id, current.credential(), scope)
-            missing += [p.display for p in wanted[key] if p.value not in tok.roles]
+            if key in wanted:
+                tokens[key] = await self._identity.app_token(tenant_id, app_id,
+                                                             current.credential(), scope)
+        missing = [p.display for p in roles_in_tokens(required, tokens).missing]
         if missing:
             raise DiagnosedProblem(
                 "missing_permissions",
@@ -442,10 +443,9 @@ class Renewer:
                       checklist: Checklist) -> dict[str, AppToken]:
         verifier = Verifier(self._endpoints, self._identity, self._pacing, self._catalog,
                             required)
-        started = self._pacing.clock()
         try:
-            tokens = await verifier.verify(tenant_id, progress.app_id, new.credential(),
-                                           sharepoint_url, checklist)
+            tokens, _ = await verifier.confirm(tenant_id, progress.app_id, new.credential(),
+                                               sharepoint_url, checklist)
         except ProvisioningFailed as exc:
             raise ProvisioningFailed(
                 "renewal_incomplete",
@@ -454,7 +454,6 @@ class Renewer:
                 "Nothing is broken: the old certificate still works. Run the same renew "
                 "command again in a few minutes; it finishes this renewal.",
                 dict(exc.details)) from exc
-        verifier.report(tokens, self._pacing.clock() - started, checklist)
         return tokens
 
     def _save(self, tenant_id: str, progress: _Progress, new: LoadedPfx, journal: Journal,
@@ -507,11 +506,7 @@ async def _read_app(graph: GraphClient, app_id: str) -> dict[str, Any]:
                                params={"$select": "id,appId,displayName,keyCredentials"})
     except GraphError as err:
         if err.status == 404:
-            raise DiagnosedProblem(
-                "app_not_found_in_tenant",
-                f"The app registration {app_id} is not in the tenant any more.",
-                "Connect the tenant again (`vdc-tui connect auto`).",
-                {"app_id": app_id}) from err
+            raise app_not_in_tenant(app_id) from err
         raise _graph_failure(err) from err
 
 
@@ -541,17 +536,6 @@ def _graph_failure(err: GraphError) -> VdcError:
         {"graph_code": err.code, "status": err.status})
 
 
-class _Graph:
-    """``async with _Graph(endpoints, app_token) as g``: a GraphClient closed on exit."""
-
-    def __init__(self, endpoints: Endpoints, token: AppToken) -> None:
-        self._client = GraphClient(endpoints, token.access_token)
-
-    async def __aenter__(self) -> GraphClient:
-        return self._client
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._client.aclose()
 
 
 

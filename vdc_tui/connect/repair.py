@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from .errors import DiagnosedProblem, SignInError, VdcError
+from .errors import DiagnosedProblem, VdcError
 from .graph import GraphClient, GraphError
 from .models import ProgressCallback, ignore_progress
 from .permissions import GLOBAL_READER_ROLE, PermissionCatalog, load_catalog
 from .progress import Checklist, Clock, Sleep
-from .provision.application import access_set, required_resource_access
+from .provision.application import access_set, app_not_in_tenant, required_resource_access
 from .provision.grants import grant
 from .provision.pacing import Pacing
-from .provision.tenant import check_admin, check_resources, read_tenant
+from .provision.tenant import check_admin, check_resources, check_signed_in_tenant, read_tenant
 from .provision.verification import Verifier
 
 if TYPE_CHECKING:
@@ -105,12 +105,7 @@ class Repairer:
         services = list((profile.get("services") or {}).get("selected") or ["exchange"])
         required = self._catalog.required_for(services)
         try:
-            if token.tenant_id.lower() != tenant_id.lower():
-                raise SignInError(
-                    "user_not_in_tenant",
-                    f"{token.admin.upn} signed in to tenant {token.tenant_id}, not {tenant_id}.",
-                    "Sign in with a Global Administrator of the connection's tenant.",
-                    {"signed_in_tenant": token.tenant_id, "tenant_id": tenant_id})
+            check_signed_in_tenant(token, tenant_id)
             pfx = self._profiles.read_key(tenant_id)
             with self._profiles.lock(tenant_id):
                 graph = GraphClient(self._endpoints, token.access_token,
@@ -123,10 +118,8 @@ class Repairer:
                 checklist.running("verify")
                 verifier = Verifier(self._endpoints, self._identity, self._pacing,
                                     self._catalog, required)
-                started = self._pacing.clock()
-                tokens = await verifier.verify(tenant_id, app_id, pfx.credential(),
-                                               outcome.pop("sharepoint_url"), checklist)
-                verified = verifier.report(tokens, self._pacing.clock() - started, checklist)
+                _, verified = await verifier.confirm(tenant_id, app_id, pfx.credential(),
+                                                     outcome.pop("sharepoint_url"), checklist)
                 checklist.running("save")
                 version = self._catalog.version
                 permissions = dict(profile.get("permissions") or {})
@@ -150,10 +143,7 @@ class Repairer:
         checklist.running("application")
         app = first.body("saved_app")
         if app is None:
-            raise DiagnosedProblem(
-                "app_not_found_in_tenant",
-                f"The app registration {app_id} is not in the tenant any more.",
-                "Connect the tenant again with `vdc-tui connect auto`.", {"app_id": app_id})
+            raise app_not_in_tenant(app_id)
         try:
             sp = await graph.get(f"/servicePrincipals(appId='{app_id}')",
                                  params={"$select": "id,appId"})

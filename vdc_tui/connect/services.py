@@ -173,6 +173,11 @@ class ServiceDetection:
     services: tuple[ServiceAvailability, ...]
     sharepoint_url: str | None = None
 
+    def summary(self) -> str:
+        """The checklist's services line: ``Exchange Online: available; …``."""
+        return "; ".join(f"{s.label}: {s.availability.value.replace('_', ' ')}"
+                         for s in self.services)
+
     def get(self, service: str) -> ServiceAvailability:
         """The entry of one service."""
         for entry in self.services:

@@ -31,7 +31,13 @@ from .models import (
     ProgressCallback,
     TenantInfo,
 )
-from .permissions import GLOBAL_READER_ROLE, PermissionCatalog, RequiredPermission, load_catalog
+from .permissions import (
+    GLOBAL_READER_ROLE,
+    PermissionCatalog,
+    RequiredPermission,
+    load_catalog,
+    roles_in_tokens,
+)
 from .progress import Checklist
 from .services import (
     ServiceDetection,
@@ -102,14 +108,17 @@ def check_admin_email(text: str) -> str:
     return cleaned
 
 
-def _with_certificate_facts(
+def with_certificate_facts(
     exc: VdcError, tenant_id: str, domain: str, sha1: str, sha256: str
 ) -> VdcError:
     """The sign-in error with this PFX's thumbprints in its details and, for certificate
     problems, in its text: the Entra admin centre lists certificates by SHA-1 thumbprint,
     while the sign-in error may quote the SHA-256 one the assertion carried. The tenant
     that was asked is named by the admin email's domain as well as by its id, so an app
-    registered in another tenant is easy to spot."""
+    registered in another tenant is easy to spot.
+
+    The one wording of a failed app sign-in with a PFX, for the manual check and the fleet
+    health check alike."""
     exc.details.setdefault("tenant_id", tenant_id)
     exc.details.setdefault("tenant_domain", domain)
     exc.details.setdefault("pfx_sha1", sha1)
@@ -131,10 +140,6 @@ def _with_certificate_facts(
             f" In the app registration's Certificates & secrets, look for thumbprint {sha1}."
         )
     return type(exc)(exc.code, exc.message + facts, remediation, exc.details)
-
-
-#: Public name: the fleet health check words its sign-in failures the same way.
-with_certificate_facts = _with_certificate_facts
 
 
 class ManualValidator:
@@ -216,7 +221,7 @@ class ManualValidator:
                 tenant_id, app_id, credential, self._endpoints.graph_scope
             )
         except VdcError as exc:
-            raise _with_certificate_facts(
+            raise with_certificate_facts(
                 exc, tenant_id, discovery.domain, info.sha1, info.sha256
             ) from None
         sp_object_id = str(graph_token.claims.get("oid") or "")
@@ -307,7 +312,7 @@ class ManualValidator:
             certificate_pfx=export_pfx(pfx.private_key, pfx.certificate, chain=pfx.chain),
             signed_in_as=email,
             services=detection.services,
-            permissions=PermissionStatus(granted=tuple(granted), missing=()),
+            permissions=PermissionStatus(granted=tuple(granted)),
             warnings=tuple(checklist.warnings),
             extra={"service_principal_id": sp_id, "sharepoint_url": detection.sharepoint_url},
         )
@@ -409,23 +414,21 @@ class ManualValidator:
                 for ra in rra.get("resourceAccess") or ()
                 if ra.get("type") == "Role"
             }
-        granted: list[str] = []
+        asked = dict(tokens)
+        if "sharepoint" not in asked and not (
+            detection.sharepoint_url is None and reads.status("site") == 404
+        ):
+            # SharePoint exists but no token was had for it: its permissions count as missing.
+            # Without SharePoint in the tenant there is nothing to sign in to (unchecked); the
+            # services line refuses the SharePoint selection.
+            asked["sharepoint"] = None
+        found = roles_in_tokens(required, asked)
+        granted = [p.display for p in found.granted]
+        unchecked = [p.display for p in found.unchecked]
         missing_by_api: dict[str, list[str]] = {}
         not_added: list[str] = []
         not_consented: list[str] = []
-        unchecked: list[str] = []
-        for perm in required:
-            key = perm.resource.key
-            if key == "sharepoint" and key not in tokens:
-                if detection.sharepoint_url is None and reads.status("site") == 404:
-                    # No SharePoint in the tenant: nothing to sign in to; the services line
-                    # refuses the SharePoint selection.
-                    unchecked.append(perm.display)
-                    continue
-            token = tokens.get(key)
-            if token is not None and perm.value in token.roles:
-                granted.append(perm.display)
-                continue
+        for perm in found.missing:
             missing_by_api.setdefault(perm.resource.name, []).append(perm.value)
             if added is not None:
                 if (perm.resource.app_id.lower(), perm.id.lower()) in added:
@@ -531,7 +534,6 @@ class ManualValidator:
         self, detection: ServiceDetection, services: frozenset[str], checklist: Checklist
     ) -> None:
         checklist.running("services")
-        lines = [f"{s.label}: {s.availability.value.replace('_', ' ')}" for s in detection.services]
         refused = [
             s
             for s in detection.services
@@ -559,11 +561,11 @@ class ManualValidator:
         if unknown:
             checklist.warn(
                 "services",
-                "; ".join(lines),
+                detection.summary(),
                 " ".join(f"{s.label}: {s.reason}" for s in unknown),
             )
         else:
-            checklist.passed("services", "; ".join(lines))
+            checklist.passed("services", detection.summary())
 
 
 __all__ = [

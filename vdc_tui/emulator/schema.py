@@ -174,18 +174,24 @@ def _check_object(type_name: str, body: dict[str, Any], where: str, *, partial: 
             if not spec["nullable"]:
                 problems.append(f"{path}: cannot be null")
             continue
-        if spec["collection"]:
-            if not isinstance(value, list):
-                problems.append(f"{path}: expected a collection (JSON array)")
-                continue
-            for i, item in enumerate(value):
-                problems += _check_value(spec["type"], item, f"{path}[{i}]")
-        else:
-            problems += _check_value(spec["type"], value, path)
+        problems += _check_declared(spec, value, path)
     if not partial:
         for key in REQUIRED_ON_CREATE.get(type_name, ()):
             if body.get(key) in (None, ""):
                 problems.append(f"{where + '.' if where else ''}{key}: required")
+    return problems
+
+
+def _check_declared(spec: dict[str, Any], value: Any, path: str) -> list[str]:
+    """Problems of a non-null value of a declared property or action parameter (a single
+    value or a collection of its type)."""
+    if not spec["collection"]:
+        return _check_value(spec["type"], value, path)
+    if not isinstance(value, list):
+        return [f"{path}: expected a collection (JSON array)"]
+    problems: list[str] = []
+    for i, item in enumerate(value):
+        problems += _check_value(spec["type"], item, f"{path}[{i}]")
     return problems
 
 
@@ -225,14 +231,7 @@ def validate_action(binding: str, action: str, body: Any) -> list[str]:
             if not param["nullable"]:
                 problems.append(f"{name}: required")
             continue
-        if param["collection"]:
-            if not isinstance(value, list):
-                problems.append(f"{name}: expected a collection (JSON array)")
-                continue
-            for i, item in enumerate(value):
-                problems += _check_value(param["type"], item, f"{name}[{i}]")
-        else:
-            problems += _check_value(param["type"], value, name)
+        problems += _check_declared(param, value, name)
     return problems
 
 

@@ -43,9 +43,9 @@ def summary_rows(
     chosen = [SERVICE_LABELS[name] for name in SERVICE_NAMES if name in selected]
     for index, label in enumerate(chosen):
         rows.append(("Services" if index == 0 else "", label))
-    granted, missing = result.permissions.granted, result.permissions.missing
-    rows.append(("Permissions", f"{len(granted)} verified in app-only tokens"
-                 + (f", {len(missing)} missing" if missing else ", none missing")))
+    # A result exists only when every required permission was verified (PermissionStatus).
+    rows.append(("Permissions",
+                 f"{len(result.permissions.granted)} verified in app-only tokens, none missing"))
     for warning in result.warnings:
         rows.append(("Warning", f"{warning.title}: {warning.detail}".strip(": ")))
     rows.append(("Profile", profile_folder))

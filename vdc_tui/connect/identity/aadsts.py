@@ -23,6 +23,14 @@ from ..errors import (
 if TYPE_CHECKING:
     from .tokens import CertificateCredential
 
+def _upload_certificate(thumbprint: str, *, lower: bool = False) -> str:
+    """How to register a certificate on the app (every "not registered" reading says it)."""
+    text = ("Upload the certificate's public part (.cer) to the app registration: "
+            "Certificates & secrets > Certificates > Upload certificate "
+            f"(thumbprint {thumbprint}).")
+    return "u" + text[1:] if lower else text
+
+
 _AADSTS = re.compile(r"AADSTS(\d+)")
 _THUMBPRINT = re.compile(r"Thumbprint of key used by client:\s*'([0-9A-Fa-f]+)'")
 #: MSAL's text for a failed OpenID discovery, with the HTTP status of the answer.
@@ -173,8 +181,7 @@ def app_token_error(
         return DiagnosedProblem(
             "certificate_not_registered",
             f"The certificate {used} is not registered on the app {app}.",
-            "Upload the certificate's public part (.cer) to the app registration: "
-            f"Certificates & secrets > Certificates > Upload certificate (thumbprint {used}).",
+            _upload_certificate(used),
             err.details(thumbprint=used, app_id=app, field="pfx_path"),
         )
     if code == 700024:
@@ -217,9 +224,7 @@ def app_token_error(
             f"The identity platform rejected the app {app}'s sign-in with the certificate "
             f"{sha1} ({err.label}): the certificate is not registered on the app, or the "
             "app is not registered there.",
-            "Check the Application (client) ID, and upload the certificate's public part "
-            "(.cer) to the app registration: Certificates & secrets > Certificates > "
-            f"Upload certificate (thumbprint {sha1}).",
+            "Check the Application (client) ID, and " + _upload_certificate(sha1, lower=True),
             err.details(thumbprint=sha1, app_id=app, field="pfx_path"),
         )
     if code == 50012:
@@ -228,8 +233,7 @@ def app_token_error(
         return DiagnosedProblem(
             "certificate_not_registered",
             f"The app {app} did not accept the certificate {sha1} ({err.label}).",
-            "Upload the certificate's public part (.cer) to the app registration: "
-            f"Certificates & secrets > Certificates > Upload certificate (thumbprint {sha1}).",
+            _upload_certificate(sha1),
             err.details(thumbprint=sha1, app_id=app, field="pfx_path"),
         )
     return SignInError(

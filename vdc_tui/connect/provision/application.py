@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..answers import BatchAnswers, graph_error_text, is_replication_lag
-from ..errors import ServiceUnavailable, VdcError
+from ..errors import DiagnosedProblem, ServiceUnavailable, VdcError
 from ..progress import Checklist
 from .journal import Journal, RunState
 from .pacing import Pacing
@@ -63,6 +63,16 @@ async def apps_tagged(graph: GraphClient, tag: str) -> list[dict[str, Any]]:
             raise
     apps = await graph.get_all("/applications", params={"$select": "id,appId,tags"})
     return [a for a in apps if tag in (a.get("tags") or [])]
+
+
+def app_not_in_tenant(app_id: str) -> DiagnosedProblem:
+    """A saved connection's app registration is gone from the tenant (renewal, repair)."""
+    return DiagnosedProblem(
+        "app_not_found_in_tenant",
+        f"The app registration {app_id} is not in the tenant any more.",
+        "Connect the tenant again with `vdc-tui connect auto`.",
+        {"app_id": app_id},
+    )
 
 
 def writable_key(key: Mapping[str, Any]) -> dict[str, Any]:
@@ -209,13 +219,7 @@ class Applications:
             "rotated by vdc-tui; do not add credentials by hand.",
             **self._application_body(credential_entry),
         }
-        created = await self._graph.post("/applications", body)
-        state.application_id = str(created["id"])
-        state.app_id = str(created["appId"])
-        state.created = True
-        state.journal.pending = None
-        state.journal.application_id = state.application_id
-        state.journal.app_id = state.app_id
+        state.made(await self._graph.post("/applications", body))
         state.write_journal()
 
     async def reuse(
@@ -372,6 +376,7 @@ __all__ = [
     "RUN_TAG_PREFIX",
     "Applications",
     "access_set",
+    "app_not_in_tenant",
     "apps_tagged",
     "key_sha1",
     "managed_apps_query",

@@ -216,9 +216,9 @@ class AutomaticConnector:
         verifier = Verifier(
             self._endpoints, self._identity, self._pacing, self._catalog, self._required
         )
-        started = self._pacing.clock()
-        tokens = await verifier.verify(tenant.id, state.app_id, pfx.credential(), hint, checklist)
-        granted = verifier.report(tokens, self._pacing.clock() - started, checklist)
+        tokens, granted = await verifier.confirm(
+            tenant.id, state.app_id, pfx.credential(), hint, checklist
+        )
         if state.journal.restore is not None:
             saved_sha1 = saved_certificate_sha1(
                 self._profiles, state.journal.tenant_id, state.app_id
@@ -255,7 +255,7 @@ class AutomaticConnector:
             certificate_pfx=pfx.pfx_bytes,
             signed_in_as=token.admin.upn,
             services=detection.services,
-            permissions=PermissionStatus(granted=tuple(granted), missing=()),
+            permissions=PermissionStatus(granted=tuple(granted)),
             warnings=tuple(checklist.warnings),
             created_app=state.created,
             extra={

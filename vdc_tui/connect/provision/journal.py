@@ -9,6 +9,7 @@ the same record before they change an app, so a killed one is put right the same
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -127,6 +128,16 @@ class RunState:
         """Write the journal and remember that this run owns the file now."""
         self.journal.write()
         self.wrote_journal = True
+
+    def made(self, app: Mapping[str, Any]) -> None:
+        """This run created ``app`` (its create answered, or rollback found it by the run's
+        tag): its ids go into the state and the journal, which the caller writes next."""
+        self.application_id = str(app["id"])
+        self.app_id = str(app["appId"])
+        self.created = True
+        self.journal.pending = None
+        self.journal.application_id = self.application_id
+        self.journal.app_id = self.app_id
 
 
 def restore_record(raw: Any) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ what is left in the tenant and how to remove it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -71,13 +72,7 @@ class Rollback:
             except (GraphError, ServiceUnavailable):
                 found = []  # keep looking until the window closes
             if found:
-                app = found[0]
-                state.application_id = str(app["id"])
-                state.app_id = str(app["appId"])
-                state.created = True
-                state.journal.pending = None
-                state.journal.application_id = state.application_id
-                state.journal.app_id = state.app_id
+                state.made(found[0])
                 with suppress(OSError):
                     state.write_journal()  # a kill during the delete still knows the id
                 return
@@ -93,23 +88,10 @@ class Rollback:
         self, state: RunState, checklist: Checklist
     ) -> None:
         """Delete the app this run created (its principal goes with it)."""
-        from ..graph import GraphError
 
         checklist.running("application", f"Rolling back: deleting {state.app_id}")
-        backoff = self._pacing.backoff(self._pacing.rollback, initial=0.5)
-        while True:
-            try:
-                await self._graph.delete(f"/applications/{state.application_id}")
-                break
-            except GraphError as err:
-                if err.status != 404:
-                    _rollback_incomplete(state, checklist, graph_error_text(err))
-                # A 404 right after creation may be replication lag, so try again for a
-                # while; after that, the app is gone from everywhere this tool can see.
-                if not await backoff.wait():
-                    break
-            except ServiceUnavailable as err:
-                _rollback_incomplete(state, checklist, err.message)
+        await self._delete_created(f"/applications/{state.application_id}",
+                                   lambda why: _rollback_incomplete(state, checklist, why))
         state.journal.remove()
         checklist.warn(
             "application",
@@ -117,6 +99,25 @@ class Rollback:
             f"{state.application_id}) and its principal.",
             "Fix the cause shown above, then run automatic mode again.",
         )
+
+    async def _delete_created(self, path: str, incomplete: Callable[[str], NoReturn]) -> None:
+        """Delete an object this run created. A 404 right after creation may be replication
+        lag, so it is tried again for a while; after that, the object is gone from everywhere
+        this tool can see. Any other refusal is ``incomplete(why)`` (which raises)."""
+        from ..graph import GraphError
+
+        backoff = self._pacing.backoff(self._pacing.rollback, initial=0.5)
+        while True:
+            try:
+                await self._graph.delete(path)
+                return
+            except GraphError as err:
+                if err.status != 404:
+                    incomplete(graph_error_text(err))
+                if not await backoff.wait():
+                    return
+            except ServiceUnavailable as err:
+                incomplete(err.message)
 
     async def _restore_application(
         self, state: RunState, checklist: Checklist
@@ -149,19 +150,8 @@ class Rollback:
                 _restore_incomplete(state, checklist, err.message)
         if state.principal_created and state.service_principal_id and not gone:
             # This run made the principal of an app that had none: it goes too.
-            backoff = self._pacing.backoff(self._pacing.rollback, initial=0.5)
-            while True:
-                try:
-                    await self._graph.delete(f"/servicePrincipals/{state.service_principal_id}")
-                    break
-                except GraphError as err:
-                    if err.status != 404:
-                        _restore_incomplete(state, checklist, graph_error_text(err))
-                    # Right after creation a 404 may be replication lag (as for the app).
-                    if not await backoff.wait():
-                        break
-                except ServiceUnavailable as err:
-                    _restore_incomplete(state, checklist, err.message)
+            await self._delete_created(f"/servicePrincipals/{state.service_principal_id}",
+                                       lambda why: _restore_incomplete(state, checklist, why))
         state.journal.remove()
         if gone:
             checklist.warn(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..answers import BatchAnswers
 from ..clouds import Endpoints
-from ..errors import DiagnosedProblem, ProvisioningFailed, VdcError, scrub
+from ..errors import DiagnosedProblem, ProvisioningFailed, SignInError, VdcError, scrub
 from ..inputs import is_guid
 from ..models import Availability, TenantInfo
 from ..permissions import GLOBAL_ADMINISTRATOR_ROLE, PermissionCatalog
@@ -108,6 +108,21 @@ async def read_tenant(
             "apps", {"value": [a for a in apps if MANAGED_TAG in (a.get("tags") or [])]}
         )
     return answers
+
+
+def check_signed_in_tenant(token: DelegatedToken, tenant_id: str) -> None:
+    """The administrator signed in to the saved connection's tenant (repair, offboarding).
+
+    Raises:
+        SignInError: ``user_not_in_tenant``.
+    """
+    if token.tenant_id.lower() != tenant_id.lower():
+        upn = scrub(token.admin.upn, limit=200)
+        raise SignInError(
+            "user_not_in_tenant",
+            f"{upn} signed in to tenant {token.tenant_id}, not to {tenant_id}.",
+            "Sign in with a Global Administrator of the connection's tenant.",
+            {"signed_in_tenant": token.tenant_id, "tenant_id": tenant_id})
 
 
 def check_admin(token: DelegatedToken, first: FirstReads, checklist: Checklist) -> None:
@@ -239,7 +254,6 @@ def report_services(
     detection: ServiceDetection, services: frozenset[str], checklist: Checklist
 ) -> None:
     """Report the services; a warning when a selected one is not available."""
-    lines = [f"{s.label}: {s.availability.value.replace('_', ' ')}" for s in detection.services]
     lacking = [
         s
         for s in detection.services
@@ -248,17 +262,18 @@ def report_services(
     if lacking:
         checklist.warn(
             "services",
-            "; ".join(lines),
+            detection.summary(),
             " ".join(f"{s.label}: {s.reason}" for s in lacking)
             + " Only available services can be selected.",
         )
     else:
-        checklist.passed("services", "; ".join(lines))
+        checklist.passed("services", detection.summary())
 
 
 __all__ = [
     "FirstReads",
     "check_admin",
+    "check_signed_in_tenant",
     "check_organization",
     "check_resources",
     "detect_as_app",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..clouds import Endpoints, sharepoint_scope
 from ..errors import DiagnosedProblem, ProvisioningFailed, SignInError, VdcError
-from ..permissions import PermissionCatalog
+from ..permissions import PermissionCatalog, roles_in_tokens
 from ..progress import Backoff, Checklist, together
 from .pacing import Pacing
 
@@ -54,6 +54,24 @@ class Verifier:
         self._pacing = pacing
         self._catalog = catalog
         self._required = tuple(required)
+
+    async def confirm(
+        self,
+        tenant_id: str,
+        app_id: str,
+        credential: CertificateCredential,
+        sharepoint_url: str | None,
+        checklist: Checklist,
+    ) -> tuple[dict[str, AppToken], list[str]]:
+        """:meth:`verify`, then :meth:`report` with the time it took: the ``verify`` step of
+        onboarding, renewal and repair.
+
+        Returns:
+            The tokens by resource key, and the permissions they carried.
+        """
+        started = self._pacing.clock()
+        tokens = await self.verify(tenant_id, app_id, credential, sharepoint_url, checklist)
+        return tokens, self.report(tokens, self._pacing.clock() - started, checklist)
 
     async def verify(
         self,
@@ -148,12 +166,9 @@ class Verifier:
         self, results: Mapping[str, AppToken], elapsed: float, checklist: Checklist
     ) -> list[str]:
         """Report the verification; the permissions the tokens carried."""
-        granted = [
-            p.display
-            for p in self._required
-            if p.resource.key in results and p.value in results[p.resource.key].roles
-        ]
-        unchecked = [p.display for p in self._required if p.resource.key not in results]
+        found = roles_in_tokens(self._required, results)
+        granted = [p.display for p in found.granted]
+        unchecked = [p.display for p in found.unchecked]
         checklist.passed(
             "verify", f"{len(granted)} permissions present in app-only tokens ({elapsed:.0f} s)"
         )
