@@ -1,0 +1,128 @@
+"""Real ``vdc-tui connect auto`` processes killed, hung up on and rerun at once.
+
+The emulator replicates every new object with a lag, as Entra does, so a rerun that starts
+right after a crash cannot see what the killed run created. It must still end with exactly
+one app registration and no orphan principal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vdc_tui.connect.provision import JOURNAL_NAME, MANAGED_TAG
+
+VDC_TUI = str(Path(sys.executable).parent / "vdc-tui")
+#: Seconds every object created through Graph stays invisible (short: tests stay quick).
+LAG = 6.0
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    environment = dict(os.environ)
+    environment["VDC_TUI_HOME"] = str(tmp_path / "home")
+    environment.pop("HTTPS_PROXY", None)
+    environment.pop("https_proxy", None)
+    return environment
+
+
+def lagging(start_emulator: Callable[..., Any], **faults: Any) -> Any:
+    return start_emulator("demo", auto_approve_after=0, device_code_interval=1,
+                          replication_delay=LAG, **faults)
+
+
+def auto(emu: Any, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [VDC_TUI, "connect", "auto", "--json", "--authority-host", emu.authority_host,
+         "--graph-url", emu.graph_url, "--ca-bundle", str(emu.endpoints().ca_bundle), *extra],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )
+
+
+def managed_apps(emu: Any) -> list[Any]:
+    with emu.state.lock:
+        return [a for a in emu.state.applications.values()
+                if MANAGED_TAG in (a.props.get("tags") or [])]
+
+
+def orphan_principals(emu: Any) -> list[str]:
+    """Principals whose application no longer exists."""
+    with emu.state.lock:
+        app_ids = {a.app_id.lower() for a in emu.state.applications.values()}
+        return [sp.id for sp in emu.state.service_principals.values()
+                if sp.app_id.lower() not in app_ids and sp.app_owner_tenant_id
+                and sp.app_owner_tenant_id == sp.tenant_id]
+
+
+def reached(emu: Any, step: str, before: set[str]) -> bool:
+    """The run has got as far as ``step`` in the emulator's state."""
+    with emu.state.lock:
+        new_apps = [a for a in emu.state.applications.values() if a.id not in before]
+        if step == "application":
+            return bool(new_apps)
+        new_app_ids = {a.app_id for a in new_apps}
+        principals = [sp for sp in emu.state.service_principals.values()
+                      if sp.app_id in new_app_ids]
+        if step == "service_principal":
+            return bool(principals)
+        ids = {sp.id for sp in principals}
+        grants = [g for g in emu.state.app_role_assignments.values() if g.principal_id in ids]
+        if step == "grants":
+            return bool(grants)
+        assert step == "verify"
+        return any(r.path.endswith("/oauth2/v2.0/token") for r in emu.request_log[-5:]) and \
+            bool(grants)
+
+
+def wait_for(condition: Callable[[], bool], proc: subprocess.Popen[str], what: str,
+             timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended before {what}: {proc.communicate()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 90.0) -> tuple[int, str, str]:
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=20)
+    return proc.returncode, out, err
+
+
+@pytest.mark.parametrize("step", ["application", "service_principal", "grants"])
+def test_immediate_rerun_after_kill_9_ends_with_one_app_and_no_orphan(
+    start_emulator: Callable[..., Any], env: dict[str, str], step: str
+) -> None:
+    emu = lagging(start_emulator)
+    before = set(emu.state.applications)
+    proc = auto(emu, env)
+    wait_for(lambda: reached(emu, step, before), proc, step)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=20)
+    # At once, inside the replication window: what the killed run made is not visible yet.
+    code, out, err = finish(auto(emu, env))
+    assert code == 0, err
+    assert json.loads(out)["status"] == "connected"
+    apps = managed_apps(emu)
+    assert len(apps) == 1, err
+    assert orphan_principals(emu) == []
+    with emu.state.lock:
+        assert len([sp for sp in emu.state.service_principals.values()
+                    if sp.app_id == apps[0].app_id]) == 1
+    assert not list((Path(env["VDC_TUI_HOME"]) / "connections").glob("*/" + JOURNAL_NAME))
