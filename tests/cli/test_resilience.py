@@ -126,3 +126,54 @@ def test_immediate_rerun_after_kill_9_ends_with_one_app_and_no_orphan(
         assert len([sp for sp in emu.state.service_principals.values()
                     if sp.app_id == apps[0].app_id]) == 1
     assert not list((Path(env["VDC_TUI_HOME"]) / "connections").glob("*/" + JOURNAL_NAME))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM])
+def test_hangup_or_terminate_during_provisioning_rolls_back_and_exits_130(
+    start_emulator: Callable[..., Any], env: dict[str, str], tmp_path: Path,
+    sig: signal.Signals,
+) -> None:
+    emu = lagging(start_emulator)
+    before = set(emu.state.applications)
+    log = tmp_path / "run.log"
+    proc = auto(emu, env, "--log", str(log))
+    wait_for(lambda: reached(emu, "service_principal", before), proc, "the principal")
+    proc.send_signal(sig)
+    code, out, err = finish(proc)
+    assert code == 130, err
+    assert json.loads(out)["error"]["code"] == "cancelled"
+    assert sig.name in err
+    with emu.state.lock:
+        assert set(emu.state.applications) == before, err
+    assert orphan_principals(emu) == []
+    assert not list((Path(env["VDC_TUI_HOME"]) / "connections").glob("*/" + JOURNAL_NAME))
+    text = log.read_text()
+    assert f"{sig.name} received" in text and "rolled back: deleted app registration" in text
+
+
+def test_hangup_when_rollback_cannot_finish_keeps_the_journal_and_exits_130(
+    start_emulator: Callable[..., Any], env: dict[str, str], tmp_path: Path,
+) -> None:
+    emu = lagging(start_emulator)
+    before = set(emu.state.applications)
+    log = tmp_path / "run.log"
+    proc = auto(emu, env, "--log", str(log))
+    wait_for(lambda: reached(emu, "service_principal", before), proc, "the principal")
+    # Graph is down for good from now on: the rollback cannot delete the app.
+    emu.faults.update(unavailable_every=1, unavailable_path="/v1.0/*")
+    proc.send_signal(signal.SIGHUP)
+    code, out, err = finish(proc)
+    assert code == 130, err
+    document = json.loads(out)
+    assert document["error"]["code"] == "cancelled"
+    assert document["error"]["details"]["rollback"]["code"] == "rollback_incomplete"
+    journals = list((Path(env["VDC_TUI_HOME"]) / "connections").glob("*/" + JOURNAL_NAME))
+    assert len(journals) == 1
+    assert json.loads(journals[0].read_text())["state"] == "rollback_incomplete"
+    assert "rollback incomplete" in log.read_text()
+    # Graph is back: a rerun at once resumes the app the journal names; one app in the end.
+    emu.faults.update(unavailable_every=0)
+    code, out, err = finish(auto(emu, env))
+    assert code == 0, err
+    assert len(managed_apps(emu)) == 1
+    assert orphan_principals(emu) == []

@@ -100,20 +100,35 @@ class Reporter:
         self.err = err if err is not None else sys.stderr
         self._last: dict[str, tuple[CheckStatus, str]] = {}
         self._emitted = False
+        #: Messages already shown with their fix in a ``[fail]`` line (not repeated).
+        self._failed_shown: dict[str, str] = {}
+        self._err_gone = False
 
     # -- stderr --------------------------------------------------------------------------
 
+    def _line(self, text: str) -> None:
+        """Print to stderr while there is one: after SIGHUP the terminal may be gone, and a
+        failed write must not stop a rollback that is reporting its progress."""
+        if self._err_gone:
+            return
+        try:
+            print(text, file=self.err, flush=True)
+        except (OSError, ValueError):
+            self._err_gone = True
+
     def note(self, text: str) -> None:
         """One line of information on stderr (``text`` is scrubbed)."""
-        print(scrub(text, limit=2000), file=self.err, flush=True)
+        self._line(scrub(text, limit=2000))
 
     def warning(self, text: str) -> None:
         """A loud warning line on stderr."""
-        print(f"WARNING: {scrub(text, limit=2000)}", file=self.err, flush=True)
+        self._line(f"WARNING: {scrub(text, limit=2000)}")
 
     def check(self, status: CheckStatus, title: str, detail: str = "", fix: str = "") -> None:
         """One checklist line on stderr."""
-        print(status_line(status, title, detail, fix), file=self.err, flush=True)
+        self._line(status_line(status, title, detail, fix))
+        if status == CheckStatus.FAIL and detail:
+            self._failed_shown[detail] = fix
 
     def progress(self, event: CheckEvent) -> None:
         """The :data:`~vdc_tui.connect.models.ProgressCallback` of headless runs.
@@ -144,20 +159,24 @@ class Reporter:
         ]
         if extra:
             lines.append(scrub(extra, limit=300))
-        print("\n".join(lines), file=self.err, flush=True)
+        self._line("\n".join(lines))
         try:
             qr = qr_lines(code.verification_uri, ansi=wants_colour(self.err))
         except Exception:  # a QR is a convenience; the address above is what matters
             qr = []
         if qr:
-            print("\n".join(qr), file=self.err, flush=True)
-        print("", file=self.err, flush=True)
+            self._line("\n".join(qr))
+        self._line("")
 
     def failure(self, error: VdcError) -> None:
         """An error: message, code and fix on stderr; the failure object on stdout (--json)."""
-        print(f"error: {scrub(error.message)} [{error.code}]", file=self.err, flush=True)
-        if error.remediation:
-            print(f"  fix: {scrub(error.remediation)}", file=self.err, flush=True)
+        if self._failed_shown.get(error.message) == error.remediation:
+            # The [fail] line above said it all, fix included: only the code, once.
+            self._line(f"error: the step above failed [{error.code}]")
+        else:
+            self._line(f"error: {scrub(error.message)} [{error.code}]")
+            if error.remediation:
+                self._line(f"  fix: {scrub(error.remediation)}")
         if self.json_mode:
             self.emit({"status": "failed", "error": _clean(error.to_json())})
 
@@ -168,8 +187,11 @@ class Reporter:
         if self._emitted:
             return
         self._emitted = True
-        self.out.write(json.dumps(document, ensure_ascii=True, default=_json_default) + "\n")
-        self.out.flush()
+        try:
+            self.out.write(json.dumps(document, ensure_ascii=True, default=_json_default) + "\n")
+            self.out.flush()
+        except (OSError, ValueError):
+            pass  # nobody is reading any more (a hung-up terminal, a closed pipe)
 
     def result(self, text: str) -> None:
         """Human-readable result text on stdout (not used with --json)."""
