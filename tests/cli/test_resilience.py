@@ -177,3 +177,76 @@ def test_hangup_when_rollback_cannot_finish_keeps_the_journal_and_exits_130(
     assert code == 0, err
     assert len(managed_apps(emu)) == 1
     assert orphan_principals(emu) == []
+
+
+class Terminal:
+    """The wizard in a real pseudo-terminal it has as its controlling terminal."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        import fcntl
+        import termios
+        import threading
+
+        self.master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, b"\x1e\x00\x64\x00\x00\x00\x00\x00")  # 30x100
+
+        def controlling() -> None:
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+        self.proc = subprocess.Popen(argv, env={**env, "TERM": "xterm-256color"}, stdin=slave,
+                                     stdout=slave, stderr=slave, preexec_fn=controlling,
+                                     close_fds=True)
+        os.close(slave)
+        self.output = bytearray()
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.output.extend(data)
+
+    def press(self, keys: bytes) -> None:
+        os.write(self.master, keys)
+
+    def hang_up(self) -> None:
+        """Close the terminal, as a dropped SSH session does: the kernel sends SIGHUP."""
+        os.close(self.master)
+
+
+def test_tui_hangup_during_provisioning_rolls_back_without_a_terminal(
+    start_emulator: Callable[..., Any], env: dict[str, str], tmp_path: Path,
+) -> None:
+    emu = lagging(start_emulator, latency=0.2, latency_path="/v1.0/*")
+    before = set(emu.state.applications)
+    log = tmp_path / "wizard.log"
+    term = Terminal([VDC_TUI, "--log", str(log), "--authority-host", emu.authority_host,
+                     "--graph-url", emu.graph_url, "--ca-bundle", str(emu.endpoints().ca_bundle)],
+                    env)
+    try:
+        deadline = time.monotonic() + 30
+        while b"Automatic" not in term.output:
+            assert time.monotonic() < deadline, bytes(term.output[-2000:])
+            time.sleep(0.05)
+        term.press(b"a")
+        wait_for(lambda: reached(emu, "service_principal", before), term.proc, "the principal")
+        term.hang_up()
+        assert term.proc.wait(timeout=150) == 130
+    finally:
+        if term.proc.poll() is None:
+            term.proc.kill()
+            term.proc.wait(timeout=20)
+    text = log.read_text()
+    assert "SIGHUP received" in text, text
+    assert "rolled back: deleted app registration" in text, text
+    assert "wizard ended by SIGHUP (exit 130)" in text
+    with emu.state.lock:
+        assert set(emu.state.applications) == before
+    assert orphan_principals(emu) == []
+    assert not list((Path(env["VDC_TUI_HOME"]) / "connections").glob("*/" + JOURNAL_NAME))
