@@ -172,8 +172,9 @@ class BatchResponse:
         return GraphError.from_body(self.status, self.body, self.headers)
 
 
-def _retry_after(headers: Mapping[str, str] | httpx.Headers | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date)."""
+def parse_retry_after(headers: Mapping[str, str] | httpx.Headers | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), at most
+    :data:`MAX_RETRY_AFTER`; the identity client reads the sign-in answers' with it too."""
     if not headers:
         return None
     value = None
@@ -194,6 +195,9 @@ def _retry_after(headers: Mapping[str, str] | httpx.Headers | None) -> float | N
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, min(MAX_RETRY_AFTER, (when - datetime.now(UTC)).total_seconds()))
+
+
+_retry_after = parse_retry_after
 
 
 class GraphClient:
