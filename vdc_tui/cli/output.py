@@ -149,13 +149,17 @@ class Reporter:
         uri = scrub(code.verification_uri, limit=300)
         user_code = scrub(code.user_code, limit=40)
         expires = code.expires_at.astimezone(UTC).strftime("%H:%M:%S UTC")
-        minutes = max(1, round(code.expires_in / 60))
+        left = (
+            f"{max(1, code.expires_in)} s"
+            if code.expires_in < 60
+            else f"{max(1, round(code.expires_in / 60))} min"
+        )
         lines = [
             "",
             "To sign in, a Global Administrator of the customer's tenant opens",
             f"    {uri}",
             f"and enters the code  {user_code}",
-            f"(the code expires at {expires}, in about {minutes} min; Ctrl+C cancels)",
+            f"(the code expires at {expires}, in about {left}; Ctrl+C cancels)",
         ]
         if extra:
             lines.append(scrub(extra, limit=300))
