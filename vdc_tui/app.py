@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import tempfile
 from collections.abc import Callable
@@ -178,6 +179,9 @@ class VdcApp(App[Path | None]):
                 _log.warning("cancelling after %s failed: %s", name, type(error).__name__)
         _log.info("wizard ended by %s (exit %d)", name, EXIT_CANCELLED)
         self.exit(None, return_code=EXIT_CANCELLED)
+        # Everything is rolled back and logged; Textual's shutdown may wait on a terminal
+        # that is gone, so the process ends on its own shortly if it has not by then.
+        asyncio.get_running_loop().call_later(5.0, _hard_exit)
 
     def panic(self, *renderables: Any) -> None:
         """Textual's panic, except while stopping on SIGHUP/SIGTERM: the rollback goes on."""
@@ -443,6 +447,11 @@ class VdcApp(App[Path | None]):
         self.notify("Stopping…", markup=False)
         await step.cancel_work()
         self.exit(None, return_code=EXIT_CANCELLED)
+
+
+def _hard_exit() -> None:
+    logging.shutdown()
+    os._exit(EXIT_CANCELLED)
 
 
 def make_app(
