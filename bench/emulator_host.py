@@ -196,7 +196,7 @@ def serve(scenario_name: str) -> int:
                     break
                 else:
                     raise ValueError(f"unknown command {op!r}")
-            except Exception as exc:  # noqa: BLE001 - reported to the benchmark, which stops
+            except Exception as exc:  # reported to the benchmark, which stops
                 answer = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
             # Every answer carries both clocks so the benchmark can map the log's wall-clock
             # times onto its own monotonic clock.

@@ -64,6 +64,9 @@ class BenchConfig:
     python: str
     root: str
     runs: int = 5
+    #: The first frame is a ratio of two short times: more runs, so one noisy run on a
+    #: shared machine cannot flip the verdict.
+    first_frame_runs: int = 11
     full_runs: int = 2
     latency: float = 0.100
     lag: float = 30.0
@@ -155,7 +158,7 @@ def first_frame(cfg: BenchConfig, emu: EmulatorProcess) -> RowResult:
             f"launch → every text of the mode screen (body and footer) on a {cfg.cols}×{cfg.rows} "
             "pseudo-terminal, read through a terminal emulator (pyte); the baseline is a "
             "Textual app with one Static and a Footer, started the same way, runs interleaved; "
-            f"median of {cfg.runs}"
+            f"median of {cfg.first_frame_runs}"
         ),
         target="ratio ≤ 1.2",
         comparison=COMPARISON["first_frame"],
@@ -166,8 +169,8 @@ def first_frame(cfg: BenchConfig, emu: EmulatorProcess) -> RowResult:
     baseline_first_byte: list[float] = []
     early_requests = 0  # runs in which the wizard called the emulator before its first frame
     try:
-        for i in range(cfg.runs):
-            cfg.progress(f"first frame {i + 1}/{cfg.runs}")
+        for i in range(cfg.first_frame_runs):
+            cfg.progress(f"first frame {i + 1}/{cfg.first_frame_runs}")
             term = PtyTerminal(
                 [cfg.python, "-m", "bench.baseline_app"], cols=cfg.cols, rows=cfg.rows, cwd=cfg.root
             )
@@ -187,7 +190,7 @@ def first_frame(cfg: BenchConfig, emu: EmulatorProcess) -> RowResult:
                 wizard_first_byte.append(session.term.chunks()[0].at - t0)
                 if any(r.start < drawn for r in emu.log(mark)):
                     early_requests += 1
-    except Exception as exc:  # noqa: BLE001 - a row that cannot run says why, the rest go on
+    except Exception as exc:  # a row that cannot run says why, the rest go on
         return _not_measured(row, exc)
     w, b = samples(wizard), samples(baseline)
     wfb, bfb = samples(wizard_first_byte), samples(baseline_first_byte)
@@ -331,7 +334,7 @@ def device_code(cfg: BenchConfig, emu: EmulatorProcess) -> list[RowResult]:
             plain.append(_device_code_run(cfg, emu, idle=True))
             emu.set_faults(latency=cfg.latency)
             slow.append(_device_code_run(cfg, emu, idle=False))
-    except Exception as exc:  # noqa: BLE001 - a row that cannot run says why, the rest go on
+    except Exception as exc:  # a row that cannot run says why, the rest go on
         return [_not_measured(row, exc), _not_measured(idle_row, exc)]
     finally:
         emu.set_faults(latency=0.0)
@@ -478,7 +481,7 @@ def provisioning_and_memory(cfg: BenchConfig, emu: EmulatorProcess) -> list[RowR
         for i in range(cfg.full_runs):
             cfg.progress(f"full automatic run {i + 1}/{cfg.full_runs}")
             runs.append(_full_run(cfg, emu, finish=True))
-    except Exception as exc:  # noqa: BLE001 - a row that cannot run says why, the rest go on
+    except Exception as exc:  # a row that cannot run says why, the rest go on
         return [_not_measured(row, exc), _not_measured(mem, exc)]
     finally:
         emu.set_faults(latency=0.0)
@@ -542,7 +545,7 @@ def replication(cfg: BenchConfig, emu: EmulatorProcess) -> RowResult:
         emu.set_faults(latency=cfg.latency, replication_delay=cfg.lag, device_code_interval=1)
         cfg.progress(f"replication lag run ({cfg.lag:.0f} s of lag, real time)")
         run = _full_run(cfg, emu, finish=False)
-    except Exception as exc:  # noqa: BLE001 - a row that cannot run says why, the rest go on
+    except Exception as exc:  # a row that cannot run says why, the rest go on
         return _not_measured(row, exc)
     finally:
         emu.set_faults(latency=0.0, replication_delay=0)
@@ -619,7 +622,7 @@ def manual_check(cfg: BenchConfig, emu: EmulatorProcess) -> RowResult:
                     error = result.get("error", {}) or {"message": done.stderr.strip()[-300:]}
                     code, message = error.get("code", ""), error.get("message", "")
                     raise RuntimeError(f"exit {done.returncode}: {code} {message}")
-    except Exception as exc:  # noqa: BLE001 - a row that cannot run says why, the rest go on
+    except Exception as exc:  # a row that cannot run says why, the rest go on
         return _not_measured(row, exc)
     w = samples(wall)
     row.measured = f"{w.median:.2f} s (min {min(w.values):.2f} s)"

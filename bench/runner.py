@@ -29,6 +29,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--runs", type=int, default=5, help="runs of each cheap row (median)")
     parser.add_argument(
+        "--first-frame-runs", type=int, default=11,
+        help="runs of the first-frame row (median of a ratio: needs more than the others)",
+    )
+    parser.add_argument(
         "--full-runs", type=int, default=2, help="full automatic runs (provisioning, memory)"
     )
     parser.add_argument("--latency-ms", type=float, default=100.0, help="added per request")
@@ -58,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         python=python_executable(),
         root=str(ROOT),
         runs=max(1, args.runs),
+        first_frame_runs=max(1, args.first_frame_runs),
         full_runs=max(1, args.full_runs),
         latency=args.latency_ms / 1000.0,
         lag=args.lag,
@@ -91,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         machine,
         settings={
             "runs": cfg.runs,
+            "first_frame_runs": cfg.first_frame_runs,
             "full_runs": cfg.full_runs,
             "latency_s": cfg.latency,
             "replication_lag_s": cfg.lag if cfg.replication else None,

@@ -1,8 +1,10 @@
-"""The Textual application: theme, global keys, demo backend, and the wizard's flow.
+"""The Textual application: the wizard's flow, its global keys, and when the backend starts.
 
 The flow between steps is :meth:`VdcApp.run_wizard`, one coroutine that reads top to
 bottom. Screens do one step each and return their result through ``dismiss()``; all
-connection work goes through :class:`~vdc_tui.connect.service.ConnectionService`.
+connection work goes through :class:`~vdc_tui.connect.service.ConnectionService`, which
+:class:`~vdc_tui.backend.Backend` builds (with the demo emulator in demo mode). The theme
+lives in :mod:`vdc_tui.theme`.
 """
 
 from __future__ import annotations
@@ -11,9 +13,7 @@ import asyncio
 import logging
 import os
 import signal
-import tempfile
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -22,12 +22,14 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
-from textual.theme import Theme
 
+from .backend import Backend
 from .connect.errors import EXIT_CANCELLED, VdcError, scrub
 from .connect.models import ConnectionResult
 from .connect.service import ConnectionService
+from .connect.terminal import MIN_COLUMNS, MIN_LINES
 from .settings import AppSettings
+from .theme import KEY_NAMES, VDC_THEME
 from .widgets.countdown import utc_now
 
 if TYPE_CHECKING:
@@ -42,29 +44,10 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("vdc_tui.app")
 
-#: How the footer and the help name keys that Textual would write in lower case.
-KEY_NAMES = {"escape": "Esc", "enter": "Enter", "tab": "Tab", "backspace": "Backspace"}
-
 #: Seconds between the first frame and the start of the backend (the demo emulator, MSAL's
 #: import, the OpenID discovery). Started earlier, that work competes with the first paint
 #: for the interpreter lock; started much later, a quick "a" would wait for it.
 BACKEND_START_DELAY = 0.05
-
-#: The default theme: calm dark surfaces, the green of a healthy check as primary.
-VDC_THEME = Theme(
-    name="vdc",
-    primary="#00B336",
-    secondary="#3D8FD1",
-    accent="#5CC8FF",
-    warning="#F0B429",
-    error="#F0524F",
-    success="#3FBF5F",
-    foreground="#E4E8EC",
-    background="#0E1216",
-    surface="#151B21",
-    panel="#1D252D",
-    dark=True,
-)
 
 
 class VdcApp(App[Path | None]):
@@ -76,8 +59,9 @@ class VdcApp(App[Path | None]):
 
     CSS_PATH = "vdc_tui.tcss"
     ENABLE_COMMAND_PALETTE = False
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]  # below 80 columns: too small
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (24, "-tall")]  # below 24 lines: too small
+    # Below the minimum terminal, only the "too small" notice shows (vdc_tui.tcss).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (MIN_COLUMNS, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (MIN_LINES, "-tall")]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "request_quit", "Quit", id="app.quit", priority=True,
                 tooltip="Leave the wizard (asks first when work is in progress)"),
@@ -108,11 +92,8 @@ class VdcApp(App[Path | None]):
         super().__init__()
         self.settings = settings
         self.clock = clock
-        self._service = service
-        self._service_ready = asyncio.Event()
+        self._backend = Backend(settings, service, self._set_demo_status)
         self._backend_started = False
-        self._backend_error: VdcError | None = None
-        self._emulator: Any = None
         self._manual_draft: ManualDraft | None = None
         self._first_choice: asyncio.Future[ModeChoice]  # the mode screen's answer (on_mount)
         self._stop_signal: str | None = None  # SIGHUP or SIGTERM received
@@ -158,7 +139,8 @@ class VdcApp(App[Path | None]):
         if self._stop_signal is not None:
             return
         self._stop_signal = name
-        from .hangup import ROLLBACK_BOUND_SECONDS, detach_terminal
+        from .connect.provision.rollback import ROLLBACK_BOUND_SECONDS
+        from .hangup import detach_terminal
 
         _log.warning("%s received: cancelling, rolling back anything created (at most %.0f s)",
                      name, ROLLBACK_BOUND_SECONDS)
@@ -217,64 +199,16 @@ class VdcApp(App[Path | None]):
             self._manual_draft = ManualDraft()
         return self._manual_draft
 
+    def _set_demo_status(self, text: str) -> None:
+        self.demo_status = text
+
     @work(group="backend", exit_on_error=False)
     async def _start_backend(self) -> None:
-        """Build the service (starting the emulator in demo mode), then warm it up."""
-        try:
-            if self._service is None:
-                settings = self.settings.connect
-                if self.settings.demo:
-                    self.demo_status = "starting the built-in emulator…"
-                    endpoints, status = await asyncio.to_thread(self._start_emulator)
-                    home = settings.home or Path(tempfile.mkdtemp(prefix="vdc-tui-demo-"))
-                    settings = replace(settings, endpoints=endpoints, home=home)
-                    self.demo_status = status
-                service = ConnectionService(settings)
-                # A profile folder that cannot be written is said now, not after a sign-in
-                # and an app registration whose profile could then not be saved.
-                await asyncio.to_thread(service.profiles.check_usable)
-                self._service = service
-            # Import MSAL, httpx and cryptography in a thread, not on the event loop.
-            service = self._service
-            await asyncio.to_thread(lambda: service.identity)
-        except VdcError as error:
-            self._backend_error = error
+        """Start the backend; a problem the operator must know now becomes a notification."""
+        error = await self._backend.start()
+        if error is not None:
             self.notify(f"{scrub(error.message)}\n{scrub(error.remediation)}",
                         title="Cannot start", severity="error", timeout=30, markup=False)
-        except Exception as error:  # noqa: BLE001 - shown to the operator, not raised
-            self._backend_error = VdcError(
-                "service_unavailable",
-                f"The built-in emulator did not start: {scrub(str(error), limit=300)}",
-                "Run `vdc-tui doctor`, or start `vdc-tui emulator` on its own to see why.",
-            )
-        self._service_ready.set()
-        if self._service is not None:
-            try:
-                # Discovery and MSAL's import happen while the operator reads the first screen.
-                await self._service.prepare()
-            except Exception:  # noqa: BLE001, S110 - the service raises it again when used
-                pass
-
-    def _start_emulator(self) -> tuple[Any, str]:
-        """Start the emulator on the demo port, or a free one when that is busy (a thread).
-
-        Returns the endpoints and the demo status line (which names a fallback port).
-        """
-        from .emulator import load_scenario
-        from .emulator.launch import start_preferring_port
-
-        scenario = load_scenario(self.settings.demo_scenario)
-        if self.settings.demo_approve_after is not None:
-            # The emulator approves the code as the scenario's Global Administrator.
-            scenario.device_code.auto_approve_after = self.settings.demo_approve_after
-        wanted = self.settings.demo_port
-        emulator = start_preferring_port(scenario, wanted)
-        # Another wizard (or anything else) may hold the port: a free one still works, only
-        # recordings lose their fixed address, so the status line says so.
-        note = f"port {wanted} busy · " if wanted and emulator.port != wanted else ""
-        self._emulator = emulator
-        where = "" if note else "built-in emulator · "
-        return emulator.endpoints(), f"{where}{note}sign-in page {emulator.device_login_url}"
 
     async def on_unmount(self) -> None:
         """Close network clients and stop the emulator."""
@@ -282,14 +216,7 @@ class VdcApp(App[Path | None]):
         for sig in self._signals:
             loop.remove_signal_handler(sig)
         self._signals.clear()
-        if self._service is not None:
-            try:
-                await self._service.aclose()
-            except Exception:  # noqa: BLE001, S110 - closing must not hide the exit
-                pass
-        if self._emulator is not None:
-            await asyncio.to_thread(self._emulator.stop)
-            self._emulator = None
+        await self._backend.aclose()
 
     async def connection_service(self) -> ConnectionService:
         """The service, once the backend is ready.
@@ -298,16 +225,12 @@ class VdcApp(App[Path | None]):
             VdcError: the backend (the demo emulator) could not start.
         """
         self._ensure_backend()
-        await self._service_ready.wait()
-        if self._service is None:
-            assert self._backend_error is not None
-            raise self._backend_error
-        return self._service
+        return await self._backend.service()
 
     @property
     def emulator(self) -> Any:
         """The demo emulator, when one runs."""
-        return self._emulator
+        return self._backend.emulator
 
     # -- the wizard ---------------------------------------------------------------------
 
@@ -325,8 +248,10 @@ class VdcApp(App[Path | None]):
         from .screens.summary import SummaryScreen
 
         service = await self.connection_service()
-        selected: tuple[str, ...] = tuple(
-            s for s in self.settings.connect.services if s in result.available_services
+        from .connect.services import default_selection
+
+        selected: tuple[str, ...] = default_selection(
+            result.available_services, tuple(self.settings.connect.services)
         )
         # The dialog appears over the services screen, as in the product.
         services_done = self.push_screen(ServicesScreen(result, selected), wait_for_dismiss=True)

@@ -11,7 +11,8 @@ next frames block the event loop), with no chance to roll back what the run crea
 
 The app (:class:`~vdc_tui.app.VdcApp`) treats SIGHUP and SIGTERM like a confirmed quit:
 it cancels the work, lets the service layer roll back (within
-:data:`ROLLBACK_BOUND_SECONDS`), logs the outcome (``--log``) and exits 130.
+:data:`~vdc_tui.connect.provision.rollback.ROLLBACK_BOUND_SECONDS`), logs the outcome
+(``--log``) and exits 130.
 """
 
 from __future__ import annotations
@@ -22,10 +23,6 @@ import sys
 from typing import IO, Any
 
 from textual.drivers.linux_driver import LinuxDriver
-
-#: Longest the wizard spends rolling back after SIGHUP or SIGTERM; then it exits 130 and
-#: the journal stays (the next run for the tenant resumes or removes what is left).
-ROLLBACK_BOUND_SECONDS = 120.0
 
 _log = logging.getLogger("vdc_tui.hangup")
 
@@ -101,4 +98,4 @@ def detach_terminal() -> None:
             pass
 
 
-__all__ = ["ROLLBACK_BOUND_SECONDS", "HangupSafeDriver", "detach_terminal"]
+__all__ = ["HangupSafeDriver", "detach_terminal"]

@@ -63,7 +63,10 @@ async def test_retry_after_app_not_found_still_reaches_the_token_endpoint(
 ) -> None:
     # The 400 (AADSTS700016, "not replicated yet") must not be shared the way discovery is.
     def not_yet(form: dict[str, str]) -> httpx.Response:
-        return aad_error(400, "unauthorized_client", 700016, f"Application '{APP}' not found.")
+        answer: httpx.Response = aad_error(
+            400, "unauthorized_client", 700016, f"Application '{APP}' not found."
+        )
+        return answer
 
     fake = FakeEntra(token_answers=[not_yet, not_yet, app_token_if_assertion_is_a_jwt])
     identity = client(fake)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import pty
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -57,12 +58,13 @@ def test_a_failure_not_shown_before_is_printed_with_its_fix() -> None:
     assert "fix: Try later." in err.getvalue()
 
 
-def test_reporting_survives_a_vanished_terminal() -> None:
-    gone = io.StringIO()
-    gone.close()  # writing raises, as on a hung-up terminal
-    reporter = Reporter(json_mode=True, out=gone, err=gone)
-    reporter.check(CheckStatus.PASS, "Read the tenant", "Contoso")
-    reporter.failure(ServiceUnavailable("Graph is down."))  # no exception
+def test_reporting_survives_a_hung_up_terminal() -> None:
+    controller, follower = pty.openpty()
+    os.close(controller)  # the terminal hangs up: writes to it fail with EIO
+    with os.fdopen(follower, "w") as gone:
+        reporter = Reporter(json_mode=True, out=gone, err=gone)
+        reporter.check(CheckStatus.PASS, "Read the tenant", "Contoso")
+        reporter.failure(ServiceUnavailable("Graph is down."))  # no exception
 
 
 async def test_a_dropped_create_says_it_was_sent_once() -> None:

@@ -29,13 +29,14 @@ def make_result(
     pfx: bytes = PFX_BYTES,
 ) -> ConnectionResult:
     """The command-line tests' connection, as a run that created its app and saw a warning."""
-    return replace(
+    result: ConnectionResult = replace(
         cli_result(tenant_id, name, domain),
         app_object_id="66666666-2222-3333-4444-555555555555",
         certificate_pfx=pfx,
         warnings=(CheckEvent("verify", "Verified", CheckStatus.WARN, "took 3 attempts"),),
         created_app=True,
     )
+    return result
 
 
 def mode_of(path: Path) -> int:

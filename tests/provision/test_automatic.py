@@ -271,7 +271,7 @@ async def test_replication_lag_is_polled_adaptively(tmp_path: Path) -> None:
                 verified_at.append(clock())
 
         auto, identity = connector(emu, tmp_path, sleep=time.sleep, clock=clock)
-        identity.app_token = time.track(identity.app_token)  # type: ignore[method-assign,assignment]
+        identity.app_token = time.track(identity.app_token)
         before = len(emu.request_log)
         try:
             result = await auto.run(token, on_progress)

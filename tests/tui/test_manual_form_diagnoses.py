@@ -26,8 +26,9 @@ from textual.widgets import Checkbox, Input, Static
 
 from vdc_tui.app import VdcApp
 from vdc_tui.connect.models import CheckEvent, CheckStatus
+from vdc_tui.connect.steps import MANUAL_STEPS
 from vdc_tui.emulator import EmulatorServer, load_scenario
-from vdc_tui.screens.manual import FIELDS, MANUAL_STEPS
+from vdc_tui.screens.manual import FIELDS
 from vdc_tui.widgets import Checklist
 from vdc_tui.widgets.checklist import ChecklistRow
 

@@ -104,6 +104,7 @@ async def test_quit_question_open_when_provisioning_finishes_keeps_its_answer(
     app = wizard()
     async with app.run_test(size=(80, 24)) as pilot:
         await ask_to_quit_once_the_app_is_created(pilot, app)
+        assert fake_service.provision_block is not None
         fake_service.provision_block.set()
         await wait_until(pilot, lambda: "nothing is deleted now" in str(
             app.screen.query_one(".dialog-body", Static).render()))

@@ -189,13 +189,13 @@ def test_manual_form_typing_errors(wizard: Wizard, snap_compare: Any) -> None:
     assert snap_compare(wizard(), terminal_size=(80, 24), run_before=run_before)
 
 
-def _fill_manual(pfx: Path) -> RunBefore:
+def _fill_manual(pfx: str) -> RunBefore:
     async def run_before(pilot: Pilot[Any]) -> None:
         await reach("ManualScreen", "m", "i")(pilot)
         screen = pilot.app.screen
         screen.query_one("#admin_email", Input).value = "it@contoso.com"
         screen.query_one("#app_id", Input).value = "3c9a4d0e-5b6f-4a7b-8c9d-0e1f2a3b4c5d"
-        screen.query_one("#pfx_path", Input).value = str(pfx)
+        screen.query_one("#pfx_path", Input).value = pfx
         screen.query_one("#pfx_password", Input).focus()
         await pilot.press(*"secret", "enter")
         await wait_until(pilot, lambda: not getattr(screen, "_checking", False)
@@ -206,17 +206,20 @@ def _fill_manual(pfx: Path) -> RunBefore:
 
 
 @pytest.fixture
-def pfx_file(tmp_path: Path) -> Path:
-    """A file where the form expects a PFX (the fake service never opens it)."""
-    folder = Path("/tmp/vdc-tui-snapshots")  # a fixed path: it shows in the snapshot
-    folder.mkdir(exist_ok=True)
-    pfx = folder / "app.pfx"
-    pfx.write_bytes(b"fake")
-    return pfx
+def pfx_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """What the operator types for a PFX that exists (the fake service never opens it).
+
+    The typed text shows in the snapshot, so it is the same on every run: ``~`` is a HOME in
+    this test's own folder (a fixed folder in /tmp would belong to whoever ran first).
+    """
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "certs").mkdir()
+    (tmp_path / "certs" / "app.pfx").write_bytes(b"fake")
+    return "~/certs/app.pfx"
 
 
 def test_manual_wrong_password(wizard: Wizard, fake_service: FakeConnectionService,
-                               snap_compare: Any, pfx_file: Path) -> None:
+                               snap_compare: Any, pfx_file: str) -> None:
     fake_service.manual_events = [
         CheckEvent("certificate", "Certificate file opens and holds its private key",
                    CheckStatus.FAIL, "The password does not open the PFX file.",
@@ -228,7 +231,7 @@ def test_manual_wrong_password(wizard: Wizard, fake_service: FakeConnectionServi
 
 
 def test_manual_missing_permissions_shows_consent(
-    wizard: Wizard, fake_service: FakeConnectionService, snap_compare: Any, pfx_file: Path
+    wizard: Wizard, fake_service: FakeConnectionService, snap_compare: Any, pfx_file: str
 ) -> None:
     url = ("https://login.microsoftonline.com/8f3b6a52-0c1d-4e5f-9a7b-2c4d6e8f0a1b/"
            "adminconsent?client_id=3c9a4d0e-5b6f-4a7b-8c9d-0e1f2a3b4c5d")
@@ -301,3 +304,22 @@ def test_help_screen(wizard: Wizard, fake_service: FakeConnectionService,
 
 def test_terminal_too_small(wizard: Wizard, snap_compare: Any) -> None:
     assert snap_compare(wizard(), terminal_size=(70, 20), run_before=reach("ModeScreen"))
+
+
+def test_certificate_picker(wizard: Wizard, snap_compare: Any, tmp_path: Path,
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    certs = home / "certificates"
+    (certs / "old").mkdir(parents=True)
+    for name in ("contoso-backup.pfx", "fabrikam.P12", "notes.txt", ".hidden.pfx"):
+        (certs / name).write_bytes(b"x")
+    monkeypatch.setenv("HOME", str(home))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await reach("ManualScreen", "m", "i")(pilot)
+        pilot.app.screen.query_one("#pfx_path", Input).value = str(certs)
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: screen_name(pilot.app) == "CertificatePicker")
+        await pilot.pause()
+
+    assert snap_compare(wizard(), terminal_size=(80, 24), run_before=run_before)

@@ -29,8 +29,10 @@ from ..connect.models import (
     CheckStatus,
     ConnectionResult,
 )
+from ..connect.provision.rollback import ROLLBACK_BOUND_SECONDS
 from ..connect.service import ConnectionService, ConnectSettings
-from .output import FINAL_STATES, Reporter
+from ..connect.services import default_selection, recheck_services
+from .output import FINAL_STATES, OutputClosed, Reporter, write
 
 if TYPE_CHECKING:
     from ..connect.identity import DeviceFlowSession
@@ -91,7 +93,7 @@ def choose_services(result: ConnectionResult, requested: Sequence[str] | None) -
                 {"field": "services", "refused": list(SERVICE_NAMES), "available": [],
                  "unavailable": _reasons(result, SERVICE_NAMES)},
             )
-        return available
+        return list(default_selection(available))
     refused = [s for s in requested if s not in available]
     if refused:
         reasons = _reasons(result, refused)
@@ -104,17 +106,6 @@ def choose_services(result: ConnectionResult, requested: Sequence[str] | None) -
              "unavailable": reasons, "app_id": result.app_id},
         )
     return list(requested)
-
-
-def _refused_services(error: InvalidInput) -> list[str] | None:
-    """The services the tenant has, when ``error`` is the check refusing a selection."""
-    details = error.details
-    if details.get("field") != "services" or not details.get("refused"):
-        return None
-    available = details.get("available")
-    if not isinstance(available, list):
-        return None
-    return [s for s in SERVICE_NAMES if s in available]
 
 
 def _reasons(result: ConnectionResult, services: Sequence[str]) -> list[dict[str, str]]:
@@ -223,7 +214,7 @@ class ConnectRun:
             try:
                 result = await service.validate_manual(manual, progress)
             except VdcError as error:
-                retried = isinstance(error, InvalidInput) and _refused_services(error)
+                retried = hold_services_line and recheck_services(error, SERVICE_NAMES)
                 if not retried:  # the line belongs to the failure the operator will see
                     for event in held:
                         self.reporter.progress(event)
@@ -244,7 +235,7 @@ class ConnectRun:
                     result = await check(service, frozenset(SERVICE_NAMES),
                                          hold_services_line=True)
                 except InvalidInput as error:
-                    available = _refused_services(error)
+                    available = recheck_services(error, SERVICE_NAMES)
                     if not available:
                         raise
                     self.reporter.note("No --services given: selecting the services the tenant "
@@ -317,21 +308,17 @@ class ConnectRun:
             self._session.cancel()
 
 
-#: Longest a cancelled run may spend rolling back before it gives up (its journal stays,
-#: and the next run for the tenant resumes or removes what is left). Provisioning's own
-#: limits (30 s looking for an unanswered create, 60 s deleting) fit inside it.
-ROLLBACK_BOUND_SECONDS = 120.0
-
 #: Signals that cancel a run like Ctrl+C: a dropped SSH session or closed terminal (SIGHUP),
 #: ``kill``, ``timeout`` or a service manager stopping us (SIGTERM).
 CANCEL_SIGNALS = (signal.SIGINT, signal.SIGHUP, signal.SIGTERM)
 
 
 def _say(text: str) -> None:
-    """A line on stderr, if there still is one (after SIGHUP the terminal may be gone)."""
+    """A line on stderr, if there still is one (after SIGHUP the terminal may be gone; the
+    run is being cancelled already, so a reader that went away stops nothing more)."""
     try:
-        print(text, file=sys.stderr, flush=True)
-    except (OSError, ValueError):
+        write(sys.stderr, text + "\n")
+    except OutputClosed:
         pass
 
 

@@ -98,19 +98,17 @@ def demo_emulator(approve_after: float | None, *,
     """
     try:
         from ..emulator import load_scenario
-        from ..emulator.launch import start_preferring_port
+        from ..emulator.launch import start_for_demo
     except ImportError as exc:  # a broken install, not an operator error
         raise InvalidInput(
             "invalid_argument",
             f"The built-in emulator cannot start ({exc.name or 'import failed'}).",
             "Reinstall vdc-tui; demo mode needs its emulator package.",
         ) from None
-    emu = start_preferring_port(load_scenario(DEMO_SCENARIO), port)
+    # A script is waiting, not a person: when the emulator approves, poll every second.
+    emu = start_for_demo(load_scenario(DEMO_SCENARIO), port, approve_after=approve_after,
+                         poll_interval=1 if approve_after is not None else None)
     with emu:
-        if approve_after is not None:
-            emu.faults.auto_approve_after = approve_after
-            # A script is waiting, not a person: poll the approval every second.
-            emu.faults.device_code_interval = 1
         yield emu
 
 

@@ -37,7 +37,7 @@ from ..connect.service import (
     ConnectSettings,
 )
 from ..settings import DEFAULT_DEMO_PORT, THEMES
-from .output import Reporter
+from .output import OutputClosed, Reporter, is_output_closed, quiet_exit
 
 PROG = "vdc-tui"
 
@@ -391,7 +391,23 @@ def _logging(path: str | None) -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``vdc-tui`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    """Run ``vdc-tui`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code.
+
+    The one place where every command's closed stdout or stderr (a reader such as
+    ``head -1`` that went away) becomes a quiet exit 141, see :mod:`.output`.
+    """
+    try:
+        code = _main(argv)
+        if sys.stdout is not None:
+            sys.stdout.flush()  # here, not at interpreter exit where EPIPE is printed
+        return code
+    except BaseException as exc:
+        if not is_output_closed(exc):
+            raise
+        return quiet_exit()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     json_mode = "--json" in args
     try:
@@ -435,6 +451,8 @@ def _unexpected(exc: Exception, reporter: Reporter) -> int:
     anything else is a bug: exit 1 with ``internal_error``. Only the exception's type is
     shown (its text could quote a request); the log file, if any, has the traceback.
     """
+    if is_output_closed(exc):  # a command's own print() into a pipe nobody reads
+        raise OutputClosed from exc
     logging.getLogger("vdc_tui.cli").error("unexpected error", exc_info=exc)
     httpx = sys.modules.get("httpx")
     network = (OSError,) + ((httpx.HTTPError,) if httpx is not None else ())

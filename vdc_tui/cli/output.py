@@ -4,12 +4,20 @@ Progress, device codes and errors go to stderr; stdout carries the command's res
 JSON object with ``--json``, nothing else). Every piece of untrusted text (server messages,
 tenant names, file names) passes through :func:`~vdc_tui.connect.errors.scrub` first, so it
 cannot move the cursor or retitle the terminal.
+
+When the reader of stdout or stderr goes away (``vdc-tui connections list | head -1``), the
+command stops quietly like a standard Unix tool: :class:`OutputClosed` unwinds the run, and
+the command line's entry point answers it with :func:`quiet_exit` (no traceback, no error
+line, exit status 141 = 128 + SIGPIPE, what a shell shows for a tool stopped by SIGPIPE).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import select
+import signal
 import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -21,6 +29,9 @@ from ..connect.models import CheckEvent, CheckStatus, DeviceCode
 FINAL_STATES = frozenset(
     {CheckStatus.PASS, CheckStatus.WARN, CheckStatus.FAIL, CheckStatus.SKIPPED}
 )
+
+#: Exit status after stdout or stderr was closed by its reader (128 + SIGPIPE).
+EXIT_OUTPUT_CLOSED = 128 + int(signal.SIGPIPE)
 
 _LABELS = {
     CheckStatus.PASS: "pass",
@@ -84,6 +95,107 @@ def qr_lines(data: str, *, ansi: bool = False, border: int = 2) -> list[str]:
     return lines
 
 
+class OutputClosed(BaseException):
+    """The reader of our stdout or stderr has gone; the run stops without another word.
+
+    A ``BaseException``, like ``KeyboardInterrupt``: a step's ``except Exception`` must not
+    take a closed terminal pipe for that step's failure and carry on writing.
+    """
+
+
+def _reader_gone(stream: TextIO | None) -> bool:
+    """Whether ``stream`` is a pipe or socket whose reading end has been closed."""
+    try:
+        fd = stream.fileno() if stream is not None else -1
+    except (OSError, ValueError, AttributeError):
+        return False
+    if fd < 0 or not hasattr(select, "poll"):
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    try:
+        events = poller.poll(0)
+    except OSError:
+        return False
+    return any(mask & (select.POLLERR | select.POLLHUP) for _, mask in events)
+
+
+def is_output_closed(exc: BaseException) -> bool:
+    """Whether ``exc`` means our own stdout or stderr lost its reader.
+
+    A ``BrokenPipeError`` can also come from a socket; it counts only when stdout or stderr
+    really is a pipe without a reader (so a network failure keeps its own error).
+    """
+    if isinstance(exc, OutputClosed):
+        return True
+    if not (isinstance(exc, OSError) and exc.errno == errno.EPIPE):
+        return False
+    return _reader_gone(sys.stdout) or _reader_gone(sys.stderr)
+
+
+def quiet_exit() -> int:
+    """End a run whose stdout or stderr was closed by its reader; returns the exit status.
+
+    Whichever stream lost its reader is pointed at ``/dev/null``, so that the interpreter's
+    last flush of buffered text cannot print "Exception ignored ... BrokenPipeError".
+    """
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None and _reader_gone(stream):
+            _to_devnull(stream)
+    return EXIT_OUTPUT_CLOSED
+
+
+#: Streams whose reader has gone (by ``id``): they take nothing more.
+_closed_streams: set[int] = set()
+
+
+#: Errors of a write to a terminal that has hung up (a dropped SSH session, a closed tmux
+#: pane). The kernel's SIGHUP is what stops the run (see ``connect_cmd.run_cancellable``);
+#: the write itself only stops writing, so the rollback that SIGHUP sets off is not broken.
+_HUNG_UP = frozenset({errno.EIO, errno.ENXIO})
+
+
+def _to_devnull(stream: TextIO) -> None:
+    """Point ``stream``'s descriptor at ``/dev/null``: what it still holds (the text of the
+    failed write) and any later flush, such as the interpreter's last, go nowhere quietly."""
+    try:
+        fd = stream.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError, AttributeError):
+        return
+    try:
+        os.dup2(devnull, fd)
+    except OSError:
+        pass
+    finally:
+        os.close(devnull)
+
+
+def write(stream: TextIO | None, text: str) -> None:
+    """Write and flush ``text``; a reader that has gone raises :class:`OutputClosed` once.
+
+    After that, the stream silently takes nothing: a rollback that the stop sets off still
+    reports progress, and must not be interrupted a second time. A terminal that has hung
+    up takes nothing from its first failed write on, without raising (its SIGHUP stops the
+    run). A stream that does not exist (the process was started with that descriptor
+    closed, so Python has ``None``) takes nothing, as ``print`` does.
+    """
+    if stream is None or id(stream) in _closed_streams:
+        return
+    try:
+        stream.write(text)
+        stream.flush()
+    except OSError as exc:
+        if exc.errno in _HUNG_UP:
+            _closed_streams.add(id(stream))
+            _to_devnull(stream)
+            return
+        if exc.errno == errno.EPIPE:
+            _closed_streams.add(id(stream))
+            raise OutputClosed from None
+        raise
+
+
 class Reporter:
     """Writes a headless run's progress to stderr and its result to stdout.
 
@@ -102,31 +214,20 @@ class Reporter:
         self._emitted = False
         #: Messages already shown with their fix in a ``[fail]`` line (not repeated).
         self._failed_shown: dict[str, str] = {}
-        self._err_gone = False
 
     # -- stderr --------------------------------------------------------------------------
 
-    def _line(self, text: str) -> None:
-        """Print to stderr while there is one: after SIGHUP the terminal may be gone, and a
-        failed write must not stop a rollback that is reporting its progress."""
-        if self._err_gone:
-            return
-        try:
-            print(text, file=self.err, flush=True)
-        except (OSError, ValueError):
-            self._err_gone = True
-
     def note(self, text: str) -> None:
         """One line of information on stderr (``text`` is scrubbed)."""
-        self._line(scrub(text, limit=2000))
+        write(self.err, scrub(text, limit=2000) + "\n")
 
     def warning(self, text: str) -> None:
         """A loud warning line on stderr."""
-        self._line(f"WARNING: {scrub(text, limit=2000)}")
+        write(self.err, f"WARNING: {scrub(text, limit=2000)}\n")
 
     def check(self, status: CheckStatus, title: str, detail: str = "", fix: str = "") -> None:
         """One checklist line on stderr."""
-        self._line(status_line(status, title, detail, fix))
+        write(self.err, status_line(status, title, detail, fix) + "\n")
         if status == CheckStatus.FAIL and detail:
             self._failed_shown[detail] = fix
 
@@ -163,24 +264,24 @@ class Reporter:
         ]
         if extra:
             lines.append(scrub(extra, limit=300))
-        self._line("\n".join(lines))
+        write(self.err, "\n".join(lines) + "\n")
         try:
             qr = qr_lines(code.verification_uri, ansi=wants_colour(self.err))
         except Exception:  # a QR is a convenience; the address above is what matters
             qr = []
         if qr:
-            self._line("\n".join(qr))
-        self._line("")
+            write(self.err, "\n".join(qr) + "\n")
+        write(self.err, "\n")
 
     def failure(self, error: VdcError) -> None:
         """An error: message, code and fix on stderr; the failure object on stdout (--json)."""
         if self._failed_shown.get(error.message) == error.remediation:
             # The [fail] line above said it all, fix included: only the code, once.
-            self._line(f"error: the step above failed [{error.code}]")
+            write(self.err, f"error: the step above failed [{error.code}]\n")
         else:
-            self._line(f"error: {scrub(error.message)} [{error.code}]")
+            write(self.err, f"error: {scrub(error.message)} [{error.code}]\n")
             if error.remediation:
-                self._line(f"  fix: {scrub(error.remediation)}")
+                write(self.err, f"  fix: {scrub(error.remediation)}\n")
         if self.json_mode:
             self.emit({"status": "failed", "error": _clean(error.to_json())})
 
@@ -191,15 +292,13 @@ class Reporter:
         if self._emitted:
             return
         self._emitted = True
-        try:
-            self.out.write(json.dumps(document, ensure_ascii=True, default=_json_default) + "\n")
-            self.out.flush()
-        except (OSError, ValueError):
-            pass  # nobody is reading any more (a hung-up terminal, a closed pipe)
+        # One write of the whole object: a reader gets all of it or a prefix it can tell
+        # is cut (and then we stop), never two objects or a mix with other text.
+        write(self.out, json.dumps(document, ensure_ascii=True, default=_json_default) + "\n")
 
     def result(self, text: str) -> None:
         """Human-readable result text on stdout (not used with --json)."""
-        print(text, file=self.out, flush=True)
+        write(self.out, text + "\n")
 
 
 def _json_default(value: Any) -> Any:

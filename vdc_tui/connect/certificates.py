@@ -391,7 +391,7 @@ def certificate_info(cert: x509.Certificate) -> CertificateInfo:
         key_size = 0
     return CertificateInfo(
         subject=cert.subject.rfc4514_string(),
-        sha1=cert.fingerprint(hashes.SHA1()).hex().upper(),  # noqa: S324 - Entra's thumbprint
+        sha1=cert.fingerprint(hashes.SHA1()).hex().upper(),  # Entra's thumbprint
         sha256=cert.fingerprint(hashes.SHA256()).hex().upper(),
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
@@ -471,7 +471,7 @@ def x5t_s256(cert: x509.Certificate) -> str:
 
 def x5t_sha1(cert: x509.Certificate) -> str:
     """The ``x5t`` header value: base64url SHA-1 of the DER, no padding."""
-    return _b64url(cert.fingerprint(hashes.SHA1()))  # noqa: S324 - the header's definition
+    return _b64url(cert.fingerprint(hashes.SHA1()))  # the header's definition
 
 
 # --- making our own --------------------------------------------------------------------

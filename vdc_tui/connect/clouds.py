@@ -8,7 +8,7 @@ host, Graph root and CA bundle overridden (a custom cloud, or the emulator).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -246,8 +246,3 @@ def resolve_endpoints(
         graph_url=_normalise_root(graph_url, "--graph-url") if graph_url else base.graph_url,
         ca_bundle=bundle,
     )
-
-
-def with_ca_bundle(endpoints: Endpoints, ca_bundle: Path | None) -> Endpoints:
-    """A copy of ``endpoints`` trusting another CA bundle."""
-    return replace(endpoints, ca_bundle=ca_bundle)

@@ -106,10 +106,6 @@ class GraphError(Exception):
             details,
         )
 
-    def has_detail(self, code: str) -> bool:
-        """Whether one of ``details`` carries ``code`` (``NoBackingApplicationObject``)."""
-        return any(d.get("code") == code for d in self.details)
-
 
 def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
     if not headers:

@@ -283,9 +283,37 @@ async def detect(graph: GraphClient) -> ServiceDetection:
     return combine_detection(sku_list, sku_problem, site, site_problem)
 
 
-async def detect_services(graph: GraphClient) -> tuple[ServiceAvailability, ...]:
-    """Availability of each service in the tenant the client's token belongs to."""
-    return (await detect(graph)).services
+def default_selection(
+    available: Sequence[str], wanted: Sequence[str] = SERVICE_NAMES
+) -> tuple[ServiceName, ...]:
+    """The services selected by default after a connection: those wanted that the tenant
+    has, in the order of :data:`~vdc_tui.connect.models.SERVICE_NAMES` (the wizard's
+    services step and ``vdc-tui connect`` without ``--services``)."""
+    return tuple(s for s in SERVICE_NAMES if s in wanted and s in available)
+
+
+def recheck_services(error: VdcError, wanted: Sequence[str]) -> tuple[ServiceName, ...] | None:
+    """The services to check a manual connection again with, after ``error``.
+
+    Manual validation refuses a wanted service the tenant is not licensed for
+    (``invalid_argument`` with ``details.field == "services"``, ``refused`` and
+    ``available``). The wizard and ``vdc-tui connect manual`` without ``--services`` then
+    check again with the wanted services the tenant has. ``None`` when the error is another
+    one, or when Exchange Online (always required) is what the tenant lacks.
+    """
+    details = error.details
+    refused = details.get("refused")
+    available = details.get("available")
+    if (
+        error.code != "invalid_argument"
+        or details.get("field") != "services"
+        or not isinstance(refused, list)
+        or not refused
+        or not isinstance(available, list)
+        or "exchange" in refused
+    ):
+        return None
+    return default_selection([str(s) for s in available], [*wanted, "exchange"])
 
 
 __all__ = [
@@ -295,9 +323,10 @@ __all__ = [
     "ServiceName",
     "combine_detection",
     "detect",
-    "detect_services",
+    "default_selection",
     "describe_failure",
     "load_service_plans",
+    "recheck_services",
     "services_from_skus",
     "sharepoint_root_from_principal",
 ]

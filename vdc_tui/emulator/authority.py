@@ -2,6 +2,10 @@
 
 Shapes and codes follow research/identity.md §1–3; choices where Entra is undocumented are
 listed at the end of SCENARIOS.md.
+
+Why one file of ~610 lines: discovery, the device-code flow and the token endpoint's grants
+are one protocol (the token endpoint redeems what the device flow issued, under the
+discovery's issuer); the device-login page is their only user interface.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from starlette.routing import Route
 from . import jws
 from .core import EmulatorCore, client_info
 from .pki import b64url_decode
+from .scenario import GLOBAL_ADMINISTRATOR
 from .state import DeviceFlow, Tenant, User
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -317,7 +322,7 @@ class Authority:
     def _default_admin(self) -> str | None:
         for tenant in self.core.directory.tenants.values():
             for user in tenant.users.values():
-                if "62e90394-69f5-4237-9190-012177145e10" in user.roles:
+                if GLOBAL_ADMINISTRATOR in user.roles:
                     return user.upn
         return None
 

@@ -22,3 +22,27 @@ def start_preferring_port(scenario: Scenario, port: int) -> EmulatorServer:
         if not port:
             raise
         return EmulatorServer(scenario, port=0).start()
+
+
+def start_for_demo(
+    scenario: Scenario,
+    port: int,
+    *,
+    approve_after: float | None,
+    poll_interval: int | None = None,
+) -> EmulatorServer:
+    """Start the demo emulator (:func:`start_preferring_port`) with its approval knob set.
+
+    The one knob for the wizard's and the headless commands' demo: the emulator approves a
+    device code by itself ``approve_after`` seconds after it is issued (as the scenario's
+    Global Administrator); ``None`` keeps the scenario's setting (the demo scenario leaves
+    approval to the device-login page). ``poll_interval`` shortens the device-code polling
+    interval (a script is waiting, not a person).
+    """
+    emulator = start_preferring_port(scenario, port)
+    if approve_after is not None:
+        emulator.faults.auto_approve_after = approve_after
+    if poll_interval is not None:
+        emulator.faults.device_code_interval = poll_interval
+    return emulator
+

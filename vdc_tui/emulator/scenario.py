@@ -24,6 +24,8 @@ DIRECTORY_ROLES: dict[str, str] = {
     "User Administrator": "fe930be7-5e62-47db-91af-98c3a49a38b1",
 }
 ROLE_NAMES: dict[str, str] = {v: k for k, v in DIRECTORY_ROLES.items()}
+GLOBAL_ADMINISTRATOR = DIRECTORY_ROLES["Global Administrator"]
+PRIVILEGED_ROLE_ADMINISTRATOR = DIRECTORY_ROLES["Privileged Role Administrator"]
 
 #: Service plans by name (real ids, research/domain.md §4), so scenarios can list names only.
 SERVICE_PLANS: dict[str, str] = {

@@ -4,13 +4,16 @@ Every object has a ``visible_at`` time (the emulator's clock): objects created t
 become visible only after the replication delay, where Entra shows the same lag
 (research/identity.md §5). All access goes through :class:`Directory`, whose lock makes it
 safe to touch from the server thread and from a test at once.
+
+Why one file of ~650 lines: the object types and the :class:`Directory` that loads, links and
+replicates them change together (a new kind of object needs its loading, its visibility and
+its Graph shape at once); split, each half would be read only with the other open.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import json
 import random
 import string
@@ -27,7 +30,6 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from ..connect.clouds import CLOUDS
-from ..connect.permissions import load_catalog
 from .scenario import (
     DIRECTORY_ROLES,
     ROLE_NAMES,
@@ -76,7 +78,7 @@ class KeyCredential:
     @property
     def sha1(self) -> bytes:
         """SHA-1 of the DER certificate (``x5t``)."""
-        return self.certificate.fingerprint(hashes.SHA1())  # noqa: S303 - Entra's thumbprint
+        return self.certificate.fingerprint(hashes.SHA1())  # Entra's thumbprint
 
     @property
     def sha256(self) -> bytes:
@@ -308,21 +310,17 @@ class DeviceFlow:
     user: User | None = None
 
 
-def _load_resources() -> list[dict[str, Any]]:
+def _load_resources() -> dict[str, Any]:
+    """The emulator's own data of Microsoft's resource principals (``data/resources.json``):
+    their app roles as Microsoft publishes them, never the client's permission catalog."""
     raw = json.loads(
         resources.files("vdc_tui.emulator").joinpath("data/resources.json").read_text("utf-8")
     )
-    catalog = load_catalog()
     out = []
     for res in raw["resources"]:
-        roles: dict[str, str] = {}
-        for perm in catalog.permissions:
-            if perm.resource.key == res["key"]:
-                roles[perm.value] = perm.id
-        for extra in res["extra_app_roles"]:
-            roles.setdefault(extra["value"], extra["id"])
+        roles = {r["value"]: r["id"] for r in res["app_roles"]}
         out.append({**res, "roles": roles})
-    return out
+    return {"resources": out, "backup_app": list(raw["backup_app"])}
 
 
 _KEY_CACHE: dict[tuple[str, int], rsa.RSAPrivateKey] = {}
@@ -365,7 +363,9 @@ class Directory:
         self.refresh_tokens: dict[str, tuple[str, str, str]] = {}
         self.generated_certificates: dict[str, Path] = {}
         self._state_dir = state_dir
-        self._resources = _load_resources()
+        data = _load_resources()
+        self._resources: list[dict[str, Any]] = data["resources"]
+        self._backup_app: list[str] = data["backup_app"]
         self._load(now)
 
     # -- ids -------------------------------------------------------------------------------
@@ -493,7 +493,8 @@ class Directory:
 
     def _expand_grant(self, grant: str) -> list[tuple[str, str]]:
         if grant == "catalog":
-            return [(p.resource.key, p.value) for p in load_catalog().permissions]
+            # What Veeam documents for its backup app (the emulator's own list).
+            return [(key, value) for key, _, value in (g.partition(":") for g in self._backup_app)]
         res_key, sep, value = grant.partition(":")
         if not sep or res_key not in ("graph", "exchange", "sharepoint"):
             raise ScenarioError(
@@ -585,14 +586,6 @@ class Directory:
                     return tenant
         return None
 
-    def user_anywhere(self, upn: str) -> User | None:
-        """A user of any tenant by UPN."""
-        for tenant in self.tenants.values():
-            user = tenant.user_by_upn(upn)
-            if user is not None:
-                return user
-        return None
-
     def application_by_app_id(self, app_id: str, *, now: float | None) -> Application | None:
         """The app registration with this appId, in whatever tenant it lives."""
         low = app_id.lower()
@@ -662,9 +655,3 @@ def _uuid4_from(rng: random.Random) -> str:
     bits |= 0x8000 << 48
     h = f"{bits:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-def certificate_thumbprints(cert: x509.Certificate) -> tuple[str, str]:
-    """SHA-1 and SHA-256 thumbprints as upper-case hex (for messages)."""
-    return (hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).hexdigest().upper(),
-            cert.fingerprint(hashes.SHA256()).hex().upper())

@@ -9,11 +9,7 @@ from collections.abc import Mapping
 
 from textual.app import App
 
-
-def is_remote_session(environ: Mapping[str, str] | None = None) -> bool:
-    """True over SSH: a local clipboard or browser would be on the wrong machine."""
-    env = os.environ if environ is None else environ
-    return bool(env.get("SSH_CONNECTION") or env.get("SSH_TTY") or env.get("SSH_CLIENT"))
+from ..connect.terminal import is_remote_session, native_copy
 
 
 def can_open_browser(environ: Mapping[str, str] | None = None) -> bool:
@@ -40,22 +36,6 @@ def open_in_browser(url: str) -> bool:
         return False
 
 
-def _native_copy(text: str) -> bool:
-    """Copy with the local clipboard tool when this is a local session that has one."""
-    if is_remote_session():
-        return False
-    try:
-        import pyperclip
-
-        # is_available() is wrong before the first call; determine_clipboard() is not.
-        if not bool(pyperclip.determine_clipboard()[0]):
-            return False
-        pyperclip.copy(text)
-    except Exception:  # noqa: BLE001 - a clipboard must never break the wizard
-        return False
-    return True
-
-
 def copy_text(app: App[object], text: str) -> str:
     """Copy ``text`` by every means that can work here; returns what was done, for a toast.
 
@@ -64,6 +44,6 @@ def copy_text(app: App[object], text: str) -> str:
     screen as well.
     """
     app.copy_to_clipboard(text)
-    if _native_copy(text):
+    if native_copy(text):
         return "Copied to the clipboard."
     return "Sent to the terminal's clipboard (OSC 52). If pasting fails, select the code on screen."

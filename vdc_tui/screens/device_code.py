@@ -10,7 +10,6 @@ from textual import events, work
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -91,13 +90,6 @@ class DeviceCodeScreen(WizardScreen[DeviceCodeOutcome]):
                 tooltip="Stop waiting and go back to the choice of mode"),
     ]
 
-    class CodeIssued(Message):
-        """A new device code is on screen (the app's demo mode approves it)."""
-
-        def __init__(self, code: DeviceCode) -> None:
-            super().__init__()
-            self.code = code
-
     def __init__(
         self,
         service: ConnectionService,
@@ -152,7 +144,6 @@ class DeviceCodeScreen(WizardScreen[DeviceCodeOutcome]):
             return
         self._session = session
         self._show_code(session.code)
-        self.post_message(self.CodeIssued(session.code))
         try:
             token = await self._service.wait_for_sign_in(session)
         except Cancelled:

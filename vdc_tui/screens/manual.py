@@ -346,12 +346,12 @@ class ManualScreen(WizardScreen[ManualOutcome]):
         try:
             return await self._service.validate_manual(manual, self._forward_progress)
         except InvalidInput as error:
-            refused = error.details.get("refused")
-            available = error.details.get("available")
-            if (error.details.get("field") != "services" or not isinstance(refused, list)
-                    or not isinstance(available, list) or "exchange" in refused):
+            from ..connect.services import recheck_services
+
+            again = recheck_services(error, tuple(manual.services))
+            if again is None:
                 raise
-            wanted = frozenset(s for s in manual.services if s in available) | {"exchange"}
+            wanted = frozenset(again)
             # Queued behind the first run's progress messages, so its rows are replaced.
             self.call_later(self.query_one(Checklist).plan, MANUAL_STEPS)
             self.call_later(self._status, Content(

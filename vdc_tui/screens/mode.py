@@ -84,10 +84,6 @@ class ModeScreen(WizardScreen[ModeChoice]):
         modes.highlighted = 0
         modes.focus()
 
-    def set_status(self, text: str) -> None:
-        """Show a status line (preparation of the sign-in, emulator start)."""
-        self.query_one("#mode-status", Static).update(text)
-
     @on(OptionList.OptionSelected, "#modes")
     def _selected(self, event: OptionList.OptionSelected) -> None:
         self.action_choose(event.option_id or "automatic")

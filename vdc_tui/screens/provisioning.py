@@ -204,5 +204,5 @@ class ProvisioningScreen(WizardScreen[ProvisioningOutcome]):
                 worker.cancel()
                 try:
                     await worker.wait()
-                except Exception:  # noqa: BLE001 - cancelled or failed: both are final
+                except Exception:  # cancelled or failed: both are final
                     pass

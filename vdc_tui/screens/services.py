@@ -41,7 +41,7 @@ class ServiceCheckbox(Checkbox):
     """A checkbox whose mark is a tick or nothing, so its state reads without colour."""
 
     @property  # type: ignore[override,unused-ignore]
-    def BUTTON_INNER(self) -> str:  # type: ignore[override]  # noqa: N802
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]
         """The mark inside the box."""
         return "✔" if self.value else " "
 

@@ -78,7 +78,7 @@ def key_sha1(key: Mapping[str, Any]) -> str:
         der = b""
     if not der:
         return str(key.get("keyId") or "?")
-    return hashlib.sha1(der).hexdigest().upper()  # noqa: S324 - Entra's thumbprint, not security
+    return hashlib.sha1(der).hexdigest().upper()  # Entra's thumbprint, not security
 
 
 def access_set(access: Sequence[Mapping[str, Any]]) -> set[tuple[str, str, str]]:

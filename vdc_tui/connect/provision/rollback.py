@@ -31,6 +31,12 @@ if TYPE_CHECKING:
 #: The rollback's outcome is logged (``--log``): after SIGHUP nobody may see the screen.
 _log = logging.getLogger(__name__)
 
+#: Longest a run cancelled by Ctrl+C, SIGHUP or SIGTERM (headless or in the wizard) may
+#: spend rolling back before it gives up: its journal stays, and the next run for the tenant
+#: resumes or removes what is left. The pacing's own limits (30 s looking for an unanswered
+#: create, 60 s deleting) fit inside it.
+ROLLBACK_BOUND_SECONDS = 120.0
+
 
 class Rollback:
     """Undoes a run through the admin's Graph client, within the pacing's time limits."""

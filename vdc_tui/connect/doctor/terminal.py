@@ -1,0 +1,185 @@
+"""Terminal checks: size, colours, SSH, the native clipboard and OSC 52 (the facts come
+from :mod:`vdc_tui.connect.terminal`, shared with the wizard)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Mapping
+
+from ..models import CheckStatus
+from ..terminal import MIN_COLUMNS, MIN_LINES, has_native_clipboard, is_remote_session
+from .report import DoctorCheck, check
+
+
+def terminal_checks(env: Mapping[str, str]) -> list[DoctorCheck]:
+    """Size, colours, SSH, clipboard and OSC 52 facts of the terminal."""
+    checks: list[DoctorCheck] = []
+    size = shutil.get_terminal_size(fallback=(0, 0))
+    if size.columns == 0 or size.lines == 0:
+        checks.append(
+            check(
+                "terminal.size",
+                "terminal",
+                "Terminal size",
+                CheckStatus.WARN,
+                "Not a terminal (output is redirected); size unknown.",
+                "Run the wizard in an interactive terminal.",
+            )
+        )
+    elif size.columns < MIN_COLUMNS or size.lines < MIN_LINES:
+        checks.append(
+            check(
+                "terminal.size",
+                "terminal",
+                "Terminal size",
+                CheckStatus.WARN,
+                f"{size.columns}×{size.lines}: smaller than "
+                f"{MIN_COLUMNS}×{MIN_LINES}; "
+                "the wizard stacks its panels and may hide the QR code.",
+                "Enlarge the window or lower the font size.",
+            )
+        )
+    else:
+        checks.append(
+            check(
+                "terminal.size",
+                "terminal",
+                "Terminal size",
+                CheckStatus.PASS,
+                f"{size.columns}×{size.lines}.",
+            )
+        )
+
+    term = env.get("TERM", "")
+    colorterm = env.get("COLORTERM", "").lower()
+    if env.get("NO_COLOR"):
+        checks.append(
+            check(
+                "terminal.colours",
+                "terminal",
+                "Colours",
+                CheckStatus.PASS,
+                "NO_COLOR is set: the wizard runs in monochrome.",
+            )
+        )
+    elif colorterm in ("truecolor", "24bit"):
+        checks.append(
+            check(
+                "terminal.colours",
+                "terminal",
+                "Colours",
+                CheckStatus.PASS,
+                f"24-bit colour (COLORTERM={colorterm}).",
+            )
+        )
+    elif "256color" in term:
+        checks.append(
+            check(
+                "terminal.colours",
+                "terminal",
+                "Colours",
+                CheckStatus.PASS,
+                f"256 colours (TERM={term}).",
+            )
+        )
+    elif term in ("", "dumb"):
+        checks.append(
+            check(
+                "terminal.colours",
+                "terminal",
+                "Colours",
+                CheckStatus.WARN,
+                f"TERM is {term or 'not set'}: no colours or cursor control.",
+                "Set TERM (for example xterm-256color) or use a full terminal.",
+            )
+        )
+    else:
+        checks.append(
+            check(
+                "terminal.colours",
+                "terminal",
+                "Colours",
+                CheckStatus.PASS,
+                f"16 colours (TERM={term}); themes are approximated.",
+            )
+        )
+
+    ssh = is_remote_session(env)
+    checks.append(
+        check(
+            "terminal.ssh",
+            "terminal",
+            "SSH session",
+            CheckStatus.PASS,
+            "Yes: copying goes to your local terminal through OSC 52."
+            if ssh
+            else "No: a local session.",
+        )
+    )
+
+    native = has_native_clipboard()
+    if native and not ssh:
+        detail = "A native clipboard exists; the wizard also copies there."
+    elif native:
+        detail = "A clipboard tool exists on this host, but over SSH only OSC 52 reaches you."
+    else:
+        detail = "No native clipboard tool; the wizard copies with OSC 52 only."
+    checks.append(
+        check("terminal.clipboard", "terminal", "Native clipboard", CheckStatus.PASS, detail)
+    )
+
+    if env.get("TMUX"):
+        setting = _tmux_set_clipboard()
+        if setting in ("on", "external"):
+            checks.append(
+                check(
+                    "terminal.osc52",
+                    "terminal",
+                    "OSC 52 copy",
+                    CheckStatus.PASS,
+                    f"Used for copying; tmux set-clipboard is {setting}.",
+                )
+            )
+        else:
+            checks.append(
+                check(
+                    "terminal.osc52",
+                    "terminal",
+                    "OSC 52 copy",
+                    CheckStatus.WARN,
+                    f"Used for copying, but tmux set-clipboard is "
+                    f"{setting or 'unknown'}: copies may not reach your clipboard.",
+                    "Run `tmux set -g set-clipboard on` (and add it to ~/.tmux.conf).",
+                )
+            )
+    else:
+        checks.append(
+            check(
+                "terminal.osc52",
+                "terminal",
+                "OSC 52 copy",
+                CheckStatus.PASS,
+                "Used for copying; terminals without OSC 52 support "
+                "(e.g. macOS Terminal) ignore it: select the code on screen instead.",
+            )
+        )
+    return checks
+
+
+def _tmux_set_clipboard() -> str | None:
+    try:
+        done = subprocess.run(
+            ["tmux", "show-options", "-gv", "set-clipboard"],
+            capture_output=True,
+            text=True,
+            timeout=2,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    value = done.stdout.strip()
+    return value or None
+
+
+__all__ = ["terminal_checks"]

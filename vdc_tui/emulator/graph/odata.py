@@ -1,0 +1,82 @@
+"""OData query options of collections: ``$filter`` (the clauses Graph supports on the
+properties this emulator serves), ``$select``, and paging with ``$top`` / ``$skiptoken``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from ..core import EmulatorCore, GraphResult
+
+PAGE_SIZE = 100
+
+
+def collection(core: EmulatorCore, path: str, query: dict[str, str], crid: str | None,
+               items: list[dict[str, Any]], context: str) -> GraphResult:
+    """A collection answer: filtered, selected, one page of it and the next link."""
+    filtered = filter_items(core, query, crid, items)
+    if isinstance(filtered, GraphResult):
+        return filtered
+    items = [select(query, i) for i in filtered]
+    try:
+        top = int(query.get("$top", PAGE_SIZE))
+        skip = int(query.get("$skiptoken", "0"))
+    except ValueError:
+        return core.graph_error(400, "Request_BadRequest", "Invalid $top or $skiptoken.",
+                                client_request_id=crid)
+    top = max(1, min(top, 999))
+    page = items[skip: skip + top]
+    body: dict[str, Any] = {"@odata.context": context, "value": page}
+    if skip + top < len(items):
+        rest = {k: v for k, v in query.items() if k != "$skiptoken"}
+        rest["$skiptoken"] = str(skip + top)
+        body["@odata.nextLink"] = f"{core.graph_url}/v1.0{path}?{urlencode(rest)}"
+    return GraphResult(200, body)
+
+
+def select(query: dict[str, str], item: dict[str, Any]) -> dict[str, Any]:
+    """``item`` reduced to ``$select`` (with ``id`` and ``@odata.type``)."""
+    wanted_text = query.get("$select")
+    if not wanted_text:
+        return item
+    wanted = {s.strip() for s in wanted_text.split(",")} | {"id", "@odata.type"}
+    return {k: v for k, v in item.items() if k in wanted}
+
+
+def filter_items(core: EmulatorCore, query: dict[str, str], crid: str | None,
+                 items: list[dict[str, Any]]) -> list[dict[str, Any]] | GraphResult:
+    """The items that pass ``$filter`` (clauses joined by ``and``), or Graph's 400."""
+    text = query.get("$filter")
+    if not text:
+        return items
+    tests: list[Callable[[dict[str, Any]], bool]] = []
+    for clause in re.split(r"\s+and\s+", text.strip()):
+        test = filter_clause(clause.strip())
+        if test is None:
+            return core.graph_error(400, "Request_UnsupportedQuery", "Unsupported Query.",
+                                    client_request_id=crid)
+        tests.append(test)
+    return [i for i in items if all(t(i) for t in tests)]
+
+
+def _unquote(text: str) -> str:
+    return text.replace("''", "'")
+
+
+def filter_clause(clause: str) -> Callable[[dict[str, Any]], bool] | None:
+    """One ``$filter`` clause: ``p eq 'v'``, ``p/any(t:t eq 'v')``, ``startswith(p,'v')``."""
+    m = re.fullmatch(r"(\w+)\s+eq\s+'((?:[^']|'')*)'", clause)
+    if m:
+        prop, value = m.group(1), _unquote(m.group(2)).lower()
+        return lambda item: str(item.get(prop, "")).lower() == value
+    m = re.fullmatch(r"(\w+)/any\((\w+):\s*\2\s+eq\s+'((?:[^']|'')*)'\)", clause)
+    if m:
+        prop, value = m.group(1), _unquote(m.group(3)).lower()
+        return lambda item: any(str(v).lower() == value for v in item.get(prop) or [])
+    m = re.fullmatch(r"startswith\((\w+),\s*'((?:[^']|'')*)'\)", clause)
+    if m:
+        prop, value = m.group(1), _unquote(m.group(2)).lower()
+        return lambda item: str(item.get(prop, "")).lower().startswith(value)
+    return None
