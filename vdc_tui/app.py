@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 from collections.abc import Callable
 from datetime import datetime
@@ -145,7 +144,7 @@ class VdcApp(App[Path | None]):
         _log.warning("%s received: cancelling, rolling back anything created (at most %.0f s)",
                      name, ROLLBACK_BOUND_SECONDS)
         if signum == signal.SIGHUP:
-            detach_terminal()
+            detach_terminal(self._driver)
         self._stop_after_signal(name, ROLLBACK_BOUND_SECONDS)
 
     @work(group="signal", exit_on_error=False)
@@ -161,9 +160,11 @@ class VdcApp(App[Path | None]):
                 _log.warning("cancelling after %s failed: %s", name, type(error).__name__)
         _log.info("wizard ended by %s (exit %d)", name, EXIT_CANCELLED)
         self.exit(None, return_code=EXIT_CANCELLED)
-        # Everything is rolled back and logged; Textual's shutdown may wait on a terminal
-        # that is gone, so the process ends on its own shortly if it has not by then.
-        asyncio.get_running_loop().call_later(5.0, _hard_exit)
+        # Textual's shutdown ends the process (nothing is left to wait on the terminal);
+        # the last resort below only fires if something unforeseen still holds it.
+        from .hangup import exit_if_stuck
+
+        exit_if_stuck(EXIT_CANCELLED)
 
     def panic(self, *renderables: Any) -> None:
         """Textual's panic, except while stopping on SIGHUP/SIGTERM: the rollback goes on."""
@@ -372,11 +373,6 @@ class VdcApp(App[Path | None]):
         self.notify("Stopping…", markup=False)
         await step.cancel_work()
         self.exit(None, return_code=EXIT_CANCELLED)
-
-
-def _hard_exit() -> None:
-    logging.shutdown()
-    os._exit(EXIT_CANCELLED)
 
 
 def make_app(

@@ -1,13 +1,20 @@
 """The wizard outliving its terminal: a dropped SSH session, a closed tmux pane.
 
-When the terminal goes away the kernel sends SIGHUP, reads of it fail and writes to it fail.
-Textual would then stop (its input thread panics the app; its output thread dies and the
-next frames block the event loop), with no chance to roll back what the run created.
+When the terminal goes away the kernel hangs it up and sends the foreground processes
+SIGHUP *and* SIGCONT. From then on a read of the terminal returns end of file at once and a
+write fails (EIO). Left alone, Textual would stop without a rollback: its input thread spins
+on end of file, its SIGCONT handler restarts application mode (a second input thread and a
+second output thread on the dead terminal), and at exit it joins an input thread that may be
+blocked in a read for good.
 
 - :class:`HangupSafeDriver` is Textual's Linux driver with output that drops what it
-  cannot write, and input that ends quietly when the terminal is gone.
-- :func:`detach_terminal` points stdin, stdout and stderr away from the dead terminal (a
-  pipe nobody writes to, and ``/dev/null``), so nothing blocks or spins on it.
+  cannot write, no restart on SIGCONT once the terminal is gone, and
+  :meth:`~HangupSafeDriver.stop_input`, which ends the input thread for good.
+- :func:`detach_terminal` stops the input thread, then points stdin, stdout and stderr at
+  ``/dev/null``, so nothing blocks or spins on the dead terminal.
+- :func:`exit_if_stuck` is the last resort: a daemon timer that ends the process if it is
+  still alive well after the rollback. The process does not need it: it ends through
+  Textual's own shutdown (``App.run`` returns, ``main`` returns 130).
 
 The app (:class:`~vdc_tui.app.VdcApp`) treats SIGHUP and SIGTERM like a confirmed quit:
 it cancels the work, lets the service layer roll back (within
@@ -20,14 +27,20 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 from typing import IO, Any
 
 from textual.drivers.linux_driver import LinuxDriver
 
 _log = logging.getLogger("vdc_tui.hangup")
 
-#: Kept open so that the pipe standing in for stdin never reports end of file.
-_stdin_writer: list[int] = []
+#: Seconds the input thread gets to notice that it must stop (it checks at least every
+#: 0.1 s, and a hung-up terminal answers its reads at once).
+INPUT_STOP_SECONDS = 2.0
+
+#: Seconds after the rollback after which a process that has still not ended is ended by
+#: :func:`exit_if_stuck` (the normal shutdown takes well under one).
+STUCK_EXIT_SECONDS = 30.0
 
 
 class _SafeOutput:
@@ -70,6 +83,19 @@ class HangupSafeDriver(LinuxDriver):
         if self._file is not None:
             self._file = _SafeOutput(self._file)  # type: ignore[assignment]
 
+    def terminal_gone(self) -> bool:
+        """Whether the terminal that was our stdin has hung up (or been detached)."""
+        return self.input_tty and not os.isatty(self.fileno)
+
+    def _sigcont_application(self, *args: Any) -> None:
+        # The kernel sends SIGCONT with SIGHUP: restarting application mode then would
+        # start a second input thread on a dead terminal. A real resume (``fg`` after
+        # Ctrl+Z) has its terminal, and is Textual's as before.
+        if self.terminal_gone():
+            _log.info("SIGCONT without a terminal: application mode not restarted")
+            return
+        super()._sigcont_application(*args)
+
     def run_input_thread(self) -> None:
         try:
             super().run_input_thread()
@@ -77,18 +103,38 @@ class HangupSafeDriver(LinuxDriver):
             # The terminal hung up (EIO): SIGHUP follows, and the app stops on it.
             _log.info("terminal input ended (%s)", type(exc).__name__)
 
+    def stop_input(self, timeout: float = INPUT_STOP_SECONDS) -> bool:
+        """End the input thread for good; whether it has ended within ``timeout``.
 
-def detach_terminal() -> None:
-    """Point stdin at a silent pipe and stdout/stderr at ``/dev/null`` (after SIGHUP)."""
+        Unlike Textual's ``disable_input`` the stop is not undone afterwards (that one clears
+        its event again, for a resume), so Textual's shutdown finds input already disabled
+        and has no thread left to wait for.
+        """
+        self.exit_event.set()
+        thread = self._key_thread
+        if thread is None or thread is threading.current_thread():
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
+
+def detach_terminal(driver: object | None) -> None:
+    """After SIGHUP: stop reading the dead terminal, then point stdin, stdout and stderr at
+    ``/dev/null``.
+
+    The input thread is stopped *first*: it reads the descriptor it selected on, and a
+    descriptor swapped under it between the two could block that read for good.
+    """
+    if isinstance(driver, HangupSafeDriver) and not driver.stop_input():
+        _log.warning("the terminal's input thread did not stop within %.0f s",
+                     INPUT_STOP_SECONDS)
     try:
-        read_end, write_end = os.pipe()
-        _stdin_writer.append(write_end)
-        os.dup2(read_end, 0)
-        os.close(read_end)
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, 1)
-        os.dup2(null, 2)
-        os.close(null)
+        null = os.open(os.devnull, os.O_RDWR)
+        try:
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+        finally:
+            os.close(null)
     except OSError as exc:
         _log.warning("could not detach from the terminal (%s)", type(exc).__name__)
     for stream in (sys.stdout, sys.stderr):
@@ -98,4 +144,30 @@ def detach_terminal() -> None:
             pass
 
 
-__all__ = ["HangupSafeDriver", "detach_terminal"]
+def exit_if_stuck(code: int, delay: float = STUCK_EXIT_SECONDS) -> threading.Timer:
+    """The last resort after a rollback: end the process with ``code`` if it is still
+    running ``delay`` seconds from now (a daemon timer: it never keeps the process alive).
+
+    It is not how the wizard normally ends, and it says so in the log when it fires.
+    """
+
+    def fire() -> None:
+        _log.error("the process had not ended %.0f s after the rollback: ending it (exit %d)",
+                   delay, code)
+        logging.shutdown()
+        os._exit(code)
+
+    timer = threading.Timer(delay, fire)
+    timer.daemon = True
+    timer.name = "vdc-exit-if-stuck"
+    timer.start()
+    return timer
+
+
+__all__ = [
+    "INPUT_STOP_SECONDS",
+    "STUCK_EXIT_SECONDS",
+    "HangupSafeDriver",
+    "detach_terminal",
+    "exit_if_stuck",
+]
