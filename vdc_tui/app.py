@@ -10,6 +10,8 @@ lives in :mod:`vdc_tui.theme`.
 from __future__ import annotations
 
 import asyncio
+import logging
+import signal
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -30,12 +32,16 @@ from .theme import KEY_NAMES, VDC_THEME
 from .widgets.countdown import utc_now
 
 if TYPE_CHECKING:
+    from textual.driver import Driver
+
     # Only the mode screen is needed for the first frame; every other step is imported
     # where it is first pushed, so start-up does not pay for the QR code, the file picker
     # and the forms (see the first-frame row of ``make bench``).
     from .screens.base import WizardScreen
     from .screens.manual import ManualDraft, ManualOutcome
     from .screens.mode import ModeChoice
+
+_log = logging.getLogger("vdc_tui.app")
 
 #: Seconds between the first frame and the start of the backend (the demo emulator, MSAL's
 #: import, the OpenID discovery). Started earlier, that work competes with the first paint
@@ -89,6 +95,8 @@ class VdcApp(App[Path | None]):
         self._backend_started = False
         self._manual_draft: ManualDraft | None = None
         self._first_choice: asyncio.Future[ModeChoice]  # the mode screen's answer (on_mount)
+        self._stop_signal: str | None = None  # SIGHUP or SIGTERM received
+        self._signals: list[signal.Signals] = []
         self.title = settings.connect.step_title
         self.sub_title = scrub(settings.tenant_name, limit=80) if settings.tenant_name else ""
         self.register_theme(VDC_THEME)
@@ -96,8 +104,79 @@ class VdcApp(App[Path | None]):
 
     # -- start and stop -----------------------------------------------------------------
 
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver; on Linux and macOS one that outlives its terminal (SIGHUP)."""
+        driver = super().get_driver_class()
+        from textual.drivers.linux_driver import LinuxDriver
+
+        if driver is LinuxDriver:
+            from .hangup import HangupSafeDriver
+
+            return HangupSafeDriver
+        return driver
+
+    def _install_stop_signals(self) -> None:
+        """SIGHUP (the terminal went away) and SIGTERM stop the wizard like a confirmed
+        quit: see :meth:`stop_on_signal`. Not in headless tests (their runner owns signals)."""
+        if self.is_headless:
+            return
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self.stop_on_signal, sig)
+                self._signals.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError, AttributeError):
+                pass  # no such signal here (Windows), or not the main thread
+
+    def stop_on_signal(self, signum: int) -> None:
+        """Stop asking, cancel the work and roll back, then exit 130.
+
+        After SIGHUP the terminal is gone: nothing is drawn any more (the output goes to
+        ``/dev/null``) and the outcome reaches only the ``--log`` file and the journal.
+        """
+        name = signal.Signals(signum).name
+        if self._stop_signal is not None:
+            return
+        self._stop_signal = name
+        from .connect.provision.rollback import ROLLBACK_BOUND_SECONDS
+        from .hangup import detach_terminal
+
+        _log.warning("%s received: cancelling, rolling back anything created (at most %.0f s)",
+                     name, ROLLBACK_BOUND_SECONDS)
+        if signum == signal.SIGHUP:
+            detach_terminal(self._driver)
+        self._stop_after_signal(name, ROLLBACK_BOUND_SECONDS)
+
+    @work(group="signal", exit_on_error=False)
+    async def _stop_after_signal(self, name: str, bound: float) -> None:
+        step = self._wizard_screen()
+        if step is not None and step.quit_warning() is not None:
+            try:
+                await asyncio.wait_for(step.cancel_work(), bound)
+            except TimeoutError:
+                _log.warning("rollback still running after %.0f s: stopped; the journal stays",
+                             bound)
+            except Exception as error:  # noqa: BLE001 - logged; exiting is what matters now
+                _log.warning("cancelling after %s failed: %s", name, type(error).__name__)
+        _log.info("wizard ended by %s (exit %d)", name, EXIT_CANCELLED)
+        self.exit(None, return_code=EXIT_CANCELLED)
+        # Textual's shutdown ends the process (nothing is left to wait on the terminal);
+        # the last resort below only fires if something unforeseen still holds it.
+        from .hangup import exit_if_stuck
+
+        exit_if_stuck(EXIT_CANCELLED)
+
+    def panic(self, *renderables: Any) -> None:
+        """Textual's panic, except while stopping on SIGHUP/SIGTERM: the rollback goes on."""
+        if self._stop_signal is not None:
+            _log.warning("ignored a crash of the terminal side while stopping on %s",
+                         self._stop_signal)
+            return
+        super().panic(*renderables)
+
     def on_mount(self) -> None:
         """Show the mode screen and start the wizard; the backend follows the first frame."""
+        self._install_stop_signals()
         # Pushed here rather than from the wizard's worker, so the first frame is the mode
         # screen and a key typed ahead ("a") reaches it.
         self._first_choice = self._ask_mode()
@@ -134,6 +213,10 @@ class VdcApp(App[Path | None]):
 
     async def on_unmount(self) -> None:
         """Close network clients and stop the emulator."""
+        loop = asyncio.get_running_loop()
+        for sig in self._signals:
+            loop.remove_signal_handler(sig)
+        self._signals.clear()
         await self._backend.aclose()
 
     async def connection_service(self) -> ConnectionService:

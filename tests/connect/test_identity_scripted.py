@@ -350,9 +350,14 @@ async def test_unknown_tenant_is_tenant_not_found(credential: CertificateCredent
 async def test_identity_platform_5xx_is_service_unavailable(
     credential: CertificateCredential,
 ) -> None:
-    fake = FakeEntra(token_answers=[lambda form: httpx.Response(500, text="boom")])
-    with pytest.raises(ServiceUnavailable):
+    # Every try answers 500 (with Retry-After: 0, so the test does not wait).
+    boom = [lambda form: httpx.Response(500, text="boom", headers={"Retry-After": "0"})] * 20
+    fake = FakeEntra(token_answers=list(boom))
+    with pytest.raises(ServiceUnavailable) as caught:
         await identity(fake).app_token(TENANT, APP, credential, SCOPE)
+    tries = sum(1 for p in fake.paths if p.endswith("/token"))
+    assert caught.value.details["tries"] == tries > 1
+    assert f"{tries} tries" in caught.value.message and "HTTP 500" in caught.value.message
 
 
 async def test_unreachable_identity_platform_is_service_unavailable(

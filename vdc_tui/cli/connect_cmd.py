@@ -29,9 +29,10 @@ from ..connect.models import (
     CheckStatus,
     ConnectionResult,
 )
+from ..connect.provision.rollback import ROLLBACK_BOUND_SECONDS
 from ..connect.service import ConnectionService, ConnectSettings
 from ..connect.services import default_selection, recheck_services
-from .output import FINAL_STATES, Reporter
+from .output import FINAL_STATES, OutputClosed, Reporter, write
 
 if TYPE_CHECKING:
     from ..connect.identity import DelegatedToken, DeviceFlowSession
@@ -366,42 +367,103 @@ async def admin_sign_in(
     return token
 
 
-async def run_cancellable(work: Awaitable[T], *, on_cancel: Callable[[], None]) -> T:
-    """Await ``work``; SIGINT (Ctrl+C) cancels it and raises :class:`Cancelled`.
+#: Signals that cancel a run like Ctrl+C: a dropped SSH session or closed terminal (SIGHUP),
+#: ``kill``, ``timeout`` or a service manager stopping us (SIGTERM).
+CANCEL_SIGNALS = (signal.SIGINT, signal.SIGHUP, signal.SIGTERM)
 
-    The first Ctrl+C calls ``on_cancel`` (stops a device-code wait at once) and cancels the
-    task, which lets the service layer roll back; a second one while rolling back only
-    says so, a third ends the process.
+
+def _say(text: str) -> None:
+    """A line on stderr, if there still is one (after SIGHUP the terminal may be gone; the
+    run is being cancelled already, so a reader that went away stops nothing more)."""
+    try:
+        write(sys.stderr, text + "\n")
+    except OutputClosed:
+        pass
+
+
+async def run_cancellable(work: Awaitable[T], *, on_cancel: Callable[[], None],
+                          rollback_bound: float = ROLLBACK_BOUND_SECONDS) -> T:
+    """Await ``work``; SIGINT (Ctrl+C), SIGHUP or SIGTERM cancels it and raises
+    :class:`Cancelled`.
+
+    The first signal calls ``on_cancel`` (stops a device-code wait at once) and cancels the
+    task, which lets the service layer roll back; the rollback gets at most
+    ``rollback_bound`` seconds, then it is stopped and the journal stays. A second Ctrl+C
+    while rolling back only says so, a third ends the process; SIGHUP and SIGTERM never end
+    it before the rollback had its chance (a hung-up terminal cannot press anything).
     """
     loop = asyncio.get_running_loop()
     task: asyncio.Task[T] = asyncio.ensure_future(work)
     presses = 0
+    received: list[str] = []
+    gave_up: list[bool] = []
 
-    def on_sigint() -> None:
+    def give_up() -> None:
+        if not task.done():
+            gave_up.append(True)
+            log.warning("rollback still running after %.0f s: stopped; the journal stays",
+                        rollback_bound)
+            task.cancel()
+
+    def on_signal(signum: int) -> None:
         nonlocal presses
-        presses += 1
-        if presses == 1:
-            print("\nCancelling (rolling back anything created)…", file=sys.stderr, flush=True)
+        name = signal.Signals(signum).name
+        received.append(name)
+        if len(received) == 1:
+            log.info("%s received: cancelling, rolling back anything created (at most %.0f s)",
+                     name, rollback_bound)
+            _say(f"\nCancelling ({name}): rolling back anything created (at most "
+                 f"{rollback_bound:.0f} s)…")
             on_cancel()
             task.cancel()
-        elif presses == 2:
-            print("Still rolling back; press Ctrl+C again to abandon it.", file=sys.stderr,
-                  flush=True)
-        else:
+            loop.call_later(rollback_bound, give_up)
+            if signum == signal.SIGINT:
+                presses = 1
+            return
+        if signum != signal.SIGINT:
+            return  # the rollback goes on; only the operator's Ctrl+C may abandon it
+        presses += 1
+        if presses == 2:
+            _say("Still rolling back; press Ctrl+C again to abandon it.")
+        elif presses >= 3:
+            log.warning("Ctrl+C pressed three times: rollback abandoned; the journal stays")
             os._exit(130)  # the operator insists; rollback may be incomplete
 
-    installed = False
-    try:
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
-        installed = True
-    except (NotImplementedError, RuntimeError, ValueError):
-        pass  # not the main thread or no signal support: KeyboardInterrupt still stops us
+    installed: list[signal.Signals] = []
+    for sig in CANCEL_SIGNALS:
+        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread or no signal support: KeyboardInterrupt still stops us
     try:
         return await task
     except asyncio.CancelledError:
-        if presses:
-            raise Cancelled() from None
+        if received and gave_up:
+            raise Cancelled(
+                f"Cancelled ({received[0]}); the rollback did not finish within "
+                f"{rollback_bound:.0f} s.",
+                "Run the same command again: it finds what this run left from the journal "
+                "in the tenant's profile folder and resumes or removes it.",
+            ) from None
+        if received:
+            message = "Cancelled by the operator." if received[0] == "SIGINT" else (
+                f"Cancelled: {received[0]} received (the session ended or the process was "
+                "asked to stop)."
+            )
+            raise Cancelled(message) from None
         raise
+    except VdcError as error:
+        if not received or isinstance(error, Cancelled):
+            raise
+        # Cancelled, but the rollback could not finish: still the cancel exit code, with
+        # what is left and how to remove it.
+        cancelled = Cancelled(
+            f"Cancelled ({received[0]}), but the rollback could not finish: {error.message}",
+            error.remediation,
+        )
+        cancelled.details = {"rollback": error.to_json()}
+        raise cancelled from None
     finally:
-        if installed:
-            loop.remove_signal_handler(signal.SIGINT)
+        for sig in installed:
+            loop.remove_signal_handler(sig)

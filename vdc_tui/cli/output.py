@@ -140,13 +140,8 @@ def quiet_exit() -> int:
     last flush of buffered text cannot print "Exception ignored ... BrokenPipeError".
     """
     for stream in (sys.stdout, sys.stderr):
-        if _reader_gone(stream):
-            assert stream is not None
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            try:
-                os.dup2(devnull, stream.fileno())
-            finally:
-                os.close(devnull)
+        if stream is not None and _reader_gone(stream):
+            _to_devnull(stream)
     return EXIT_OUTPUT_CLOSED
 
 
@@ -154,13 +149,36 @@ def quiet_exit() -> int:
 _closed_streams: set[int] = set()
 
 
+#: Errors of a write to a terminal that has hung up (a dropped SSH session, a closed tmux
+#: pane). The kernel's SIGHUP is what stops the run (see ``connect_cmd.run_cancellable``);
+#: the write itself only stops writing, so the rollback that SIGHUP sets off is not broken.
+_HUNG_UP = frozenset({errno.EIO, errno.ENXIO})
+
+
+def _to_devnull(stream: TextIO) -> None:
+    """Point ``stream``'s descriptor at ``/dev/null``: what it still holds (the text of the
+    failed write) and any later flush, such as the interpreter's last, go nowhere quietly."""
+    try:
+        fd = stream.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError, AttributeError):
+        return
+    try:
+        os.dup2(devnull, fd)
+    except OSError:
+        pass
+    finally:
+        os.close(devnull)
+
+
 def write(stream: TextIO | None, text: str) -> None:
     """Write and flush ``text``; a reader that has gone raises :class:`OutputClosed` once.
 
     After that, the stream silently takes nothing: a rollback that the stop sets off still
-    reports progress, and must not be interrupted a second time. A stream that does not
-    exist (the process was started with that descriptor closed, so Python has ``None``)
-    takes nothing, as ``print`` does.
+    reports progress, and must not be interrupted a second time. A terminal that has hung
+    up takes nothing from its first failed write on, without raising (its SIGHUP stops the
+    run). A stream that does not exist (the process was started with that descriptor
+    closed, so Python has ``None``) takes nothing, as ``print`` does.
     """
     if stream is None or id(stream) in _closed_streams:
         return
@@ -168,6 +186,10 @@ def write(stream: TextIO | None, text: str) -> None:
         stream.write(text)
         stream.flush()
     except OSError as exc:
+        if exc.errno in _HUNG_UP:
+            _closed_streams.add(id(stream))
+            _to_devnull(stream)
+            return
         if exc.errno == errno.EPIPE:
             _closed_streams.add(id(stream))
             raise OutputClosed from None
@@ -190,6 +212,8 @@ class Reporter:
         self.err = err if err is not None else sys.stderr
         self._last: dict[str, tuple[CheckStatus, str]] = {}
         self._emitted = False
+        #: Messages already shown with their fix in a ``[fail]`` line (not repeated).
+        self._failed_shown: dict[str, str] = {}
 
     # -- stderr --------------------------------------------------------------------------
 
@@ -204,6 +228,8 @@ class Reporter:
     def check(self, status: CheckStatus, title: str, detail: str = "", fix: str = "") -> None:
         """One checklist line on stderr."""
         write(self.err, status_line(status, title, detail, fix) + "\n")
+        if status == CheckStatus.FAIL and detail:
+            self._failed_shown[detail] = fix
 
     def progress(self, event: CheckEvent) -> None:
         """The :data:`~vdc_tui.connect.models.ProgressCallback` of headless runs.
@@ -224,13 +250,17 @@ class Reporter:
         uri = scrub(code.verification_uri, limit=300)
         user_code = scrub(code.user_code, limit=40)
         expires = code.expires_at.astimezone(UTC).strftime("%H:%M:%S UTC")
-        minutes = max(1, round(code.expires_in / 60))
+        left = (
+            f"{max(1, code.expires_in)} s"
+            if code.expires_in < 60
+            else f"{max(1, round(code.expires_in / 60))} min"
+        )
         lines = [
             "",
             "To sign in, a Global Administrator of the customer's tenant opens",
             f"    {uri}",
             f"and enters the code  {user_code}",
-            f"(the code expires at {expires}, in about {minutes} min; Ctrl+C cancels)",
+            f"(the code expires at {expires}, in about {left}; Ctrl+C cancels)",
         ]
         if extra:
             lines.append(scrub(extra, limit=300))
@@ -245,9 +275,13 @@ class Reporter:
 
     def failure(self, error: VdcError) -> None:
         """An error: message, code and fix on stderr; the failure object on stdout (--json)."""
-        write(self.err, f"error: {scrub(error.message)} [{error.code}]\n")
-        if error.remediation:
-            write(self.err, f"  fix: {scrub(error.remediation)}\n")
+        if self._failed_shown.get(error.message) == error.remediation:
+            # The [fail] line above said it all, fix included: only the code, once.
+            write(self.err, f"error: the step above failed [{error.code}]\n")
+        else:
+            write(self.err, f"error: {scrub(error.message)} [{error.code}]\n")
+            if error.remediation:
+                write(self.err, f"  fix: {scrub(error.remediation)}\n")
         if self.json_mode:
             self.emit({"status": "failed", "error": _clean(error.to_json())})
 

@@ -44,7 +44,12 @@ def is_replication_lag(err: GraphError) -> bool:
 def is_duplicate(err: GraphError) -> bool:
     """The error says the thing we asked for is already there (which is success)."""
     blob = _error_blob(err)
-    return err.status in (400, 409) and ("already exists" in blob or "conflicting object" in blob)
+    return err.status in (400, 409) and (
+        "already exists" in blob
+        or "conflicting object" in blob
+        or "already in use" in blob
+        or "multipleobjectswithsamekeyvalue" in blob
+    )
 
 
 class BatchAnswers:

@@ -168,8 +168,9 @@ class BatchResponse:
         return GraphError.from_body(self.status, self.body, self.headers)
 
 
-def _retry_after(headers: Mapping[str, str] | httpx.Headers | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date)."""
+def parse_retry_after(headers: Mapping[str, str] | httpx.Headers | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), at most
+    :data:`MAX_RETRY_AFTER`; the identity client reads the sign-in answers' with it too."""
     if not headers:
         return None
     value = None
@@ -190,6 +191,9 @@ def _retry_after(headers: Mapping[str, str] | httpx.Headers | None) -> float | N
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, min(MAX_RETRY_AFTER, (when - datetime.now(UTC)).total_seconds()))
+
+
+_retry_after = parse_retry_after
 
 
 class GraphClient:
@@ -287,6 +291,7 @@ class GraphClient:
         """Send with retries; returns a 2xx/3xx answer or raises."""
         url = self._url(path)
         last = ""
+        sent = 0
         for attempt in range(self.max_attempts):
             request_headers = {
                 "Authorization": await self._bearer(),
@@ -297,6 +302,7 @@ class GraphClient:
             wait: float | None
             try:
                 self.request_count += 1
+                sent += 1
                 request = self._client.build_request(
                     method,
                     url,
@@ -312,7 +318,7 @@ class GraphClient:
                 if isinstance(exc, ResponseTooLarge) or not (
                     isinstance(exc, httpx.ConnectError) or method.upper() in _IDEMPOTENT
                 ):
-                    raise self._unavailable(method, path, last) from None
+                    raise self._unavailable(method, path, last, sent) from None
                 wait = None
             else:
                 if response.status_code not in RETRYABLE_STATUSES:
@@ -326,13 +332,20 @@ class GraphClient:
             if attempt + 1 >= self.max_attempts:
                 break
             await self._sleep(wait if wait is not None else self.backoff(attempt))
-        raise self._unavailable(method, path, last)
+        raise self._unavailable(method, path, last, sent)
 
-    def _unavailable(self, method: str, path: str, last: str) -> ServiceUnavailable:
+    def _unavailable(self, method: str, path: str, last: str, sent: int) -> ServiceUnavailable:
+        """Graph kept failing: says how many times the request was really sent."""
+        if sent == 1 and method.upper() not in _IDEMPOTENT:
+            # Not repeated blindly: the change may have been made without an answer.
+            told = f"sent once and not repeated, since it may have taken effect ({last})"
+        else:
+            told = f"after {sent} {'try' if sent == 1 else 'tries'} ({last})"
         return ServiceUnavailable(
-            f"Microsoft Graph did not answer {method.upper()} {_path_only(path)} "
-            f"after {self.max_attempts} tries ({last}).",
-            details={"method": method.upper(), "path": _path_only(path), "last": last},
+            f"Microsoft Graph did not answer {method.upper()} {_path_only(path)} {told}.",
+            details={
+                "method": method.upper(), "path": _path_only(path), "last": last, "tries": sent,
+            },
         )
 
     # --- verbs ---------------------------------------------------------------------

@@ -13,6 +13,7 @@ honoured, except for loopback addresses (the emulator), which are always reached
 from __future__ import annotations
 
 import ssl
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -184,6 +185,7 @@ class MsalHttpClient:
         limits: httpx.Limits | None = None,
     ) -> None:
         self._timeout = timeout
+        self._seen = threading.local()
         if transport is not None:
             # Tests script the identity platform with an in-process transport.
             self._client = httpx.Client(transport=transport, timeout=timeout)
@@ -222,7 +224,7 @@ class MsalHttpClient:
                 "POST", url, params=_plain(params), content=content, headers=_plain(headers),
                 timeout=timeout,
             )
-        return read_bounded(self._client.send(request, stream=True))
+        return self._note(read_bounded(self._client.send(request, stream=True)))
 
     def get(
         self,
@@ -236,7 +238,21 @@ class MsalHttpClient:
         request = self._client.build_request(
             "GET", url, params=_plain(params), headers=_plain(headers), timeout=timeout
         )
-        return read_bounded(self._client.send(request, stream=True))
+        return self._note(read_bounded(self._client.send(request, stream=True)))
+
+    def watch(self) -> None:
+        """Start noting, for this thread, the last answer's status and ``Retry-After``
+        (MSAL keeps neither; the identity client's retries need both)."""
+        self._seen.response = None
+
+    def seen(self) -> httpx.Response | None:
+        """This thread's last answer since :meth:`watch` (its status, headers and body)."""
+        response: httpx.Response | None = getattr(self._seen, "response", None)
+        return response
+
+    def _note(self, response: httpx.Response) -> httpx.Response:
+        self._seen.response = response
+        return response
 
     def close(self) -> None:
         """Close the connection pool."""

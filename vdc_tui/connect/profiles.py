@@ -533,7 +533,13 @@ class ProfileStore:
             return []
         self._private_dir(self.root)
         self._private_dir(folder)
-        entries = [self._read(child) for child in folder.iterdir() if _is_tenant_folder(child)]
+        children = [child for child in folder.iterdir() if _is_tenant_folder(child)]
+        for child in children:
+            # A tenant folder holds a private key: opened up by hand, it is said like the
+            # home and connections folders are.
+            with contextlib.suppress(InvalidInput):
+                self._private_dir(child)
+        entries = [self._read(child) for child in children]
         return sorted(entries, key=lambda e: ((e.name or "").casefold(), e.tenant_id))
 
     def _read(self, folder: Path) -> ProfileEntry:

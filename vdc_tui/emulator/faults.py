@@ -14,6 +14,13 @@ from typing import Any
 #: bare string, and a body of several megabytes of JSON.
 GARBAGE_KINDS = ("html", "truncated", "empty_object", "list", "text", "huge")
 
+#: What the ``signin_fault`` does to a sign-in request: a 503 ``temporarily_unavailable``
+#: (AADSTS90033) with ``Retry-After``, a stall of ``stall_seconds``, or a dropped connection.
+SIGNIN_FAULTS = ("", "unavailable", "stall", "drop")
+#: The sign-in request it hits: the device-code request, a device-code token poll, or an
+#: app-only (client-credentials) token request.
+SIGNIN_TARGETS = ("devicecode", "device_poll", "app_token")
+
 
 @dataclass
 class Faults:
@@ -46,6 +53,14 @@ class Faults:
     clock_offset: float = 0.0
     assertion_skew: float = 300.0
     proof_skew: float = 300.0
+    signin_fault: str = ""
+    signin_fault_on: str = "devicecode"
+    signin_fault_count: int = 1
+
+    @property
+    def signin_round(self) -> int:
+        """How many times the sign-in fault was set through :meth:`update`."""
+        return int(getattr(self, "_signin_round", 0))
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Faults:
@@ -64,6 +79,19 @@ class Faults:
             if not hasattr(self, key) or key.startswith("_"):
                 raise AttributeError(f"unknown fault setting {key!r}")
             setattr(self, key, value)
+        if any(key.startswith("signin_fault") for key in changes):
+            # A new sign-in fault counts its requests from zero.
+            self._signin_round = getattr(self, "_signin_round", 0) + 1
+        if self.signin_fault not in SIGNIN_FAULTS:
+            raise ValueError(
+                f"signin_fault must be one of {', '.join(repr(f) for f in SIGNIN_FAULTS)}, "
+                f"not {self.signin_fault!r}"
+            )
+        if self.signin_fault_on not in SIGNIN_TARGETS:
+            raise ValueError(
+                f"signin_fault_on must be one of {', '.join(SIGNIN_TARGETS)}, "
+                f"not {self.signin_fault_on!r}"
+            )
         if self.garbage_kind not in GARBAGE_KINDS:
             raise ValueError(
                 f"garbage_kind must be one of {', '.join(GARBAGE_KINDS)}, "
@@ -86,6 +114,13 @@ class FaultCounters:
             n = self.counts.get(kind, 0) + 1
             self.counts[kind] = n
         return n % every == 0
+
+    def first(self, kind: str, count: int) -> bool:
+        """Count a request of ``kind``; True for the first ``count`` of them."""
+        with self.lock:
+            n = self.counts.get(kind, 0) + 1
+            self.counts[kind] = n
+        return n <= count
 
 
 class Clock:

@@ -13,6 +13,7 @@ import socket
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -54,6 +55,13 @@ class FaultMiddleware:
         # works (a cancelled create still creates). Read the body before any wait, so that
         # latency and stalls are server-side processing time, not a lost request.
         receive = await _buffered(receive)
+        signin = await self._signin_fault(path, receive)
+        if signin == "drop":
+            core.log(method, path, 0)
+            await _drop(send)
+            return
+        if signin == "stall":
+            await self._wait(faults.stall_seconds)
         if faults.latency > 0 and _matches(faults.latency_path, path):
             await self._wait(faults.latency)
         if counters.hit("drop", faults.drop_every, faults.drop_path, path):
@@ -64,7 +72,10 @@ class FaultMiddleware:
             await self._wait(faults.stall_seconds)
         status_box: list[int] = []
         canned: Response | None = None
-        if counters.hit("unavailable", faults.unavailable_every, faults.unavailable_path, path):
+        if signin == "unavailable":
+            canned = _temporarily_unavailable(faults.retry_after)
+        elif counters.hit("unavailable", faults.unavailable_every, faults.unavailable_path,
+                          path):
             canned = self._error(path, 503, "ServiceNotAvailable",
                                  "The service is temporarily unavailable. Please retry after a "
                                  "few seconds.", "temporarily_unavailable")
@@ -100,6 +111,17 @@ class FaultMiddleware:
         return JSONResponse({"error": entra_error, "error_description": message,
                              "error_codes": []}, status_code=status, headers=headers)
 
+    async def _signin_fault(self, path: str, receive: Receive) -> str:
+        """The ``signin_fault`` this request gets (``""`` for none); see SCENARIOS.md."""
+        faults = self.core.faults
+        if not faults.signin_fault or _signin_target(path, await _peek(receive)) != (
+                faults.signin_fault_on):
+            return ""
+        if not self.core.counters.first(f"signin:{faults.signin_fault_on}:{faults.signin_round}",
+                                        faults.signin_fault_count):
+            return ""
+        return faults.signin_fault
+
     async def _wait(self, seconds: float) -> None:
         """Sleep, but wake up when the server stops (so stalls never hang a test run)."""
         try:
@@ -129,6 +151,41 @@ def _garbage(kind: str) -> Response:
     return Response('{"value": ["' + '","'.join([filler] * 40) + '"]}', media_type=json_type)
 
 
+def _signin_target(path: str, body: bytes) -> str:
+    """Which sign-in request this is (a ``signin_fault_on`` value), or ``""``."""
+    if path.endswith("/oauth2/v2.0/devicecode"):
+        return "devicecode"
+    if not path.endswith("/oauth2/v2.0/token"):
+        return ""
+    from urllib.parse import parse_qs
+
+    grant = parse_qs(body.decode("utf-8", "replace")).get("grant_type", [""])[0]
+    if grant == "urn:ietf:params:oauth:grant-type:device_code":
+        return "device_poll"
+    if grant == "client_credentials":
+        return "app_token"
+    return ""
+
+
+def _temporarily_unavailable(retry_after: int) -> Response:
+    """Entra's transient-error answer: 503, ``temporarily_unavailable``, AADSTS90033."""
+    trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
+    stamp = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())
+    return JSONResponse(
+        {"error": "temporarily_unavailable",
+         "error_description": "AADSTS90033: A transient error has occurred. Please try "
+                              f"again.\r\nTrace ID: {trace}\r\nCorrelation ID: "
+                              f"{correlation}\r\nTimestamp: {stamp}",
+         "error_codes": [90033], "timestamp": stamp, "trace_id": trace,
+         "correlation_id": correlation},
+        status_code=503, headers={"Retry-After": str(retry_after)})
+
+
+async def _peek(receive: Receive) -> bytes:
+    """The buffered request body (``receive`` comes from :func:`_buffered`)."""
+    return getattr(receive, "body", b"")
+
+
 async def _buffered(receive: Receive) -> Receive:
     """Read the whole request body now; the returned ``receive`` replays it first."""
     chunks: list[bytes] = []
@@ -149,6 +206,7 @@ async def _buffered(receive: Receive) -> Receive:
             return replay.pop()
         return await receive()
 
+    replayed.body = first.get("body", b"") if first else b""  # type: ignore[attr-defined]
     return replayed
 
 

@@ -37,6 +37,13 @@ _THUMBPRINT = re.compile(r"Thumbprint of key used by client:\s*'([0-9A-Fa-f]+)'"
 DISCOVERY_STATUS = re.compile(r"OIDC Discovery failed on .*? HTTP status: (\d{3})")
 _CURRENT_TIME = re.compile(r"Current time:\s*([0-9T:.\- Z]+?)(?:,|\.\s|$)")
 
+#: AADSTS codes of a passing failure of the identity platform (90033: "A transient error
+#: has occurred. Please try again.", answered with HTTP 503 and ``Retry-After``).
+TRANSIENT_AADSTS = frozenset({90033})
+#: OAuth ``error`` values of a passing failure (RFC 6749 §4.1.2.1 ``temporarily_unavailable``
+#: and ``server_error``).
+TRANSIENT_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
+
 #: AADSTS codes of a Conditional Access (or similar) policy refusing the device-code flow.
 BLOCKED_BY_POLICY = frozenset({53003, 530033, 50097})
 
@@ -53,6 +60,16 @@ class AadError:
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> AadError:
+        error = body.get("error")
+        if isinstance(error, Mapping):
+            # A Graph-shaped answer ({"error": {"code", "message"}}) from a proxy or a
+            # confused endpoint: its code and message, never the object's Python text.
+            body = {
+                "error": str(error.get("code") or "unknown_error"),
+                "error_description": str(error.get("message") or ""),
+            }
+        elif error is not None and not isinstance(error, str):
+            body = {**body, "error": "unknown_error"}
         raw = str(body.get("error_description") or "")
         codes = body.get("error_codes")
         aadsts: int | None = None
@@ -100,6 +117,11 @@ class AadError:
     @property
     def label(self) -> str:
         return f"AADSTS{self.aadsts}" if self.aadsts is not None else self.error
+
+    @property
+    def transient(self) -> bool:
+        """The platform says "try again": a passing failure, not a refusal."""
+        return self.aadsts in TRANSIENT_AADSTS or self.error in TRANSIENT_ERRORS
 
 
 def tenant_not_found(endpoints: Endpoints, tenant: str, err: AadError) -> DiagnosedProblem:
@@ -305,6 +327,8 @@ def transport_error(what: str, exc: BaseException) -> ServiceUnavailable:
 __all__ = [
     "BLOCKED_BY_POLICY",
     "DISCOVERY_STATUS",
+    "TRANSIENT_AADSTS",
+    "TRANSIENT_ERRORS",
     "AadError",
     "app_token_error",
     "device_flow_error",

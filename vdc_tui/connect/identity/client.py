@@ -9,7 +9,8 @@ import binascii
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -46,6 +47,23 @@ _log = logging.getLogger(__name__)
 
 #: How often the async side looks at the cancel flag while MSAL polls in its thread.
 _CANCEL_CHECK_SECONDS = 0.1
+
+#: HTTP statuses of a passing failure of the identity platform (throttled, server error).
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: Tries of one sign-in request (the device-code request, an app-only token) through
+#: passing failures, as for Graph calls. A device-code wait retries for the code's lifetime.
+SIGN_IN_ATTEMPTS = 6
+#: Longest wait between two tries (a longer ``Retry-After`` is shortened to it).
+RETRY_CAP_SECONDS = 10.0
+
+
+@dataclass
+class _Seen:
+    """What the HTTP adapter saw of one MSAL call's last answer (MSAL keeps neither)."""
+
+    status: int | None = None
+    retry_after: float | None = None
+    error: AadError | None = None
 
 
 class IdentityClient:
@@ -122,14 +140,40 @@ class IdentityClient:
             self._shared = SharedDiscoveryHttp(self._http)
         return self._shared
 
-    async def _in_thread(self, what: str, call: Callable[[], _T], tenant: str) -> _T:
-        """Run a blocking MSAL call in a thread and translate its exceptions."""
+    async def _in_thread(
+        self, what: str, call: Callable[[], _T], tenant: str, seen: _Seen | None = None
+    ) -> _T:
+        """Run a blocking MSAL call in a thread and translate its exceptions.
+
+        ``seen`` receives the status and ``Retry-After`` of the call's last answer.
+        """
+        http = self._http
+
+        def watched() -> _T:
+            if seen is None or http is None:
+                return call()
+            http.watch()
+            try:
+                return call()
+            finally:
+                from ..graph import parse_retry_after
+
+                response = http.seen()
+                if response is not None:
+                    seen.status = response.status_code
+                    seen.retry_after = parse_retry_after(response.headers)
+                    if response.status_code >= 400:
+                        seen.error = _error_of(response)
+
         try:
-            return await asyncio.to_thread(call)
+            return await asyncio.to_thread(watched)
         except VdcError:
             raise
         except httpx.HTTPError as exc:
-            raise transport_error(what, exc) from None
+            error = transport_error(what, exc)
+            if isinstance(exc, httpx.TransportError):
+                error.details["transient"] = True
+            raise error from None
         except MsalServiceError as exc:
             raise transport_error(what, exc) from None
         except ValueError as exc:
@@ -156,6 +200,91 @@ class IdentityClient:
             # kept (the text could quote the answer); the log has the traceback.
             _log.warning("%s: malformed answer from the identity platform", what, exc_info=exc)
             raise transport_error(what, exc) from None
+
+    async def _retrying(
+        self,
+        what: str,
+        attempt: Callable[[_Seen], Awaitable[dict[str, Any]]],
+        *,
+        attempts: int = SIGN_IN_ATTEMPTS,
+        until: float | None = None,
+        session: DeviceFlowSession | None = None,
+        fresh: Callable[[], Awaitable[None]] | None = None,
+    ) -> dict[str, Any]:
+        """An MSAL answer, tried again through passing failures of the identity platform.
+
+        Passing: HTTP 429/5xx, ``temporarily_unavailable`` (AADSTS90033), a timeout or a
+        dropped connection. The wait is the answer's ``Retry-After`` or a growing backoff,
+        at most :data:`RETRY_CAP_SECONDS`; ``fresh`` runs before each new try (a new MSAL
+        object: MSAL replays a 429/5xx from its cache for a while). A refusal or an error
+        answer that is not passing is returned (or raised) at once.
+
+        Args:
+            what: What is being done ("Asking for a sign-in code"), for messages.
+            attempt: One try; fills the :class:`_Seen` it is given.
+            attempts: Most tries.
+            until: Epoch time after which no new try starts (a device code's expiry).
+            session: A device-code sign-in whose cancel ends the waits at once.
+            fresh: Runs before each new try.
+
+        Raises:
+            ServiceUnavailable: still failing after the last try, saying how many tries
+                were sent, over how long, and what the last one met.
+            Cancelled: ``session`` was cancelled during a wait.
+        """
+        started = time.monotonic()
+        tries = 0
+        while True:
+            tries += 1
+            seen = _Seen()
+            try:
+                result = await attempt(seen)
+            except ServiceUnavailable as exc:
+                if not (exc.details.get("transient") or seen.status in TRANSIENT_STATUSES):
+                    raise
+                happened = self._what_happened(str(exc.details.get("exception") or ""), seen)
+            else:
+                err = AadError.from_body(result) if result.get("error") else None
+                if err is None or not (err.transient or seen.status in TRANSIENT_STATUSES):
+                    return result
+                happened = (f"HTTP {seen.status} " if seen.status else "") + err.label
+            wait = seen.retry_after if seen.retry_after is not None else min(
+                RETRY_CAP_SECONDS, 0.5 * 2.0 ** (tries - 1)
+            )
+            wait = min(wait, RETRY_CAP_SECONDS)
+            if tries >= attempts or (until is not None and time.time() + wait >= until):
+                elapsed = time.monotonic() - started
+                raise ServiceUnavailable(
+                    f"{what} failed: the identity platform kept failing "
+                    f"({_tries(tries)} in {elapsed:.0f} s; the last one: {happened}).",
+                    "Microsoft Entra is having trouble; try again in a few minutes, and see "
+                    "the Microsoft 365 service health page. `vdc-tui doctor` tests the "
+                    "connection to the cloud's endpoints.",
+                    {"tries": tries, "last": happened, "seconds": round(elapsed, 1)},
+                )
+            _log.info("%s: %s; trying again in %.1f s", what, happened, wait)
+            await _pause(wait, session)
+            if fresh is not None:
+                await fresh()
+
+    def _what_happened(self, exception: str, seen: _Seen) -> str:
+        """A passing failure in words: what the request met."""
+        if "Timeout" in exception:
+            return f"no answer within {self._timeout:.0f} s ({exception})"
+        if exception.startswith("Connect"):
+            return f"the connection could not be made ({exception})"
+        if exception in ("RemoteProtocolError", "ReadError", "WriteError"):
+            return f"the connection dropped without an answer ({exception})"
+        if seen.status is not None and seen.error is not None:
+            return f"HTTP {seen.status} {seen.error.label}"
+        if seen.status is not None:
+            return f"HTTP {seen.status} ({exception or 'no usable answer'})"
+        return exception or "no usable answer"
+
+    async def _fresh_public_client(self) -> None:
+        """A new public client (MSAL replays a 429/5xx of the old one from its cache)."""
+        self._pca = None
+        await self.prepare()
 
     async def prepare(self) -> None:
         """Build the public client (it fetches the authority's OpenID configuration).
@@ -206,14 +335,18 @@ class IdentityClient:
             ServiceUnavailable: it could not be reached.
         """
         await self.prepare()
-        pca = self._pca
-        assert pca is not None
-        try:
+        what = "Asking for a sign-in code"
+
+        async def attempt(seen: _Seen) -> dict[str, Any]:
+            pca = self._pca
+            assert pca is not None
             flow: dict[str, Any] = await self._in_thread(
-                "Asking for a sign-in code",
-                lambda: pca.initiate_device_flow(scopes=list(scopes)),
-                self.tenant,
+                what, lambda: pca.initiate_device_flow(scopes=list(scopes)), self.tenant, seen
             )
+            return flow
+
+        try:
+            flow = await self._retrying(what, attempt, fresh=self._fresh_public_client)
         except ServiceUnavailable:
             # MSAL remembers a 5xx/429 on this object for up to a minute: start afresh.
             self._pca = None
@@ -253,29 +386,44 @@ class IdentityClient:
         """
         if session.cancelled:
             raise Cancelled()
-        pca = self._pca
-        if pca is None:
+        if self._pca is None:
             raise RuntimeError("start_device_flow() must come before wait_for_sign_in()")
+        what = "Waiting for the sign-in"
 
-        def poll() -> dict[str, Any]:
-            result: dict[str, Any] = pca.acquire_token_by_device_flow(
-                session._flow, exit_condition=session._should_stop
-            )
-            return result
+        async def attempt(seen: _Seen) -> dict[str, Any]:
+            pca = self._pca
+            assert pca is not None
 
-        task = asyncio.ensure_future(self._in_thread("Waiting for the sign-in", poll, self.tenant))
-        try:
-            while not task.done():
-                await asyncio.wait({task}, timeout=_CANCEL_CHECK_SECONDS)
-                if session.cancelled:
-                    # The thread notices the flag within a second and ends on its own.
-                    task.add_done_callback(_consume)
-                    raise Cancelled()
-            result = task.result()
-        except asyncio.CancelledError:
-            session.cancel()
-            task.add_done_callback(_consume)
-            raise
+            def poll() -> dict[str, Any]:
+                result: dict[str, Any] = pca.acquire_token_by_device_flow(
+                    session._flow, exit_condition=session._should_stop
+                )
+                return result
+
+            task = asyncio.ensure_future(self._in_thread(what, poll, self.tenant, seen))
+            try:
+                while not task.done():
+                    await asyncio.wait({task}, timeout=_CANCEL_CHECK_SECONDS)
+                    if session.cancelled:
+                        # The thread notices the flag within a second and ends on its own.
+                        task.add_done_callback(_consume)
+                        raise Cancelled()
+                return task.result()
+            except asyncio.CancelledError:
+                session.cancel()
+                task.add_done_callback(_consume)
+                raise
+
+        # A passing failure of a poll does not end the sign-in: the code is still valid,
+        # so polling goes on (with a new public client) until the code expires.
+        result = await self._retrying(
+            what,
+            attempt,
+            attempts=1_000_000,
+            until=float(session._flow.get("expires_at") or 0) or None,
+            session=session,
+            fresh=self._fresh_public_client,
+        )
         if session.cancelled:
             raise Cancelled()
         token = _token_of(result, "Waiting for the sign-in")
@@ -322,7 +470,10 @@ class IdentityClient:
             result: dict[str, Any] = app.acquire_token_for_client(scopes=[scope])
             return result
 
-        result = await self._in_thread("Signing in as the app", acquire, tenant_id)
+        what = "Signing in as the app"
+        result = await self._retrying(
+            what, lambda seen: self._in_thread(what, acquire, tenant_id, seen)
+        )
         token = _token_of(result, "Signing in as the app")
         if token is None:
             raise app_token_error(
@@ -394,6 +545,31 @@ def _exception_chain(exc: BaseException) -> list[BaseException]:
         chain.append(current)
         current = current.__cause__ or current.__context__
     return chain
+
+
+def _error_of(response: httpx.Response) -> AadError | None:
+    """The error answer in a response's body, when it is one (JSON with ``error``)."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return None
+    return AadError.from_body(body) if isinstance(body, dict) and body.get("error") else None
+
+
+def _tries(n: int) -> str:
+    return "1 try" if n == 1 else f"{n} tries"
+
+
+async def _pause(seconds: float, session: DeviceFlowSession | None) -> None:
+    """Sleep; a cancelled device-code sign-in ends it within ~0.1 s."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if session is not None and session.cancelled:
+            raise Cancelled()
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        await asyncio.sleep(min(left, _CANCEL_CHECK_SECONDS))
 
 
 def _consume(task: asyncio.Future[Any]) -> None:

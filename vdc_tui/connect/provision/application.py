@@ -183,6 +183,58 @@ def pick_existing(
     return chosen
 
 
+async def find_journaled(
+    graph: GraphClient, pacing: Pacing, previous: Journal, checklist: Checklist
+) -> dict[str, Any] | None:
+    """The app an unfinished run's journal names, looked for until it is proven gone.
+
+    A journaled app that answers 404 inside the replication window is *not yet visible*,
+    not gone: it is looked for by its object id and by the run's tag, with a backoff,
+    until the replication timeout has passed since the journal was last written. Only
+    then is it taken as gone (a rollback that finished deleting it, or a create that never
+    reached the directory), and the caller may drop the journal entry.
+
+    Returns:
+        The app as read (``id``, ``appId``, ``tags``, keys when read by id), or ``None``.
+
+    Raises:
+        GraphError, ServiceUnavailable: an answer that is neither the app nor "not found".
+    """
+    from ..graph import GraphError
+
+    if not previous.names_objects():
+        return None
+    age = previous.age()
+    window = pacing.replication - (age if age is not None else 0.0)
+    tag = RUN_TAG_PREFIX + previous.run_id if previous.run_id else None
+    what = (
+        f"app registration {previous.app_id}"
+        if previous.app_id
+        else "the app registration an interrupted run may have created"
+    )
+    backoff = pacing.backoff(max(0.0, window), initial=0.5)
+    while True:
+        if previous.application_id:
+            try:
+                return await graph.get(
+                    f"/applications/{previous.application_id}", params={"$select": REUSE_SELECT}
+                )
+            except GraphError as err:
+                if err.status != 404:
+                    raise
+        if tag is not None:
+            found = await apps_tagged(graph, tag)
+            if found:
+                return found[0]
+        checklist.running(
+            "application",
+            f"Looking for {what}: not visible yet, the directory may still be replicating it "
+            f"({backoff.describe()}, at most {max(0.0, window):.0f} s)",
+        )
+        if not await backoff.wait():
+            return None
+
+
 class Applications:
     """Changes to app registrations through one Graph client, retried through replication.
 
@@ -378,6 +430,7 @@ __all__ = [
     "access_set",
     "app_not_in_tenant",
     "apps_tagged",
+    "find_journaled",
     "key_sha1",
     "managed_apps_query",
     "pick_existing",

@@ -20,13 +20,21 @@ from ..models import ConnectionResult, PermissionStatus, ProgressCallback
 from ..permissions import PermissionCatalog, load_catalog
 from ..progress import Checklist, Clock, Sleep, together
 from ..steps import AUTOMATIC_TITLES
-from .application import Applications, pick_existing, saved_app_id, saved_certificate_sha1
+from .application import (
+    RUN_TAG_PREFIX,
+    Applications,
+    find_journaled,
+    pick_existing,
+    saved_app_id,
+    saved_certificate_sha1,
+)
 from .grants import grant
 from .journal import JOURNAL_NAME, Journal, RunState
 from .pacing import Pacing
 from .principal import ensure_service_principal
 from .rollback import Rollback
 from .tenant import (
+    FirstReads,
     check_admin,
     check_organization,
     check_resources,
@@ -170,9 +178,15 @@ class AutomaticConnector:
         credential_entry["keyId"] = str(uuid.uuid4())
         state.new_key = credential_entry
         apps = Applications(graph, self._pacing, self._required)
+        known = first.body("journal_app") or first.body("restore_app")
+        if known is None and previous is not None and not _tagged_in(first, previous):
+            # The journal names an app the reads did not show: right after a crash it may
+            # only be not yet visible. It is looked for until proven gone, never recreated
+            # beside it.
+            known = await find_journaled(graph, self._pacing, previous, checklist)
         reuse = pick_existing(
             first.value_list("apps"),
-            first.body("journal_app") or first.body("restore_app"),
+            known,
             previous,
             saved_app_id(self._profiles, str(first.tenant_id or "")),
             checklist,
@@ -298,6 +312,14 @@ class AutomaticConnector:
             checklist.failed(step, failure)
             return failure
         return exc
+
+
+def _tagged_in(first: FirstReads, previous: Journal) -> bool:
+    """The first reads listed an app carrying the previous run's tag."""
+    tag = RUN_TAG_PREFIX + previous.run_id
+    return bool(previous.run_id) and any(
+        tag in (a.get("tags") or []) for a in first.value_list("apps") or ()
+    )
 
 
 def _host(url: str) -> str:

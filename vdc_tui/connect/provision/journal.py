@@ -33,7 +33,11 @@ class Journal:
             kill between request and answer is still traceable (through the run tag).
         application_id: Object id of the app created by an unfinished run.
         app_id: Its Application (client) ID.
+        service_principal_id: The principal the run created for its app, once answered.
         state: ``in_progress`` or ``rollback_incomplete``.
+        updated_at: When the journal was last written (ISO 8601, UTC): a next run takes an
+            object it names as *not yet visible*, not gone, while the directory may still be
+            replicating it (the replication timeout after this moment).
         restore: For a run that changed an app an earlier run had verified: what to put
             back if it fails (``application_id``, ``app_id``, ``key_credentials`` as they
             were, with their public certificates; ``required_resource_access`` when the run
@@ -46,9 +50,11 @@ class Journal:
     pending: str | None = None
     application_id: str | None = None
     app_id: str | None = None
+    service_principal_id: str | None = None
     state: str = "in_progress"
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     restore: dict[str, Any] | None = None
+    updated_at: str = ""
 
     @classmethod
     def read(cls, path: Path, tenant_id: str) -> Journal | None:
@@ -66,14 +72,32 @@ class Journal:
             pending=raw.get("pending"),
             application_id=raw.get("application_id"),
             app_id=raw.get("app_id"),
+            service_principal_id=raw.get("service_principal_id"),
             state=str(raw.get("state") or "in_progress"),
             started_at=str(raw.get("started_at") or ""),
             restore=restore_record(raw.get("restore")),
+            updated_at=str(raw.get("updated_at") or raw.get("started_at") or ""),
         )
+
+    def age(self) -> float | None:
+        """Seconds since the journal was last written (``None`` when unknown)."""
+        try:
+            moment = datetime.fromisoformat(self.updated_at)
+        except ValueError:
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return max(0.0, (datetime.now(UTC) - moment).total_seconds())
+
+    def names_objects(self) -> bool:
+        """The journal names an app that may exist (by id, or by run tag of a create in
+        flight) and was neither proven gone nor adopted."""
+        return bool(self.application_id) or (self.pending == "application" and bool(self.run_id))
 
     def write(self) -> None:
         """Write atomically, 0600 (ids only: nothing secret)."""
         ensure_private_dir(self.path.parent)
+        self.updated_at = datetime.now(UTC).isoformat()
         data = {
             "version": 1,
             "tenant_id": self.tenant_id,
@@ -82,7 +106,9 @@ class Journal:
             "pending": self.pending,
             "application_id": self.application_id,
             "app_id": self.app_id,
+            "service_principal_id": self.service_principal_id,
             "started_at": self.started_at,
+            "updated_at": self.updated_at,
             "restore": self.restore,
             "note": "vdc-tui automatic provisioning in progress; the next run for this "
             "tenant resumes (or removes) the app named here, or puts back the certificates "

@@ -46,8 +46,8 @@ async def ensure_service_principal(
             break
         except GraphError as err:
             if is_duplicate(err):
-                found = await graph.get(f"/servicePrincipals(appId='{state.app_id}')")
-                sp_id = str(found["id"])
+                # It exists (an interrupted run made it) but may not be visible yet.
+                sp_id = await _existing_principal(graph, pacing, state.app_id, checklist)
                 break
             if not is_replication_lag(err):
                 raise
@@ -66,9 +66,30 @@ async def ensure_service_principal(
     state.principal_created = True
     state.service_principal_id = sp_id
     state.journal.pending = None
+    state.journal.service_principal_id = sp_id
     state.write_journal()
     checklist.passed("service_principal", f"Principal {sp_id}")
     return sp_id
+
+
+async def _existing_principal(
+    graph: GraphClient, pacing: Pacing, app_id: str, checklist: Checklist
+) -> str:
+    """The id of a principal the directory says exists, read through replication lag."""
+    from ..graph import GraphError
+
+    backoff = pacing.backoff(pacing.replication)
+    while True:
+        try:
+            found = await graph.get(f"/servicePrincipals(appId='{app_id}')")
+            return str(found["id"])
+        except GraphError as err:
+            if err.status != 404 or not await backoff.wait():
+                raise
+        checklist.running(
+            "service_principal",
+            f"The principal exists but is not visible yet ({backoff.describe()})",
+        )
 
 
 __all__ = ["ensure_service_principal"]

@@ -14,6 +14,7 @@ what is left in the tenant and how to remove it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -27,6 +28,15 @@ from .pacing import Pacing
 
 if TYPE_CHECKING:
     from ..graph import GraphClient
+
+#: The rollback's outcome is logged (``--log``): after SIGHUP nobody may see the screen.
+_log = logging.getLogger(__name__)
+
+#: Longest a run cancelled by Ctrl+C, SIGHUP or SIGTERM (headless or in the wizard) may
+#: spend rolling back before it gives up: its journal stays, and the next run for the tenant
+#: resumes or removes what is left. The pacing's own limits (30 s looking for an unanswered
+#: create, 60 s deleting) fit inside it.
+ROLLBACK_BOUND_SECONDS = 120.0
 
 
 class Rollback:
@@ -48,6 +58,9 @@ class Rollback:
             await self._restore_application(state, checklist)
             return
         if state.journal.pending == "application":
+            _log.warning("rollback: the app of an unanswered create was not found within "
+                         "%.0f s; the journal %s stays", self._pacing.inflight,
+                         state.journal.path)
             checklist.warn(
                 "application",
                 "The app registration may have been created before the failure; it was not "
@@ -57,6 +70,7 @@ class Rollback:
             return  # the journal stays: the next run looks for the run's tag
         if state.wrote_journal:
             state.journal.remove()
+            _log.info("rolled back: nothing was created; journal removed")
 
     async def _find_inflight_application(
         self, state: RunState, checklist: Checklist
@@ -93,6 +107,8 @@ class Rollback:
         await self._delete_created(f"/applications/{state.application_id}",
                                    lambda why: _rollback_incomplete(state, checklist, why))
         state.journal.remove()
+        _log.info("rolled back: deleted app registration %s (object %s); journal removed",
+                  state.app_id, state.application_id)
         checklist.warn(
             "application",
             f"Rolled back: deleted app registration {state.app_id} (object "
@@ -153,6 +169,8 @@ class Rollback:
             await self._delete_created(f"/servicePrincipals/{state.service_principal_id}",
                                        lambda why: _restore_incomplete(state, checklist, why))
         state.journal.remove()
+        _log.info("rolled back: app registration %s put back as it was (gone: %s)",
+                  restore["app_id"], gone)
         if gone:
             checklist.warn(
                 "application",
@@ -172,6 +190,8 @@ class Rollback:
         )
 
 def _restore_incomplete(state: RunState, checklist: Checklist, why: str) -> NoReturn:
+    _log.warning("rollback incomplete (%s); the journal %s stays", scrub(why, limit=300),
+                 state.journal.path)
     restore = state.journal.restore or {}
     state.journal.state = "rollback_incomplete"
     with suppress(OSError):
@@ -210,6 +230,8 @@ def _restore_incomplete(state: RunState, checklist: Checklist, why: str) -> NoRe
 
 
 def _rollback_incomplete(state: RunState, checklist: Checklist, why: str) -> NoReturn:
+    _log.warning("rollback incomplete (%s); the journal %s stays", scrub(why, limit=300),
+                 state.journal.path)
     state.journal.state = "rollback_incomplete"
     with suppress(OSError):
         state.write_journal()

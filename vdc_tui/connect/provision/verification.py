@@ -14,7 +14,13 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ..clouds import Endpoints, sharepoint_scope
-from ..errors import DiagnosedProblem, ProvisioningFailed, SignInError, VdcError
+from ..errors import (
+    DiagnosedProblem,
+    ProvisioningFailed,
+    ServiceUnavailable,
+    SignInError,
+    VdcError,
+)
 from ..permissions import PermissionCatalog, roles_in_tokens
 from ..progress import Backoff, Checklist, together
 from .pacing import Pacing
@@ -113,6 +119,7 @@ class Verifier:
             )
             missing: set[str] = set(required)
             while True:
+                failing: ServiceUnavailable | None = None
                 try:
                     tok = await self._identity.app_token(tenant_id, app_id, credential, scope)
                     missing = required - set(tok.roles)
@@ -128,7 +135,14 @@ class Verifier:
                         f"sign-in not ready: AADSTS{exc.details.get('aadsts', '?')} "
                         f"({backoff.describe()})",
                     )
+                except ServiceUnavailable as exc:
+                    # The identity platform kept failing through the client's own tries:
+                    # the provisioning is not undone for that while the verify time lasts.
+                    failing = exc
+                    report(key, f"identity platform failing, trying again ({backoff.describe()})")
                 if not await backoff.wait():
+                    if failing is not None:
+                        raise failing
                     raise _VerifyTimeout(key, sorted(missing) or sorted(required))
 
         results: dict[str, AppToken] = {}
