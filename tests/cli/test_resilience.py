@@ -85,7 +85,7 @@ def reached(emu: Any, step: str, before: set[str]) -> bool:
             bool(grants)
 
 
-def wait_for(condition: Callable[[], bool], proc: subprocess.Popen[str], what: str,
+def wait_for(condition: Callable[[], bool], proc: subprocess.Popen[Any], what: str,
              timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
