@@ -413,8 +413,10 @@ def key_passphrase(ns: argparse.Namespace) -> Any:
         raise InvalidInput("invalid_argument", "stdin cannot carry both the PFX password and "
                            "the store passphrase.",
                            "Use --pfx-password-env or --key-passphrase-env for one of them.")
-    # A prompt only for headless commands on a terminal: the wizard asks on its own screen.
-    headless = _opt(ns, "command") is not None
+    # A prompt only for headless commands on a terminal: the wizard and the dashboard
+    # (`connections` without an action) ask on their own masked screen.
+    dashboard = _opt(ns, "command") == "connections" and _opt(ns, "action") is None
+    headless = _opt(ns, "command") is not None and not dashboard
     asker = terminal_asker if headless and not stdin and sys.stdin.isatty() else None
     return PassphraseProvider(env_var=_opt(ns, "key_passphrase_env"), stdin=stdin, asker=asker)
 
