@@ -559,14 +559,14 @@ class DashboardScreen(WizardScreen[str | None]):
         dialog = OffboardDialog(profile, tid, store.tenant_dir(tid))
         if not await self.app.push_screen_wait(dialog):
             return
-        token = await self._admin_token(entry, "offboarding")
+        token = await self._admin_token(entry, "offboard")
         if token is None:
             return
         service = self.dashboard_app.connection_service()
         purge, delete_app = dialog.purge, dialog.delete_app
         outcome = await self.app.push_screen_wait(ActionScreen(
             f"Offboarding {self._label(entry)} as {scrub(token.admin.upn, limit=60)}",
-            OFFBOARD_STEPS,
+            {k: v for k, v in OFFBOARD_STEPS.items() if purge or k != "purge"},
             lambda progress: service.offboard(tid, token, purge=purge, delete_app=delete_app,
                                               on_progress=progress),
             describe=lambda done: f"{done.summary()} Removed the local profile and key.",

@@ -49,11 +49,11 @@ class ActionScreen(WizardScreen[Any]):
     finish). Esc or Ctrl+C asks, then cancels; once finished they go back."""
 
     BINDINGS = [
-        Binding("escape", "leave", "Cancel", id="action.leave",
-                tooltip="Cancel the action (asks first); back to the dashboard once done"),
-        Binding("ctrl+c", "leave", "Cancel", id="action.leave_alt", show=False,
-                tooltip="Cancel the action (asks first); back to the dashboard once done"),
-        Binding("enter", "done", "Back", id="action.done",
+        Binding("escape", "leave", "Cancel", id="action.cancel",
+                tooltip="Cancel the action (asks first)"),
+        Binding("ctrl+c", "leave", "Cancel", id="action.cancel_alt", show=False,
+                tooltip="Cancel the action (asks first)"),
+        Binding("enter,escape", "done", "Back", id="action.done",
                 tooltip="Back to the dashboard"),
     ]
 
@@ -152,9 +152,11 @@ class ActionScreen(WizardScreen[Any]):
         return self._busy
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Enter only once the action has ended."""
+        """Cancel while the action runs, Back once it has ended."""
         if action == "done":
             return not self._busy
+        if action == "leave":
+            return self._busy
         return True
 
     def action_leave(self) -> None:
@@ -215,7 +217,7 @@ class AdminSignInScreen(DeviceCodeScreen):
         Args:
             service: The connection service.
             tenant_label: The tenant's name or domain (plain text).
-            purpose: What the sign-in is for ("repair", "offboarding").
+            purpose: What the sign-in is for ("repair", "offboard").
             kwargs: As :class:`DeviceCodeScreen` (``clock``).
         """
         super().__init__(service, **kwargs)
@@ -224,9 +226,11 @@ class AdminSignInScreen(DeviceCodeScreen):
 
     def on_mount(self) -> None:
         """Name the tenant in the heading, then ask for the first code."""
-        self.query_one(".step-heading", Static).update(
-            Content(scrub(f"Global Admin of {self._tenant_label}: sign in for "
-                          f"{self._purpose}", limit=80)))
+        heading = scrub(f"{self._purpose[:1].upper()}{self._purpose[1:]} "
+                        f"{self._tenant_label}: sign in as a Global Admin", limit=200)
+        if len(heading) > 43:  # one line of the left column
+            heading = heading[:42] + "…"
+        self.query_one(".step-heading", Static).update(Content(heading))
         super().on_mount()
 
     def quit_warning(self) -> str | None:
@@ -269,26 +273,31 @@ class OffboardDialog(ConfirmDialog):
         app = self.profile.get("app") if isinstance(self.profile.get("app"), dict) else {}
         app_id = scrub(str((app or {}).get("app_id") or "-"), limit=60)
         lines: list[Content] = [Content.assemble(
-            ("Tenant   ", "bold"), scrub(f"{self._label} ({self.tenant_id})", limit=120))]
+            ("Tenant ", "bold"), scrub(f"{self._label} ({self.tenant_id})", limit=120))]
         if deletes_app(self.profile, delete_app=self.delete_app):
-            fate = ("deleted and purged from deleted items: gone for good" if self.purge else
-                    f"deleted; restorable from deleted items for {RESTORE_DAYS} days")
-            lines.append(Content.assemble(("Deleted  ", "bold $error"),
-                                          f"app registration {app_id} ({fate})"))
+            fate = ("and purged from deleted items: gone for good" if self.purge else
+                    f"(restorable from deleted items for {RESTORE_DAYS} days)")
+            lines.append(Content.assemble(
+                "• In the tenant: the app registration ", (app_id, "bold"), " is ",
+                ("deleted", "bold $error"), f" {fate}."))
         else:
             lines.append(Content.assemble(
-                ("Kept     ", "bold $success"),
-                f"app registration {app_id} (you brought it in manual mode; d deletes it)"))
+                "• In the tenant: the app registration ", (app_id, "bold"), " is ",
+                ("kept", "bold $success"), " (you brought it in manual mode)."))
         lines.append(Content.assemble(
-            ("Deleted  ", "bold $error"),
-            f"the local profile and key in {scrub(home_relative(self.folder), limit=200)}"))
-        lines.append(Content(""))
-        toggles = "p: purge " + ("on" if self.purge else "off")
+            "• On this machine: the profile and key in ",
+            (scrub(home_relative(self.folder), limit=200), "bold"), " are ",
+            ("deleted", "bold $error"), "."))
+        lines.append(Content("A Global Administrator of the tenant signs in first (device "
+                             "code)."))
+        toggles: list[tuple[str, str] | str] = []
+        if deletes_app(self.profile, delete_app=self.delete_app):
+            toggles += [("p", "bold $accent"),
+                        " purge: " + ("on" if self.purge else "off") + "   "]
         if self.manual:
-            toggles += " · d: delete the app " + ("on" if self.delete_app else "off")
-        lines.append(Content.assemble(
-            "A Global Administrator of the tenant signs in first (device code). ",
-            (toggles, "bold $accent")))
+            toggles += [("d", "bold $accent"),
+                        " delete the app: " + ("on" if self.delete_app else "off")]
+        lines.append(Content.assemble(*toggles))
         return Content("\n").join(lines)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
