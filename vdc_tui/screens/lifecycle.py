@@ -81,7 +81,7 @@ class ActionScreen(WizardScreen[Any]):
         self._run = run
         self._describe = describe
         self._cancel_note = cancel_note
-        self._busy = False
+        self._busy = True  # from the start: on_mount starts the action
         self.outcome: Any = None
         self.error: VdcError | None = None
 
