@@ -165,8 +165,9 @@ async def test_r_on_an_expired_certificate_shows_the_error_code_and_remediation(
             assert done.error.remediation[:30] in status.replace("\n", " ")
 
 
+@pytest.mark.parametrize("key", ["escape", "ctrl+c"])
 async def test_cancelling_a_renewal_keeps_the_current_certificate_working(
-        store: ProfileStore, fleet_files: Any) -> None:
+        store: ProfileStore, fleet_files: Any, key: str) -> None:
     tid = tenant(fleet_files, "expiring")["tenant_id"]
     before = store.load(tid)["certificate"]["sha1"]
     with EmulatorServer(str(fleet_files.scenario), faults={"latency": 0.4}) as emu:
@@ -177,7 +178,7 @@ async def test_cancelling_a_renewal_keeps_the_current_certificate_working(
             await wait_until(pilot, lambda: isinstance(app.screen, ActionScreen))
             screen = app.screen
             assert isinstance(screen, ActionScreen) and screen.busy
-            await pilot.press("escape")
+            await pilot.press(key)
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
             await pilot.press("y")
             await wait_until(pilot, lambda: screen_name(app) == "DashboardScreen", timeout=30)
@@ -187,6 +188,26 @@ async def test_cancelling_a_renewal_keeps_the_current_certificate_working(
         assert profile["certificate"]["sha1"] == before
         on_app = {k.sha1.hex().upper() for k in the_app(emu, tid).key_credentials}
         assert before.upper() in on_app
+
+
+async def test_r_on_the_detail_screen_renews_that_tenant_and_the_detail_follows(
+        store: ProfileStore, emu: EmulatorServer, fleet_files: Any) -> None:
+    from vdc_tui.screens.health_detail import HealthDetailScreen
+
+    tid = tenant(fleet_files, "expiring")["tenant_id"]
+    app = dashboard(store, emu)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await select(pilot, app, tid)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, HealthDetailScreen))
+        detail = app.screen
+        await pilot.press("r")
+        done = await action_done(pilot, app)
+        assert done.error is None, done.error
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen is detail)
+        await wait_until(pilot, lambda: "healthy" in str(
+            detail.query_one("#detail-heading").render()), timeout=60)
 
 
 # --- p: repair --------------------------------------------------------------------------------
