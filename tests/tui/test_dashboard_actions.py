@@ -479,6 +479,15 @@ def test_the_dashboard_gets_no_terminal_prompt_for_the_passphrase() -> None:
     assert provider._asker is None
 
 
+def test_the_wizard_opened_with_n_keeps_the_passphrase_typed_in_the_dashboard() -> None:
+    from vdc_tui.cli.main import build_parser, connect_settings, key_passphrase
+    from vdc_tui.connect.clouds import resolve_endpoints
+
+    ns = build_parser().parse_args(["connections"])
+    provider = key_passphrase(ns)
+    assert connect_settings(ns, resolve_endpoints("global")).key_passphrase is provider
+
+
 # --- snapshots ----------------------------------------------------------------------------------
 
 

@@ -400,7 +400,17 @@ def connect_settings(ns: argparse.Namespace, endpoints: Endpoints,
 
 def key_passphrase(ns: argparse.Namespace) -> Any:
     """The store passphrase's provider of a run (:class:`~vdc_tui.connect.keystore.
-    PassphraseProvider`): the demo's fixed one, or the options, file, keyring and prompt."""
+    PassphraseProvider`): the demo's fixed one, or the options, file, keyring and prompt.
+    One per run, so what the dashboard's prompt got is kept for the wizard its ``n`` opens."""
+    known = getattr(ns, "_key_passphrase_provider", None)
+    if known is not None:
+        return known
+    provider = _new_key_passphrase(ns)
+    ns._key_passphrase_provider = provider
+    return provider
+
+
+def _new_key_passphrase(ns: argparse.Namespace) -> Any:
     from ..connect.keystore import PassphraseProvider, terminal_asker
 
     if _opt(ns, "demo", False):
