@@ -190,6 +190,54 @@ async def test_cancelling_a_renewal_keeps_the_current_certificate_working(
         assert before.upper() in on_app
 
 
+async def test_quitting_during_a_renewal_asks_then_cancels_it(
+        store: ProfileStore, fleet_files: Any) -> None:
+    tid = tenant(fleet_files, "expiring")["tenant_id"]
+    before = store.load(tid)["certificate"]["sha1"]
+    with EmulatorServer(str(fleet_files.scenario), faults={"latency": 0.4}) as emu:
+        app = dashboard(store, emu)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await select(pilot, app, tid)
+            await pilot.press("r")
+            await wait_until(pilot, lambda: isinstance(app.screen, ActionScreen))
+            await pilot.press("ctrl+q")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog)
+                             and app.screen.id == "quit-confirm")
+            assert isinstance(app.screen_stack[-2], ActionScreen)  # asked first
+            await pilot.press("y")
+            await wait_until(pilot, lambda: app._exit, timeout=30)
+        assert store.load(tid)["certificate"]["sha1"] == before
+        on_app = {k.sha1.hex().upper() for k in the_app(emu, tid).key_credentials}
+        assert before.upper() in on_app
+
+
+async def test_r_on_a_manual_connection_asks_first(
+        store: ProfileStore, emu: EmulatorServer, fleet_files: Any) -> None:
+    import json
+
+    tid = tenant(fleet_files, "expiring")["tenant_id"]
+    path = store.tenant_dir(tid) / "profile.json"
+    profile = json.loads(path.read_text(encoding="utf-8"))
+    profile["mode"] = "manual"
+    path.write_text(json.dumps(profile), encoding="utf-8")
+    before = profile["certificate"]["sha1"]
+    app = dashboard(store, emu)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await select(pilot, app, tid)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog)
+                         and app.screen.id == "renew-manual")
+        await pilot.press("n")
+        await wait_until(pilot, lambda: board(app)._acting is None)
+        assert store.load(tid)["certificate"]["sha1"] == before
+        await pilot.press("r")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        done = await action_done(pilot, app)
+        assert done.error is None, done.error
+    assert store.load(tid)["certificate"]["sha1"] != before
+
+
 async def test_r_on_the_detail_screen_renews_that_tenant_and_the_detail_follows(
         store: ProfileStore, emu: EmulatorServer, fleet_files: Any) -> None:
     from vdc_tui.screens.health_detail import HealthDetailScreen
