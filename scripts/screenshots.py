@@ -139,7 +139,8 @@ async def capture_dashboard(out: Path, size: tuple[int, int], *, first: int) -> 
     """The fleet dashboard on a fleet with one connection broken in each way (emulator).
 
     Every tenant of ``vdc_tui.emulator.fleet`` gets a saved profile, the dashboard checks
-    them all (``C``), and the worst one's details are opened.
+    them all (``C``), and the worst one's details are opened; then the offboard
+    confirmation (``x``) and the export dialog (``e``) of the healthy one.
     """
     import sys
 
@@ -176,6 +177,25 @@ async def capture_dashboard(out: Path, size: tuple[int, int], *, first: int) -> 
                         await pilot.pause(0.3)
                     path.write_text(_svg(app, f"vdc-tui — {name}"), encoding="utf-8")
                     written.append(path)
+                # The actions on the healthy tenant: the offboard confirmation and export.
+                await pilot.press("escape")
+                await _until(pilot, lambda: type(app.screen).__name__ == "DashboardScreen")
+                from textual.widgets import DataTable
+
+                table = app.screen.query_one("#dashboard-table", DataTable)
+                table.move_cursor(row=table.row_count - 1)
+                await pilot.pause()
+                for name, key, screen_class in (("dashboard-offboard", "x", "OffboardDialog"),
+                                                ("dashboard-export", "e", "ExportScreen")):
+                    await pilot.press(key)
+                    await _until(pilot, lambda cls=screen_class: type(app.screen).__name__
+                                 == cls)
+                    await pilot.pause(0.3)
+                    path = out / f"{first + len(written):02d}-{name}.svg"
+                    path.write_text(_svg(app, f"vdc-tui — {name}"), encoding="utf-8")
+                    written.append(path)
+                    await pilot.press("escape")
+                    await _until(pilot, lambda: type(app.screen).__name__ == "DashboardScreen")
                 await pilot.press("ctrl+q")
     return written
 

@@ -9,11 +9,13 @@ dashboard back when the wizard ends.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from .connect.fleet import FleetCheck
     from .connect.health import TenantHealth
     from .connect.profiles import ProfileEntry, ProfileStore
+    from .connect.service import ConnectionService, ConnectSettings
+    from .screens.base import WizardScreen
 
 
 class DashboardApp(App[str | None]):
@@ -35,8 +39,8 @@ class DashboardApp(App[str | None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (MIN_COLUMNS, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (MIN_LINES, "-tall")]
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True,
-                tooltip="Leave the dashboard"),
+        Binding("ctrl+q", "request_quit", "Quit", id="app.quit", priority=True,
+                tooltip="Leave the dashboard (asks first while an action runs)"),
         Binding("f1", "help", "Help", id="app.help", priority=True, key_display="F1",
                 tooltip="List every key of this screen"),
         Binding("question_mark", "help", "Help", id="app.help_alt", show=False,
@@ -51,6 +55,7 @@ class DashboardApp(App[str | None]):
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         fleet_factory: Callable[[], FleetCheck] | None = None,
         concurrency: int | None = None,
+        settings: ConnectSettings | None = None,
     ) -> None:
         """Create the dashboard for the profiles of ``store``.
 
@@ -60,6 +65,8 @@ class DashboardApp(App[str | None]):
             clock: Now (ages of results; tests freeze it).
             fleet_factory: Makes the checker (tests may pass their own).
             concurrency: Tenants checked at once (default: the command line's default).
+            settings: How renew, repair and offboard run (default: ``endpoints``, the
+                store's folder and passphrase, the default public client).
         """
         super().__init__()
         self.store = store
@@ -67,6 +74,9 @@ class DashboardApp(App[str | None]):
         self.clock = clock
         self._fleet_factory = fleet_factory
         self._concurrency = concurrency
+        self._settings = settings
+        self._service: ConnectionService | None = None
+        self._passphrase_lock: asyncio.Lock | None = None
         self.title = "Connections"
         self.register_theme(VDC_THEME)
         self.theme = "vdc"
@@ -91,6 +101,57 @@ class DashboardApp(App[str | None]):
 
         return FleetCheck(self.store, self.endpoints,
                           concurrency=self._concurrency or DEFAULT_CONCURRENCY)
+
+    def connection_service(self) -> ConnectionService:
+        """The service renew, repair, offboard and the admin sign-in run through."""
+        if self._service is None:
+            from .connect.service import ConnectionService, ConnectSettings
+
+            settings = self._settings or ConnectSettings(
+                endpoints=self.endpoints, home=self.store.root,
+                key_passphrase=self.store.passphrase)
+            self._service = ConnectionService(settings)
+        return self._service
+
+    async def ensure_passphrase(self) -> bool:
+        """Before a key is read: ask for the store passphrase on its own masked screen
+        when no source (option, file, keyring) gives it, once per session; a wrong one is
+        said and asked again. ``False`` when the operator cancels.
+
+        Raises:
+            VdcError: a named source is unusable (an unsafe passphrase file, …).
+        """
+        from .connect.errors import VdcError
+        from .screens.passphrase import PassphraseScreen
+
+        if self._passphrase_lock is None:
+            self._passphrase_lock = asyncio.Lock()
+        service = self.connection_service()
+        async with self._passphrase_lock:
+            problem: str | None = None
+            while True:
+                # The keyring is probed in a thread: it may take up to its timeout.
+                needed = await asyncio.to_thread(service.passphrase_prompt)
+                if needed is None:
+                    return True
+                secret = await self.push_screen_wait(PassphraseScreen(
+                    new=needed == "new", purpose="read the saved keys", problem=problem))
+                if secret is None:
+                    return False
+                service.set_typed_passphrase(secret)
+                try:
+                    await asyncio.to_thread(service.profiles.unlock)
+                except VdcError as error:
+                    if error.code != "key_passphrase_wrong":
+                        raise
+                    problem = "Wrong passphrase: it does not open the saved keys."
+                    continue
+                return True
+
+    async def on_unmount(self) -> None:
+        """Close the service's network clients."""
+        if self._service is not None:
+            await self._service.aclose()
 
     def on_mount(self) -> None:
         """Read the profiles and their last results, show the table."""
@@ -121,6 +182,39 @@ class DashboardApp(App[str | None]):
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
+
+    def _top_step(self) -> WizardScreen[object] | None:
+        from .screens.base import WizardScreen
+
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, WizardScreen):
+                return screen
+        return None
+
+    def action_request_quit(self) -> None:
+        """Quit; while an action runs, say what quitting cancels and ask first."""
+        from .screens.dialogs import ConfirmDialog
+
+        if isinstance(self.screen, ConfirmDialog) and self.screen.id == "quit-confirm":
+            return
+        step = self._top_step()
+        warning = step.quit_warning() if step is not None else None
+        if warning is None:
+            self.exit(None)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes and step is not None:
+                self._quit_after(step)
+
+        self.push_screen(ConfirmDialog("Quit the dashboard?", warning, yes="Quit", no="Stay",
+                                       id="quit-confirm"), answered)
+
+    @work(group="quit", exit_on_error=False)
+    async def _quit_after(self, step: WizardScreen[object]) -> None:
+        self.notify("Stopping…", markup=False)
+        await step.cancel_work()
+        self.exit(None)
 
 
 def run_dashboard(

@@ -10,23 +10,18 @@ Entra admin centre.
 from __future__ import annotations
 
 import argparse
-import secrets
 import sys
-from pathlib import Path
 from typing import Any
 
 from ..connect.errors import InvalidInput, scrub
-from ..connect.fsutil import PRIVATE_FILE_MODE, atomic_write
+from ..connect.export import export_connection as write_export
+from ..connect.export import (
+    export_target,
+    generate_password,
+    weak_password_warning,
+)
 from ..connect.profiles import ProfileStore
 from .output import Reporter
-
-#: PBKDF2 rounds of an exported PFX: it leaves the machine and its password may be typed
-#: by a person, so it gets more than the store's files. Key bag, certificate bag and MAC
-#: together stay under the 600,000-iteration limit .NET applies when it imports a PFX.
-EXPORT_KDF_ROUNDS = 150_000
-
-#: A shorter given password is accepted with a warning (the form may have its own rules).
-MIN_EXPORT_PASSWORD = 12
 
 
 def configure_export_parser(parser: argparse.ArgumentParser) -> None:
@@ -56,51 +51,25 @@ def _password(ns: argparse.Namespace, reporter: Reporter) -> tuple[str, bool]:
 
     given = read_password(ns.pfx_password_env, ns.pfx_password_stdin)
     if given is None:
-        return secrets.token_urlsafe(24), True
+        return generate_password(), True
     if not given:
         raise InvalidInput("invalid_argument", "The PFX password is empty.",
                            "Give a password, or use --generate-password.",
                            {"field": "pfx_password"})
-    if len(given) < MIN_EXPORT_PASSWORD:
-        reporter.warning(f"The PFX password has fewer than {MIN_EXPORT_PASSWORD} characters; "
-                         "anyone who gets the file can try to guess it.")
+    warning = weak_password_warning(given)
+    if warning:
+        reporter.warning(warning)
     return given, False
-
-
-def _target(store: ProfileStore, text: str, force: bool) -> Path:
-    out = Path(text).expanduser()
-    shown = scrub(str(out), limit=300)
-    home = store.root.expanduser().resolve()
-    absolute = out.resolve()
-    if absolute == home or home in absolute.parents:
-        raise InvalidInput(
-            "invalid_argument",
-            f"{shown} is inside the key store ({scrub(str(home), limit=300)}).",
-            "Write the export somewhere else: the store holds only passphrase-protected keys.",
-            {"field": "pfx"})
-    if out.is_dir():
-        raise InvalidInput("invalid_argument", f"{shown} is a folder.",
-                           "Give the path of the PFX file to write.", {"field": "pfx"})
-    if (out.exists() or out.is_symlink()) and not force:
-        raise InvalidInput("invalid_argument", f"{shown} exists; it was not replaced.",
-                           "Give another path, or add --force to replace it.", {"field": "pfx"})
-    if not out.parent.is_dir():
-        raise InvalidInput("invalid_argument",
-                           f"The folder of {shown} does not exist.",
-                           "Create it first, or give another path.", {"field": "pfx"})
-    return out
 
 
 def export_connection(store: ProfileStore, reporter: Reporter, ns: argparse.Namespace) -> int:
     """Write the PFX and print what the manual connection form asks for."""
-    from ..connect.keystore import encrypt_pfx
-
     if ns.show_password and not reporter.json_mode:
         raise InvalidInput("invalid_argument", "--show-password only applies with --json.",
                            "Drop --show-password (a generated password is shown anyway).")
     entry = store.find(ns.tenant)
-    profile = store.load(entry.tenant_id)
-    out = _target(store, ns.pfx, ns.force)
+    store.load(entry.tenant_id)  # a damaged profile is said before anything is asked
+    out = export_target(store, ns.pfx, force=ns.force)
     if reporter.json_mode and not ns.show_password and not (
             ns.pfx_password_env or ns.pfx_password_stdin) and not sys.stderr.isatty():
         raise InvalidInput(
@@ -109,25 +78,14 @@ def export_connection(store: ProfileStore, reporter: Reporter, ns: argparse.Name
             "stderr is not a terminal.",
             "Add --show-password, or give the password with --pfx-password-env VAR.")
     password, generated = _password(ns, reporter)
-    pfx = store.read_key(entry.tenant_id)
-    data = encrypt_pfx(pfx.private_key, pfx.certificate, pfx.chain, password.encode("utf-8"),
-                       name=pfx.info.subject.encode("utf-8")[:200] or b"vdc-tui",
-                       rounds=EXPORT_KDF_ROUNDS)
-    try:
-        atomic_write(out, data, mode=PRIVATE_FILE_MODE)
-    except OSError as exc:
-        raise InvalidInput("invalid_argument",
-                           f"Cannot write {scrub(str(out), limit=300)} "
-                           f"({exc.strerror or type(exc).__name__}).",
-                           "Give a path in a folder you can write.", {"field": "pfx"}) from None
-    app = profile.get("app") if isinstance(profile.get("app"), dict) else {}
+    done = write_export(store, entry.tenant_id, out, password)
     form = {
-        "admin_email": profile.get("signed_in_admin"),
-        "app_id": (app or {}).get("app_id"),
-        "pfx": str(out.resolve()),
-        "thumbprint": pfx.info.sha1,
-        "thumbprint_sha256": pfx.info.sha256,
-        "not_after": pfx.info.not_after.isoformat(),
+        "admin_email": done.admin_email,
+        "app_id": done.app_id,
+        "pfx": str(done.pfx),
+        "thumbprint": done.thumbprint,
+        "thumbprint_sha256": done.thumbprint_sha256,
+        "not_after": done.not_after.isoformat(),
         "password_generated": generated,
     }
     _report(reporter, entry.tenant_id, entry.name, form, password if generated else None,

@@ -75,12 +75,7 @@ class RepairRun(_AdminRun):
         if isinstance(done, VdcError):
             return done.exit_code
         outcome, profile, profile_path = done
-        what = (f"granted {len(outcome.granted)} missing permission(s)" if outcome.granted
-                else "no permission was missing")
-        if outcome.global_reader_assigned:
-            what += "; assigned Global Reader again"
-        self.reporter.note(f"Repaired {outcome.tenant_id}: {what}; "
-                           f"{len(outcome.verified)} permissions verified in app-only tokens.")
+        self.reporter.note(outcome.summary())
         if self.reporter.json_mode:
             self.reporter.emit({
                 "status": "repaired",
@@ -127,16 +122,7 @@ class OffboardRun(_AdminRun):
         return 0
 
     def _report(self, outcome: OffboardOutcome) -> None:
-        if outcome.app_purged:
-            said = f"Deleted the app registration {outcome.app_id} for good."
-        elif outcome.app_deleted:
-            said = (f"Deleted the app registration {outcome.app_id}; it stays restorable from "
-                    f"deleted items until {outcome.restorable_until} (Entra keeps it 30 days; "
-                    "--purge removes it at once).")
-        elif outcome.app_absent:
-            said = f"The app registration {outcome.app_id} was no longer in the tenant."
-        else:
-            said = f"Kept the app registration {outcome.app_id}: {outcome.app_kept}."
+        said = outcome.summary()
         self.reporter.note(said)
         self.reporter.note(f"Removed the local profile and key of tenant {outcome.tenant_id}.")
         if self.reporter.json_mode:
@@ -177,14 +163,7 @@ class RenewRun:
         self.reporter = reporter
 
     def _say(self, outcome: RenewOutcome) -> None:
-        said = (f"Renewed {outcome.tenant_id}: new certificate SHA-1 {outcome.certificate.sha1}"
-                f", valid until {outcome.certificate.not_after:%Y-%m-%d}")
-        if outcome.policy_limited:
-            said += (f" ({outcome.lifetime_days} days: the tenant's app management policy "
-                     "refused a longer certificate)")
-        if outcome.resumed:
-            said += "; finished a renewal an earlier run left unfinished"
-        self.reporter.note(said + ".")
+        self.reporter.note(outcome.summary())
         if outcome.mode == "manual":
             self.reporter.note(
                 "This is the operator's own app registration: the old certificate is gone "

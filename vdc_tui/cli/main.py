@@ -400,7 +400,17 @@ def connect_settings(ns: argparse.Namespace, endpoints: Endpoints,
 
 def key_passphrase(ns: argparse.Namespace) -> Any:
     """The store passphrase's provider of a run (:class:`~vdc_tui.connect.keystore.
-    PassphraseProvider`): the demo's fixed one, or the options, file, keyring and prompt."""
+    PassphraseProvider`): the demo's fixed one, or the options, file, keyring and prompt.
+    One per run, so what the dashboard's prompt got is kept for the wizard its ``n`` opens."""
+    known = getattr(ns, "_key_passphrase_provider", None)
+    if known is not None:
+        return known
+    provider = _new_key_passphrase(ns)
+    ns._key_passphrase_provider = provider
+    return provider
+
+
+def _new_key_passphrase(ns: argparse.Namespace) -> Any:
     from ..connect.keystore import PassphraseProvider, terminal_asker
 
     if _opt(ns, "demo", False):
@@ -413,8 +423,10 @@ def key_passphrase(ns: argparse.Namespace) -> Any:
         raise InvalidInput("invalid_argument", "stdin cannot carry both the PFX password and "
                            "the store passphrase.",
                            "Use --pfx-password-env or --key-passphrase-env for one of them.")
-    # A prompt only for headless commands on a terminal: the wizard asks on its own screen.
-    headless = _opt(ns, "command") is not None
+    # A prompt only for headless commands on a terminal: the wizard and the dashboard
+    # (`connections` without an action) ask on their own masked screen.
+    dashboard = _opt(ns, "command") == "connections" and _opt(ns, "action") is None
+    headless = _opt(ns, "command") is not None and not dashboard
     asker = terminal_asker if headless and not stdin and sys.stdin.isatty() else None
     return PassphraseProvider(env_var=_opt(ns, "key_passphrase_env"), stdin=stdin, asker=asker)
 

@@ -63,7 +63,7 @@ from .fsutil import PRIVATE_FILE_MODE, atomic_write
 #: reach at any cost); a typed passphrase must have at least :data:`MIN_TYPED_PASSPHRASE`
 #: characters; every guess still costs 10,000 HMAC-SHA256 per file (each file has its own
 #: salt); and ``keystore.json`` is no shortcut: its check value costs a scrypt (16 MiB) per
-#: guess. Exports, which leave the machine, get more (``cli/export_cmd.EXPORT_KDF_ROUNDS``).
+#: guess. Exports, which leave the machine, get more (``connect/export.EXPORT_KDF_ROUNDS``).
 KDF_ROUNDS = 10_000
 
 #: The shortest passphrase the wizard accepts when one is first set.

@@ -70,6 +70,18 @@ class OffboardOutcome:
     restorable_until: str | None = None
     removed: tuple[str, ...] = field(default_factory=tuple)
 
+    def summary(self) -> str:
+        """What happened to the app registration, in one sentence (CLI and dashboard)."""
+        if self.app_purged:
+            return f"Deleted the app registration {self.app_id} for good."
+        if self.app_deleted:
+            return (f"Deleted the app registration {self.app_id}; it stays restorable from "
+                    f"deleted items until {self.restorable_until} (Entra keeps it "
+                    f"{RESTORE_DAYS} days; --purge removes it at once).")
+        if self.app_absent:
+            return f"The app registration {self.app_id} was no longer in the tenant."
+        return f"Kept the app registration {self.app_id}: {self.app_kept}."
+
     def to_json(self) -> dict[str, Any]:
         """The ``tenant`` part of ``remove --offboard --json``."""
         return {
@@ -83,6 +95,12 @@ class OffboardOutcome:
         }
 
 
+def deletes_app(profile: dict[str, Any], *, delete_app: bool) -> bool:
+    """Whether offboarding deletes the app registration: always for the app this tool made
+    (automatic mode), for the operator's own (manual mode) only when ``delete_app``."""
+    return profile.get("mode") != "manual" or delete_app
+
+
 def offboard_plan(profile: dict[str, Any], *, delete_app: bool, purge: bool) -> str:
     """One sentence naming the tenant and what offboarding will delete: the confirmation of
     the command line and of the dashboard's ``x``."""
@@ -91,7 +109,7 @@ def offboard_plan(profile: dict[str, Any], *, delete_app: bool, purge: bool) -> 
     label = (tenant or {}).get("name") or (tenant or {}).get("default_domain") or (
         tenant or {}).get("id")
     app_id = (app or {}).get("app_id")
-    if profile.get("mode") == "manual" and not delete_app:
+    if not deletes_app(profile, delete_app=delete_app):
         what = (f"keep the app registration {app_id} (brought in manual mode; add "
                 "--delete-app to delete it)")
     else:
@@ -243,4 +261,4 @@ def _graph_failure(err: GraphError) -> VdcError:
 
 
 
-__all__ = ["OFFBOARD_STEPS", "OffboardOutcome", "Offboarder", "offboard_plan"]
+__all__ = ["OFFBOARD_STEPS", "OffboardOutcome", "Offboarder", "deletes_app", "offboard_plan"]

@@ -371,6 +371,16 @@ class ProfileStore:
             raise keystore.passphrase_wrong(phrase.origin)
         return phrase
 
+    def unlock(self) -> None:
+        """Check the store passphrase now (a prompt checks what was typed before any key is
+        read). Does nothing but remember a passphrase that proved right.
+
+        Raises:
+            VdcError: ``key_passphrase_required`` (no source), ``key_passphrase_wrong``
+                (a typed one is forgotten, so the next use asks again).
+        """
+        self._unlock("read the saved keys", writing=False)
+
     def _encrypted_sample(self) -> Path | None:
         from .keystore import key_protection
 

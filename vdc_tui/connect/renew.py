@@ -102,6 +102,17 @@ class RenewOutcome:
     profile: str
     mode: str = "automatic"
 
+    def summary(self) -> str:
+        """What the renewal did, in one sentence (CLI and dashboard)."""
+        said = (f"Renewed {self.tenant_id}: new certificate SHA-1 {self.certificate.sha1}, "
+                f"valid until {self.certificate.not_after:%Y-%m-%d}")
+        if self.policy_limited:
+            said += (f" ({self.lifetime_days} days: the tenant's app management policy "
+                     "refused a longer certificate)")
+        if self.resumed:
+            said += "; finished a renewal an earlier run left unfinished"
+        return said + "."
+
 
 @dataclass
 class _Progress:

@@ -71,6 +71,15 @@ class RepairOutcome:
     verified: tuple[str, ...]
     catalog_version: str
 
+    def summary(self) -> str:
+        """What the repair did, in one sentence (CLI and dashboard)."""
+        what = (f"granted {len(self.granted)} missing permission(s)" if self.granted
+                else "no permission was missing")
+        if self.global_reader_assigned:
+            what += "; assigned Global Reader again"
+        return (f"Repaired {self.tenant_id}: {what}; {len(self.verified)} permissions "
+                "verified in app-only tokens.")
+
 
 class Repairer:
     """Grants what a saved connection lacks (admin token), then verifies it app-only."""

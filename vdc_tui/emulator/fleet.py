@@ -160,6 +160,8 @@ def write_fleet(
         if kind != "app_deleted":
             tenant["applications"] = [{
                 "display_name": "Veeam Data Cloud (vdc-tui)", "app_id": app_id, "id": app_oid,
+                # The tag automatic mode puts on the apps it makes (offboarding checks it).
+                "tags": ["vdc-tui:managed"],
                 "certificates": [] if kind == "key_removed" else [{"cert": f"{label}.cer"}],
             }]
             tenant["service_principals"] = [{

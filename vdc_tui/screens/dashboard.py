@@ -2,7 +2,9 @@
 
 Keys (the footer and F1 list them): Enter details, ``c`` check the selected tenant, ``C``
 check every tenant, ``/`` (or any other letter) filters, Esc clears the filter, ``n``
-starts the onboarding wizard for a new tenant.
+starts the onboarding wizard for a new tenant. On the selected tenant: ``e`` exports its
+key as a PFX for the backup service, ``r`` renews its certificate, ``p`` repairs its
+permissions and ``x`` offboards it (the last two after a Global Administrator's sign-in).
 
 Adding an action on a tenant (renew, repair, offboard, export) is one :class:`Binding` in
 :attr:`DashboardScreen.BINDINGS` (and, to offer it on the detail screen too, in
@@ -14,9 +16,10 @@ work is in ``vdc_tui.connect``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -26,13 +29,26 @@ from textual.events import Key
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
-from ..connect.errors import scrub
+from ..connect.errors import VdcError, scrub
 from .base import WizardScreen
 
 if TYPE_CHECKING:
     from ..connect.fleet import FleetProgress
     from ..connect.health import TenantHealth
     from ..connect.profiles import ProfileEntry
+    from ..dashboard import DashboardApp
+
+#: What cancelling each action does (the question before it is cancelled).
+RENEW_CANCEL = ("The renewal stops where it is. The current certificate keeps working; the "
+                "next renewal of this tenant finishes or undoes what this one started.")
+REPAIR_CANCEL = ("The repair stops where it is. Permissions granted so far stay granted; "
+                 "repair again to finish.")
+OFFBOARD_CANCEL = ("Offboarding stops where it is. The local profile and key stay; if the app "
+                   "registration was already deleted it stays deleted (restorable for 30 "
+                   "days). Offboard again to finish.")
+MANUAL_RENEWAL = ("This connection uses your own app registration (manual mode). Renewing "
+                  "removes the old certificate from it, so anything else that signs in with "
+                  "it needs the new one: export it afterwards with e.")
 
 #: Colours of the verdicts (the wizard theme's success / warning / error).
 HEALTH_STYLE = {
@@ -127,6 +143,9 @@ def matches(entry: ProfileEntry, result: TenantHealth | None, needle: str) -> bo
     return all(word in haystack for word in needle.casefold().split())
 
 
+_CHECK_KEYS = Binding.Group("Check")
+
+
 class DashboardScreen(WizardScreen[str | None]):
     """Every saved connection in a table; returns ``"new"`` when ``n`` asks for the wizard."""
 
@@ -136,14 +155,27 @@ class DashboardScreen(WizardScreen[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "details", "Details", id="dashboard.details",
                 tooltip="Every check of the selected tenant, with its fix"),
-        Binding("c", "check_selected", "Check", id="dashboard.check",
+        # c and C share one footer entry ("c C Check"): the footer must fit 80 columns.
+        Binding("c", "check_selected", "Check", id="dashboard.check", group=_CHECK_KEYS,
                 tooltip="Check the selected tenant now"),
         Binding("C", "check_all", "Check all", id="dashboard.check_all", key_display="C",
+                group=_CHECK_KEYS,
                 tooltip="Check every tenant (a bounded number at a time)"),
-        Binding("slash", "filter", "Filter", id="dashboard.filter", key_display="/",
+        # Not in the footer (the filter line says "Type to filter"); F1 lists it.
+        Binding("slash", "filter", "Filter", id="dashboard.filter", key_display="/", show=False,
                 tooltip="Filter by tenant, domain or health (typing a letter does too)"),
         Binding("n", "new_connection", "New", id="dashboard.new",
                 tooltip="Connect a new tenant (the onboarding wizard)"),
+        Binding("e", "export", "Export", id="dashboard.export",
+                tooltip="Write the selected connection's key as a password-protected PFX "
+                        "for the backup service's manual connection form"),
+        Binding("r", "renew", "Renew", id="dashboard.renew",
+                tooltip="Roll the selected connection's certificate (no admin needed)"),
+        Binding("p", "repair", "Repair", id="dashboard.repair",
+                tooltip="A Global Admin signs in; only the missing permissions are granted"),
+        Binding("x", "offboard", "Offboard", id="dashboard.offboard",
+                tooltip="Delete the app registration in the tenant, then the local profile "
+                        "and key (asks first; a Global Admin signs in)"),
         Binding("escape", "clear_filter", "Clear filter", id="dashboard.clear", show=False,
                 tooltip="Clear the filter"),
     ]
@@ -171,6 +203,7 @@ class DashboardScreen(WizardScreen[str | None]):
         self._progress = ""
         self._redirecting = False
         self._generation = 0
+        self._acting: str | None = None
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -382,6 +415,175 @@ class DashboardScreen(WizardScreen[str | None]):
             return
         self.dismiss("new")
 
+    # -- actions on one tenant (e, r, p, x) -------------------------------------------------
+
+    @property
+    def dashboard_app(self) -> DashboardApp:
+        """The dashboard application (its store, service and passphrase prompt)."""
+        return self.app  # type: ignore[return-value]
+
+    def action_export(self) -> None:
+        """Export the selected connection's key as a PFX (``connections export``)."""
+        self.act_on("export", self.selected_entry())
+
+    def action_renew(self) -> None:
+        """Renew the selected connection's certificate (``connections renew``)."""
+        self.act_on("renew", self.selected_entry())
+
+    def action_repair(self) -> None:
+        """Repair the selected connection's permissions (``connections repair``)."""
+        self.act_on("repair", self.selected_entry())
+
+    def action_offboard(self) -> None:
+        """Offboard the selected tenant (``connections remove --offboard``)."""
+        self.act_on("offboard", self.selected_entry())
+
+    def act_on(self, name: str, entry: ProfileEntry | None) -> None:
+        """Start ``export``, ``renew``, ``repair`` or ``offboard`` on ``entry`` (one action
+        at a time; not while the tenant is being checked)."""
+        if entry is None:
+            return
+        why = None
+        if self._acting is not None:
+            why = "Another action is running; start this one when it has finished."
+        elif entry.tenant_id in self._checking:
+            why = "The tenant is being checked; act when the check has finished."
+        elif entry.profile is None:
+            why = f"The profile of {entry.tenant_id} cannot be read: {entry.error}."
+        if why is not None:
+            self.notify(scrub(why, limit=300), severity="warning", markup=False)
+            return
+        flows: dict[str, Callable[[ProfileEntry], Awaitable[None]]] = {
+            "export": self._export, "renew": self._renew, "repair": self._repair,
+            "offboard": self._offboard,
+        }
+        self._acting = entry.tenant_id
+        self._act(flows[name], entry)
+
+    @work(group="tenant-action", exit_on_error=False)
+    async def _act(self, flow: Callable[[ProfileEntry], Awaitable[None]],
+                   entry: ProfileEntry) -> None:
+        try:
+            await flow(entry)
+        except VdcError as error:
+            self._say_error(error)
+        finally:
+            self._acting = None
+
+    def _say_error(self, error: VdcError) -> None:
+        self.notify(f"{scrub(error.message, limit=300)} [{error.code}]\n"
+                    f"{scrub(error.remediation, limit=300)}", title="Not done",
+                    severity="error", timeout=20, markup=False)
+
+    @staticmethod
+    def _label(entry: ProfileEntry) -> str:
+        return scrub(entry.name or entry.default_domain or entry.tenant_id, limit=60)
+
+    async def _export(self, entry: ProfileEntry) -> None:
+        from .export import ExportScreen
+
+        if await self.dashboard_app.ensure_passphrase():
+            await self.app.push_screen_wait(ExportScreen(self.dashboard_app.store, entry))
+
+    async def _renew(self, entry: ProfileEntry) -> None:
+        from ..connect.renew import RENEW_STEPS
+        from .dialogs import ConfirmDialog
+        from .lifecycle import ActionScreen
+
+        manual = (entry.profile or {}).get("mode") == "manual"
+        if manual and not await self.app.push_screen_wait(ConfirmDialog(
+                "Renew your own app's certificate?", MANUAL_RENEWAL, yes="Renew",
+                no="Cancel", id="renew-manual")):
+            return
+        if not await self.dashboard_app.ensure_passphrase():
+            return
+        service = self.dashboard_app.connection_service()
+        tid = entry.tenant_id
+        await self.app.push_screen_wait(ActionScreen(
+            f"Renewing the certificate of {self._label(entry)}", RENEW_STEPS,
+            lambda progress: service.renew(tid, include_manual=manual, on_progress=progress),
+            describe=lambda outcome: outcome.summary(), cancel_note=RENEW_CANCEL))
+        await self.recheck(tid)
+
+    async def recheck(self, tenant_id: str) -> None:
+        """After an action: read the tenant's profile again (it names the new certificate
+        or permissions) and check the tenant, so its row shows the new state."""
+        from dataclasses import replace
+
+        entry = self.entries.get(tenant_id)
+        if entry is None:
+            return
+        try:
+            profile = await asyncio.to_thread(self.dashboard_app.store.load, tenant_id)
+        except VdcError:
+            profile = None
+        if profile is not None:
+            self.entries[tenant_id] = replace(entry, profile=profile, error=None)
+        self.check_tenants([tenant_id])
+
+    async def _admin_token(self, entry: ProfileEntry, purpose: str) -> Any:
+        """A Global Administrator's token (the wizard's device-code screen), or ``None``."""
+        from ..connect.identity import DelegatedToken
+        from .lifecycle import AdminSignInScreen
+
+        service = self.dashboard_app.connection_service()
+        token = await self.app.push_screen_wait(AdminSignInScreen(
+            service, tenant_label=self._label(entry), purpose=purpose,
+            clock=self.dashboard_app.clock))
+        return token if isinstance(token, DelegatedToken) else None
+
+    async def _repair(self, entry: ProfileEntry) -> None:
+        from ..connect.repair import REPAIR_STEPS
+        from .lifecycle import ActionScreen
+
+        if not await self.dashboard_app.ensure_passphrase():  # verification reads the key
+            return
+        token = await self._admin_token(entry, "repair")
+        if token is None:
+            return
+        service = self.dashboard_app.connection_service()
+        tid = entry.tenant_id
+        await self.app.push_screen_wait(ActionScreen(
+            f"Repairing {self._label(entry)} as {scrub(token.admin.upn, limit=60)}",
+            REPAIR_STEPS, lambda progress: service.repair(tid, token, progress),
+            describe=lambda outcome: outcome.summary(), cancel_note=REPAIR_CANCEL))
+        await self.recheck(tid)
+
+    async def _offboard(self, entry: ProfileEntry) -> None:
+        from ..connect.offboard import OFFBOARD_STEPS
+        from .lifecycle import ActionScreen, OffboardDialog
+
+        store = self.dashboard_app.store
+        tid = entry.tenant_id
+        profile = await asyncio.to_thread(store.load, tid)
+        dialog = OffboardDialog(profile, tid, store.tenant_dir(tid))
+        if not await self.app.push_screen_wait(dialog):
+            return
+        token = await self._admin_token(entry, "offboard")
+        if token is None:
+            return
+        service = self.dashboard_app.connection_service()
+        purge, delete_app = dialog.purge, dialog.delete_app
+        outcome = await self.app.push_screen_wait(ActionScreen(
+            f"Offboarding {self._label(entry)} as {scrub(token.admin.upn, limit=60)}",
+            {k: v for k, v in OFFBOARD_STEPS.items() if purge or k != "purge"},
+            lambda progress: service.offboard(tid, token, purge=purge, delete_app=delete_app,
+                                              on_progress=progress),
+            describe=lambda done: f"{done.summary()} Removed the local profile and key.",
+            cancel_note=OFFBOARD_CANCEL))
+        if outcome is None:  # failed or cancelled: the profile is still there
+            await self.recheck(tid)
+            return
+        from .health_detail import HealthDetailScreen
+
+        top = self.app.screen
+        if isinstance(top, HealthDetailScreen) and top.entry.tenant_id == tid:
+            top.dismiss(None)  # its tenant is gone
+        self.entries.pop(tid, None)
+        self.results.pop(tid, None)
+        self.app.sub_title = f"{len(self.entries)} saved"
+        self._fill()
+
     def check_tenants(self, tenant_ids: Sequence[str]) -> None:
         """Check these tenants (those already being checked are skipped)."""
         wanted = [t for t in tenant_ids if t in self.entries and t not in self._checking]
@@ -395,6 +597,15 @@ class DashboardScreen(WizardScreen[str | None]):
     @work(group="check", exit_on_error=False)
     async def _run_check(self, tenant_ids: list[str]) -> None:
         total = len(tenant_ids)
+        try:
+            unlocked = await self.dashboard_app.ensure_passphrase()
+        except VdcError as error:
+            self._say_error(error)
+            unlocked = False
+        if not unlocked:  # the keys cannot be read: nothing is checked
+            self._checking.difference_update(tenant_ids)
+            self._fill()
+            return
         self._progress = f"Checking 0/{total}…"
         self._status()
 
@@ -410,7 +621,7 @@ class DashboardScreen(WizardScreen[str | None]):
                 listener(event.result)
 
         try:
-            fleet = self.app.make_fleet()  # type: ignore[attr-defined]
+            fleet = self.dashboard_app.make_fleet()
             await fleet.run([self.entries[t] for t in tenant_ids], progress)
         except Exception as exc:  # results so far are kept; say that the rest did not run
             self.notify(f"The check stopped: {scrub(str(exc) or type(exc).__name__, limit=200)}",

@@ -42,8 +42,9 @@ NEXT_STEPS: dict[str, str] = {
 WAITING = "Waiting for the customer to sign in…"
 
 
-def problem_content(error: VdcError) -> Content:
-    """An outcome panel: what happened, what to do, which key to press next."""
+def problem_content(error: VdcError, *, manual: bool = True) -> Content:
+    """An outcome panel: what happened, what to do, which key to press next (``manual``:
+    the screen offers manual mode)."""
     message = scrub(error.message)
     if error.code == "not_global_admin":
         upn = error.details.get("upn") or error.details.get("account")
@@ -61,7 +62,10 @@ def problem_content(error: VdcError) -> Content:
         ]
     if error.remediation:
         parts += ["\n", (scrub(error.remediation), "italic")]
-    parts += ["\n", (NEXT_STEPS.get(error.code, "Press r to try again with a new code."), "bold")]
+    next_step = NEXT_STEPS.get(error.code, "Press r to try again with a new code.")
+    if error.code == "device_code_blocked_by_policy" and not manual:
+        next_step = "Press r for a new code once the policy allows device code sign-in."
+    parts += ["\n", (next_step, "bold")]
     return Content.assemble(*parts)
 
 
@@ -69,8 +73,12 @@ class DeviceCodeScreen(WizardScreen[DeviceCodeOutcome]):
     """Shows the device code, its address and QR code, and waits for the sign-in.
 
     Returns the delegated token when the admin signed in, ``"manual"`` when the operator
-    switches to manual mode, or ``None`` when cancelled.
+    switches to manual mode, or ``None`` when cancelled. Subclasses that have no manual
+    mode to offer (the dashboard's sign-in) set :attr:`OFFERS_MANUAL` to ``False``.
     """
+
+    #: ``m`` switches to manual mode where the device code flow is blocked.
+    OFFERS_MANUAL = True
 
     BINDINGS = [
         Binding("c", "copy_code", "Copy", id="device.copy",
@@ -188,7 +196,7 @@ class DeviceCodeScreen(WizardScreen[DeviceCodeOutcome]):
         self._problem = error
         self._drop_session()
         self.query_one(Countdown).stop()
-        self._set_status(problem_content(error))
+        self._set_status(problem_content(error, manual=self.OFFERS_MANUAL))
         self.refresh_bindings()
 
     def _set_status(self, content: Content) -> None:
@@ -230,6 +238,8 @@ class DeviceCodeScreen(WizardScreen[DeviceCodeOutcome]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Manual mode is offered where the device code flow cannot work."""
         if action == "manual":
+            if not self.OFFERS_MANUAL:
+                return False
             blocked = self._problem is not None and (
                 self._problem.code == "device_code_blocked_by_policy"
             )

@@ -1,8 +1,8 @@
 """One connection's health: every check, what was found and what fixes it.
 
-Esc goes back to the dashboard, ``c`` checks this tenant again. Actions on the tenant
-(renew, repair, offboard, export) go into :attr:`HealthDetailScreen.BINDINGS` and call the
-dashboard's ``action_*`` of the same name; the action bar under the checks lists them.
+Esc goes back to the dashboard, ``c`` checks this tenant again; ``e`` export, ``r`` renew,
+``p`` repair and ``x`` offboard run the dashboard's actions on this tenant
+(:meth:`~.dashboard.DashboardScreen.act_on`); the action bar under the checks lists them.
 """
 
 from __future__ import annotations
@@ -52,8 +52,18 @@ class HealthDetailScreen(WizardScreen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="detail.back", tooltip="Back to the dashboard"),
-        Binding("c", "check", "Check again", id="detail.check",
-                tooltip="Check this tenant now"),
+        Binding("c", "check", "Check", id="detail.check",
+                tooltip="Check this tenant again now"),
+        Binding("e", "act('export')", "Export", id="detail.export",
+                tooltip="Write this connection's key as a password-protected PFX for the "
+                        "backup service's manual connection form"),
+        Binding("r", "act('renew')", "Renew", id="detail.renew",
+                tooltip="Roll this connection's certificate (no admin needed)"),
+        Binding("p", "act('repair')", "Repair", id="detail.repair",
+                tooltip="A Global Admin signs in; only the missing permissions are granted"),
+        Binding("x", "act('offboard')", "Offboard", id="detail.offboard",
+                tooltip="Delete the app registration in the tenant, then the local profile "
+                        "and key (asks first; a Global Admin signs in)"),
     ]
 
     def __init__(self, dashboard: DashboardScreen, entry: ProfileEntry) -> None:
@@ -149,6 +159,10 @@ class HealthDetailScreen(WizardScreen[None]):
     def action_back(self) -> None:
         """Back to the dashboard."""
         self.dismiss(None)
+
+    def action_act(self, name: str) -> None:
+        """Run the dashboard's action ``name`` on this tenant (see its ``act_on``)."""
+        self.dashboard.act_on(name, self.dashboard.entries.get(self.entry.tenant_id))
 
     def action_check(self) -> None:
         """Check this tenant again (the result appears here when it arrives)."""

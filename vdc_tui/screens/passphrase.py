@@ -26,14 +26,20 @@ class PassphraseScreen(ModalScreen[str | None]):
                 tooltip="Do not save the key now"),
     ]
 
-    def __init__(self, *, new: bool) -> None:
+    def __init__(self, *, new: bool, purpose: str = "save this one",
+                 problem: str | None = None) -> None:
         """Create the prompt.
 
         Args:
             new: The store has no passphrase yet: ask twice and check its length.
+            purpose: What the passphrase is needed for ("save this one", "read the saved
+                keys").
+            problem: Why it is asked again (a wrong passphrase), shown under the field.
         """
         super().__init__(id="passphrase")
         self._new = new
+        self._purpose = purpose
+        self._problem = problem
 
     def compose(self) -> ComposeResult:
         """Explanation, one or two masked fields, status line and buttons."""
@@ -45,16 +51,18 @@ class PassphraseScreen(ModalScreen[str | None]):
                     f"{PASSPHRASE_FILE_ENV}.")
         else:
             title = "Store passphrase"
-            body = "The saved keys are encrypted. Type the store passphrase to save this one."
+            body = f"The saved keys are encrypted. Type the store passphrase to {self._purpose}."
         with Vertical(classes="dialog"):
             yield Static(Content(title), classes="dialog-title")
             yield Static(Content(body), classes="dialog-body")
             yield Input(password=True, placeholder="passphrase", id="passphrase")
             if self._new:
                 yield Input(password=True, placeholder="repeat it", id="repeat")
-            yield Static("", id="passphrase-status")
+            yield Static(Content.styled(self._problem, "bold $error") if self._problem else "",
+                         id="passphrase-status")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Save (Enter)", id="ok", variant="success")
+                yield Button("Save (Enter)" if self._purpose == "save this one" else
+                             "OK (Enter)", id="ok", variant="success")
                 yield Button("Cancel (Esc)", id="cancel")
 
     def on_mount(self) -> None:
