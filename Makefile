@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# Test processes (pytest-xdist): one per core, at most 4; `make test TEST_WORKERS=0` runs
+# the suite in one process.
+TEST_WORKERS ?= auto
 
 .PHONY: demo test lint typecheck bench screenshots emulator clean
 
@@ -21,7 +24,7 @@ demo: $(STAMP)
 	$(BIN)/vdc-tui --demo
 
 test: $(STAMP) peer-deps
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --maxprocesses 4 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check vdc_tui tests scripts bench
