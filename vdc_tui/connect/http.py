@@ -118,15 +118,18 @@ def ssl_context(endpoints: Endpoints) -> ssl.SSLContext:
 
 
 def make_async_client(
-    endpoints: Endpoints, *, timeout: float = 30.0, limits: httpx.Limits | None = None
+    endpoints: Endpoints, *, timeout: float = 30.0, limits: httpx.Limits | None = None,
+    context: ssl.SSLContext | None = None,
 ) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` with verified TLS, timeouts and proxy support.
 
     ``limits``: the connection pool's size (a fleet check keeps one connection per tenant
-    being checked alive, instead of new TLS handshakes).
+    being checked alive, instead of new TLS handshakes). ``context``: a TLS context made
+    by :func:`ssl_context` for the same endpoints, shared by several clients (reading the
+    trust store once).
     """
     return httpx.AsyncClient(
-        verify=ssl_context(endpoints),
+        verify=context if context is not None else ssl_context(endpoints),
         timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
         trust_env=True,
         follow_redirects=False,
