@@ -10,15 +10,17 @@ Entra admin centre.
 from __future__ import annotations
 
 import argparse
-import secrets
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..connect.errors import InvalidInput, scrub
-from ..connect.fsutil import PRIVATE_FILE_MODE, atomic_write
-from ..connect.profiles import ProfileStore
-from .output import Reporter
+
+if TYPE_CHECKING:
+    # Building the command line imports this module (configure_export_parser); the wizard
+    # builds it too before its first frame, so the store is imported only by the export.
+    from ..connect.profiles import ProfileStore
+    from .output import Reporter
 
 #: PBKDF2 rounds of an exported PFX: it leaves the machine and its password may be typed
 #: by a person, so it gets more than the store's files. Key bag, certificate bag and MAC
@@ -56,6 +58,8 @@ def _password(ns: argparse.Namespace, reporter: Reporter) -> tuple[str, bool]:
 
     given = read_password(ns.pfx_password_env, ns.pfx_password_stdin)
     if given is None:
+        import secrets
+
         return secrets.token_urlsafe(24), True
     if not given:
         raise InvalidInput("invalid_argument", "The PFX password is empty.",
@@ -113,6 +117,8 @@ def export_connection(store: ProfileStore, reporter: Reporter, ns: argparse.Name
     data = encrypt_pfx(pfx.private_key, pfx.certificate, pfx.chain, password.encode("utf-8"),
                        name=pfx.info.subject.encode("utf-8")[:200] or b"vdc-tui",
                        rounds=EXPORT_KDF_ROUNDS)
+    from ..connect.fsutil import PRIVATE_FILE_MODE, atomic_write
+
     try:
         atomic_write(out, data, mode=PRIVATE_FILE_MODE)
     except OSError as exc:
