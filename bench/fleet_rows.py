@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import tempfile
 import time
@@ -28,7 +27,7 @@ from .fleet import save_profiles, synthetic_home
 from .report import RowResult
 from .rows import BenchConfig, _not_measured
 from .terminal import PtyTerminal
-from .wizard import UI, wizard_argv, wizard_env
+from .wizard import UI, passphrase_file, wizard_argv, wizard_env
 
 FLEET_SIZE = 500
 SEQUENTIAL_SAMPLE = 20
@@ -73,16 +72,6 @@ class _Emulator:
         return usage.ru_utime + usage.ru_stime
 
 
-def _passphrase_file(folder: Path) -> Path:
-    """The bench store's passphrase, in a file only this user reads (as an operator's
-    ``VDC_TUI_KEY_PASSPHRASE_FILE`` would be): the keys are encrypted at rest."""
-    path = folder / "passphrase"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(secrets.token_urlsafe(24) + "\n")
-    return path
-
-
 def _check(cfg: BenchConfig, endpoints: dict[str, str], home: str, tenants: list[str],
            concurrency: int) -> tuple[float, float, float, dict[str, Any]]:
     """One ``connections check`` process: (wall s, peak RSS MiB, CPU s, its JSON)."""
@@ -90,8 +79,7 @@ def _check(cfg: BenchConfig, endpoints: dict[str, str], home: str, tenants: list
                                                "--concurrency", str(concurrency), *tenants])
     if not tenants:
         argv.append("--all")
-    env = dict(os.environ, VDC_TUI_HOME=home,
-               VDC_TUI_KEY_PASSPHRASE_FILE=str(Path(home).parent / "passphrase"))
+    env = dict(os.environ, VDC_TUI_HOME=home, VDC_TUI_KEY_PASSPHRASE_FILE=passphrase_file())
     start = time.monotonic()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
                             cwd=cfg.root)
@@ -131,9 +119,8 @@ def fleet_check(cfg: BenchConfig, size: int = FLEET_SIZE) -> list[RowResult]:
             files = write_fleet(Path(tmp) / "fleet", ["healthy"] * size,
                                 faults={"latency": cfg.latency})
             home = str(Path(tmp) / "home")
-            phrase = _passphrase_file(Path(tmp))
             save_profiles(files.manifest, Path(home), PassphraseProvider(
-                environ={PASSPHRASE_FILE_ENV: str(phrase)}, use_keyring=False))
+                environ={PASSPHRASE_FILE_ENV: passphrase_file()}, use_keyring=False))
             ids = [t["tenant_id"] for t in files.tenants]
             emu = _Emulator(cfg, files.scenario)
             try:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from cli.conftest import Outcome
 from cryptography.hazmat.primitives import hashes
-from emulator.helpers import client_credentials, load_pfx
+from emulator.helpers import client_credentials
 
 from vdc_tui.connect.certificates import generate_self_signed
 from vdc_tui.connect.profiles import ProfileStore
@@ -46,7 +46,9 @@ def assert_renewed_cleanly(emu: EmulatorServer, home: Path, old_sha1: str) -> No
     sha1 = profile["certificate"]["sha1"]
     assert sha1 != old_sha1
     assert app_sha1s(emu) == [sha1]
-    key, cert = load_pfx(folder / "certificate.pfx", None)
+    # The key file is encrypted at rest: read it the way the tool does (store passphrase).
+    loaded = ProfileStore(home).read_key(TENANT)
+    key, cert = loaded.private_key, loaded.certificate
     assert cert.fingerprint(hashes.SHA1()).hex().upper() == sha1  # noqa: S303
     assert not (folder / "provisioning.json").exists()
     assert not (folder / "certificate.renewal.pfx").exists()
