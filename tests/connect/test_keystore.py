@@ -206,7 +206,11 @@ def test_the_passphrase_check_runs_once_per_process(tmp_path: Path,
     keystore.forget_unlocked()
     calls: list[int] = []
     real = keystore._check_value
-    monkeypatch.setattr(keystore, "_check_value", lambda *a: calls.append(1) or real(*a))
+    def counted(*args: Any) -> bytes:
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(keystore, "_check_value", counted)
     for _ in range(5):
         store(tmp_path).read_key(TENANT)
     assert len(calls) == 1
@@ -223,7 +227,11 @@ def test_keys_read_at_once_share_one_passphrase_check(tmp_path: Path,
     keystore.forget_unlocked()
     calls: list[int] = []
     real = keystore._check_value
-    monkeypatch.setattr(keystore, "_check_value", lambda *a: calls.append(1) or real(*a))
+    def counted(*args: Any) -> bytes:
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(keystore, "_check_value", counted)
     shared = store(tmp_path)
     start = threading.Barrier(8)
     errors: list[BaseException] = []
