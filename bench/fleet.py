@@ -15,6 +15,7 @@ from pathlib import Path
 from cryptography import x509
 
 from vdc_tui.connect.certificates import certificate_info
+from vdc_tui.connect.keystore import PassphraseProvider
 from vdc_tui.connect.models import (
     Availability,
     ConnectionResult,
@@ -25,9 +26,11 @@ from vdc_tui.connect.models import (
 from vdc_tui.connect.profiles import ProfileStore
 
 
-def save_profiles(manifest: Path, home: Path) -> ProfileStore:
-    """Save one profile per tenant of ``manifest`` (``manifest.json``) under ``home``."""
-    store = ProfileStore(home)
+def save_profiles(manifest: Path, home: Path,
+                  passphrase: PassphraseProvider | None = None) -> ProfileStore:
+    """Save one profile per tenant of ``manifest`` (``manifest.json``) under ``home``, keys
+    encrypted with the store passphrase (``passphrase``, else the usual sources)."""
+    store = ProfileStore(home, passphrase=passphrase)
     entries = json.loads(manifest.read_text(encoding="utf-8"))["tenants"]
     for item in entries:
         # The certificate's facts from its .cer and the PFX's bytes as they are: loading the

@@ -29,7 +29,7 @@ from .baseline_app import BASELINE_KEY_TEXT, BASELINE_TEXT
 from .emulator_host import EmulatorProcess
 from .report import RowResult
 from .terminal import PtyTerminal, TerminalTimeout
-from .wizard import UI, shows_code, wizard_argv, wizard_env
+from .wizard import UI, passphrase_file, shows_code, wizard_argv, wizard_env
 
 #: What comparable tools do, from research/anchors.md §0–1 and identity.md §3.
 COMPARISON = {
@@ -593,7 +593,8 @@ def manual_check(cfg: BenchConfig, emu: EmulatorProcess) -> RowResult:
             with tempfile.TemporaryDirectory(prefix="vdc-bench-home-") as home:
                 env = dict(os.environ)
                 env.update(
-                    {"VDC_TUI_HOME": home, "VDC_BENCH_PFX_PASSWORD": str(demo["password"] or "")}
+                    {"VDC_TUI_HOME": home, "VDC_BENCH_PFX_PASSWORD": str(demo["password"] or ""),
+                     "VDC_TUI_KEY_PASSPHRASE_FILE": passphrase_file()}
                 )
                 argv = wizard_argv(
                     cfg.python,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import sys
 import time
@@ -77,6 +78,11 @@ def main(argv: list[str] | None = None) -> int:
 
     machine = machine_info()
     results: list[RowResult] = []
+    # An installed vdc-tui has its bytecode compiled (pip does it at install time, as it did
+    # for Textual and the other dependencies); a checkout run with PYTHONDONTWRITEBYTECODE
+    # (CI, some shells) would otherwise compile every module of vdc_tui at each start.
+    progress("compiling vdc_tui's bytecode, as an install does")
+    compileall.compile_dir(str(ROOT / "vdc_tui"), quiet=1)
     progress("starting the emulator host")
     with EmulatorProcess(cfg.python, cwd=cfg.root) as emu:
         if wanted("first_frame"):
@@ -108,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             "replication_lag_s": cfg.lag if cfg.replication else None,
             "terminal": f"{cfg.cols}x{cfg.rows}",
             "idle_window_s": cfg.idle_window,
+            "bytecode": "compiled before the runs (compileall), as an install does",
         },
         started=started,
         duration_s=duration,

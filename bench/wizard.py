@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,9 +76,31 @@ def wizard_argv(python: str, endpoints: Mapping[str, str], extra: Sequence[str] 
     return [*program, *common, *extra]
 
 
+_PASSPHRASE_DIR: tempfile.TemporaryDirectory[str] | None = None
+
+
+def passphrase_file() -> str:
+    """The benchmark's store passphrase, in an owner-only file (made once per run).
+
+    Keys are encrypted at rest: every run gets it through ``VDC_TUI_KEY_PASSPHRASE_FILE``,
+    as an operator who configured one does (otherwise the wizard would stop to ask for it at
+    the first save and a headless command would refuse to save).
+    """
+    global _PASSPHRASE_DIR
+    if _PASSPHRASE_DIR is None:
+        _PASSPHRASE_DIR = tempfile.TemporaryDirectory(prefix="vdc-bench-keys-")
+        path = Path(_PASSPHRASE_DIR.name) / "passphrase"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(secrets.token_urlsafe(24) + "\n")
+    return str(Path(_PASSPHRASE_DIR.name) / "passphrase")
+
+
 def wizard_env(home: str) -> dict[str, str]:
-    """Environment of a wizard run: its own profile folder, no colour overrides."""
-    env = {"VDC_TUI_HOME": home, "TEXTUAL_ANIMATIONS": os.environ.get("TEXTUAL_ANIMATIONS", "")}
+    """Environment of a wizard run: its own profile folder, the bench's store passphrase
+    file, no colour overrides."""
+    env = {"VDC_TUI_HOME": home, "TEXTUAL_ANIMATIONS": os.environ.get("TEXTUAL_ANIMATIONS", ""),
+           "VDC_TUI_KEY_PASSPHRASE_FILE": passphrase_file()}
     if not env["TEXTUAL_ANIMATIONS"]:
         del env["TEXTUAL_ANIMATIONS"]
     return env

@@ -100,7 +100,30 @@ class VdcApp(App[Path | None]):
         self.title = settings.connect.step_title
         self.sub_title = scrub(settings.tenant_name, limit=80) if settings.tenant_name else ""
         self.register_theme(VDC_THEME)
-        self.theme = settings.theme if settings.theme in self.available_themes else "vdc"
+        self._start_with_theme(settings.theme if settings.theme in self.available_themes
+                               else "vdc")
+
+    def _start_with_theme(self, name: str) -> None:
+        """Start in theme ``name`` without Textual's theme change.
+
+        Assigning ``self.theme`` here makes Textual parse every stylesheet a second time
+        right after the first (its theme watcher refreshes all CSS once the app runs): ~70 ms
+        before the first frame. Before the first parse, the theme's variables and classes
+        (what that watcher sets) can be given directly. A theme whose light or dark mode
+        differs from the default's also changes the terminal's colour filter, so it goes
+        through Textual's own change.
+        """
+        theme = self.get_theme(name)
+        if theme is None or theme.dark != self.current_theme.dark:
+            self.theme = name
+            return
+        self.set_reactive(App.theme, name)
+        self.stylesheet.set_variables(self.get_css_variables())
+        classes = {c: False for c in self.classes if c.startswith("-theme-")}
+        classes[f"-theme-{name}"] = True
+        classes["-dark-mode"] = theme.dark
+        classes["-light-mode"] = not theme.dark
+        self.update_classes(classes, update=False)
 
     # -- start and stop -----------------------------------------------------------------
 

@@ -189,3 +189,40 @@ def test_closing_waits_for_a_request_still_in_flight() -> None:
     request.join(10)
     closer.join(10)
     assert not closer.is_alive() and statuses == [200]
+
+
+async def test_app_sign_in_asks_each_resource_on_one_application_and_one_assertion(
+    credential: CertificateCredential,
+) -> None:
+    scopes = ["https://graph.test/.default", "https://outlook.test/.default",
+              "https://contoso.sharepoint.test/.default"]
+    fake = FakeEntra(token_answers=[app_token_if_assertion_is_a_jwt] * 3)
+    identity = client(fake)
+    try:
+        sign_in = identity.app_sign_in(TENANT, APP, credential)
+        tokens = [await sign_in.token(scope) for scope in scopes]
+    finally:
+        await identity.aclose()
+    assert all(t.roles for t in tokens)
+    assert fake.paths == [DISCOVERY, TOKEN, TOKEN, TOKEN]
+    assert [f["scope"] for f in fake.forms] == scopes
+    # Signed once: the same client assertion goes with every token request.
+    assert len({f["client_assertion"] for f in fake.forms}) == 1
+
+
+async def test_app_sign_in_reports_a_refusal_like_app_token(
+    credential: CertificateCredential,
+) -> None:
+    def not_found(form: dict[str, str]) -> httpx.Response:
+        answer: httpx.Response = aad_error(
+            400, "unauthorized_client", 700016, f"Application '{APP}' not found.")
+        return answer
+
+    fake = FakeEntra(token_answers=[not_found])
+    identity = client(fake)
+    try:
+        with pytest.raises(VdcError) as caught:
+            await identity.app_sign_in(TENANT, APP, credential).token(SCOPE)
+    finally:
+        await identity.aclose()
+    assert caught.value.code == "app_not_found_in_tenant"

@@ -207,13 +207,49 @@ def test_the_passphrase_check_runs_once_per_process(tmp_path: Path,
     calls: list[int] = []
     real = keystore._check_value
 
-    def counted(*args: Any) -> Any:
+    def counted(*args: Any) -> bytes:
         calls.append(1)
         return real(*args)
 
     monkeypatch.setattr(keystore, "_check_value", counted)
     for _ in range(5):
         store(tmp_path).read_key(TENANT)
+    assert len(calls) == 1
+
+
+def test_keys_read_at_once_share_one_passphrase_check(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # A fleet check's worker threads all read a key at the start: one scrypt (16 MiB) for
+    # them all, not one each (32 at once held ~500 MiB).
+    import threading
+
+    target = store(tmp_path)
+    save(target)
+    keystore.forget_unlocked()
+    calls: list[int] = []
+    real = keystore._check_value
+    def counted(*args: Any) -> bytes:
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(keystore, "_check_value", counted)
+    shared = store(tmp_path)
+    start = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        start.wait()
+        try:
+            shared.read_key(TENANT)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
     assert len(calls) == 1
 
 

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..connect.errors import InvalidInput, scrub
-from ..connect.export import export_connection as write_export
-from ..connect.export import (
-    export_target,
-    generate_password,
-    weak_password_warning,
-)
-from ..connect.profiles import ProfileStore
-from .output import Reporter
+
+if TYPE_CHECKING:
+    # Building the command line imports this module (configure_export_parser); the wizard
+    # builds it too before its first frame, so the export's own modules wait for an export.
+    from ..connect.profiles import ProfileStore
+    from .output import Reporter
 
 
 def configure_export_parser(parser: argparse.ArgumentParser) -> None:
@@ -47,6 +45,7 @@ def configure_export_parser(parser: argparse.ArgumentParser) -> None:
 
 def _password(ns: argparse.Namespace, reporter: Reporter) -> tuple[str, bool]:
     """(the export password, whether it was generated)."""
+    from ..connect.export import generate_password, weak_password_warning
     from .connect_cmd import read_password
 
     given = read_password(ns.pfx_password_env, ns.pfx_password_stdin)
@@ -64,6 +63,9 @@ def _password(ns: argparse.Namespace, reporter: Reporter) -> tuple[str, bool]:
 
 def export_connection(store: ProfileStore, reporter: Reporter, ns: argparse.Namespace) -> int:
     """Write the PFX and print what the manual connection form asks for."""
+    from ..connect.export import export_connection as write_export
+    from ..connect.export import export_target
+
     if ns.show_password and not reporter.json_mode:
         raise InvalidInput("invalid_argument", "--show-password only applies with --json.",
                            "Drop --show-password (a generated password is shown anyway).")

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     import httpx
 
     from .certificates import LoadedPfx
-    from .identity import AppToken, CertificateCredential, IdentityClient
+    from .identity import AppSignIn, AppToken, IdentityClient
     from .profiles import ProfileEntry, ProfileStore
 
 log = logging.getLogger(__name__)
@@ -316,8 +316,12 @@ class HealthChecker:
         self.clock = clock
         self._domains: dict[str, str] = {}
 
-    async def check(self, entry: ProfileEntry) -> TenantHealth:
-        """Every check of one saved connection; never raises for what it finds."""
+    async def check(self, entry: ProfileEntry, *, http: httpx.AsyncClient | None = None
+                    ) -> TenantHealth:
+        """Every check of one saved connection; never raises for what it finds.
+
+        ``http``: the HTTPS client for this tenant's Graph reads (default: the checker's).
+        """
         tid = entry.tenant_id
         profile = entry.profile
         if profile is None:
@@ -350,10 +354,12 @@ class HealthChecker:
             return self._done(entry, checks + self._skipped("sign_in_exchange"), **facts)
 
         # 2. sign-in to Graph (proves the tenant, the app and its certificate)
-        credential = pfx.credential()
+        # One MSAL application for the tenant's three tokens: one key parse, one signed
+        # client assertion. Each resource is asked once, so MSAL's replay of a 400 never
+        # stands in for an answer.
+        signer = self.identity.app_sign_in(tid, app_id, pfx.credential())
         try:
-            graph_token = await self.identity.app_token(
-                tid, app_id, credential, self.endpoints.graph_scope)
+            graph_token = await signer.token(self.endpoints.graph_scope)
         except VdcError as exc:
             checks.append(self._sign_in_failed("sign_in_graph", exc, tid, mode, pfx))
             unreachable = isinstance(exc, ServiceUnavailable)
@@ -363,8 +369,8 @@ class HealthChecker:
 
         # 3. one batch of reads, with the Exchange token alongside
         reads, exchange = await asyncio.gather(
-            self._reads(graph_token, app_id),
-            self._token(tid, app_id, credential, self.endpoints.exchange_scope),
+            self._reads(graph_token, http or self.http),
+            self._token(signer, self.endpoints.exchange_scope),
         )
         checks.append(self._token_check("sign_in_exchange", "Exchange Online", exchange,
                                         tid, mode, pfx))
@@ -386,8 +392,7 @@ class HealthChecker:
                     f"({reads.problem('site')}); its token was not checked.",
                     "Check that SharePoint Online is provisioned in the tenant."))
             else:
-                sharepoint = await self._token(
-                    tid, app_id, credential, sharepoint_scope(root))
+                sharepoint = await self._token(signer, sharepoint_scope(root))
                 tokens["sharepoint"] = sharepoint if not isinstance(sharepoint, VdcError) else None
                 checks.append(self._token_check(
                     "sign_in_sharepoint", f"SharePoint Online ({root})", sharepoint, tid, mode,
@@ -480,18 +485,16 @@ class HealthChecker:
             return self._sign_in_failed(name, token, tid, mode, pfx)
         return Check(name, OK, f"Signed in to {label}; {len(token.roles)} roles in the token.")
 
-    async def _token(
-        self, tid: str, app_id: str, credential: CertificateCredential, scope: str
-    ) -> AppToken | VdcError:
+    async def _token(self, signer: AppSignIn, scope: str) -> AppToken | VdcError:
         try:
-            return await self.identity.app_token(tid, app_id, credential, scope)
+            return await signer.token(scope)
         except VdcError as exc:
             return exc
 
-    async def _reads(self, token: AppToken, app_id: str) -> BatchAnswers:
+    async def _reads(self, token: AppToken, http: httpx.AsyncClient) -> BatchAnswers:
         from .graph import BatchRequest, GraphClient, GraphError
 
-        graph = GraphClient(self.endpoints, token.access_token, client=self.http)
+        graph = GraphClient(self.endpoints, token.access_token, client=http)
         oid = str(token.claims.get("oid") or "")
         requests = [
             BatchRequest("skus", "GET", "/subscribedSkus"),

@@ -12,6 +12,7 @@ honoured, except for loopback addresses (the emulator), which are always reached
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import threading
 from collections.abc import Mapping
@@ -119,20 +120,95 @@ def ssl_context(endpoints: Endpoints) -> ssl.SSLContext:
 
 
 def make_async_client(
-    endpoints: Endpoints, *, timeout: float = 30.0, limits: httpx.Limits | None = None
+    endpoints: Endpoints, *, timeout: float = 30.0, limits: httpx.Limits | None = None,
+    context: ssl.SSLContext | None = None,
 ) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` with verified TLS, timeouts and proxy support.
 
     ``limits``: the connection pool's size (a fleet check keeps one connection per tenant
-    being checked alive, instead of new TLS handshakes).
+    being checked alive, instead of new TLS handshakes). ``context``: a TLS context made
+    by :func:`ssl_context` for the same endpoints, shared by several clients (reading the
+    trust store once).
     """
     return httpx.AsyncClient(
-        verify=ssl_context(endpoints),
+        verify=context if context is not None else ssl_context(endpoints),
         timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
         trust_env=True,
         follow_redirects=False,
         mounts=dict(_async_direct_hosts()),
         limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
+    )
+
+
+class _ThreadedTransport(httpx.AsyncBaseTransport):
+    """Sends an async client's requests with a blocking ``httpx.Client`` in a worker thread.
+
+    httpx's async stack (httpcore over anyio) spends several times the CPU of the blocking
+    one per request; a fleet check makes hundreds of Graph requests with the event loop's
+    CPU as the limit. The body is read in the thread (raw, at most ``limit`` bytes; the
+    async client decodes it) so that the loop only sees a finished answer.
+    """
+
+    def __init__(self, client: httpx.Client, limit: int = MAX_RESPONSE_BYTES) -> None:
+        self._client = client
+        self._limit = limit
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()  # the body as bytes, which the blocking client can send
+        return await asyncio.to_thread(self._send, request)
+
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        response = self._client.send(request, stream=True)
+        if response.is_stream_consumed:
+            # An in-process transport (tests) answered with its body already decoded.
+            if len(response.content) > self._limit:
+                raise ResponseTooLarge(f"the answer is larger than {self._limit} bytes")
+            return _read_response(response, [response.content])
+        try:
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_raw():
+                size += len(chunk)
+                if size > self._limit:
+                    raise ResponseTooLarge(f"the answer is larger than {self._limit} bytes")
+                chunks.append(chunk)
+        finally:
+            response.close()
+        extensions = {k: v for k, v in response.extensions.items()
+                      if k in ("http_version", "reason_phrase")}
+        return httpx.Response(response.status_code, headers=response.headers.raw,
+                              stream=httpx.ByteStream(b"".join(chunks)),
+                              extensions=extensions)
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self._client.close)
+
+
+def make_threaded_async_client(
+    endpoints: Endpoints, *, timeout: float = 30.0, limits: httpx.Limits | None = None,
+    context: ssl.SSLContext | None = None, transport: httpx.BaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """:func:`make_async_client`'s equal (same TLS, timeouts, proxies, loopback direct)
+    whose requests go out through a blocking client in worker threads
+    (:class:`_ThreadedTransport`): for many small requests where the event loop's CPU is
+    the limit (a fleet check). ``transport``: tests script the server with one.
+    """
+    if transport is not None:
+        inner = httpx.Client(transport=transport, timeout=timeout)
+    else:
+        inner = httpx.Client(
+            verify=context if context is not None else ssl_context(endpoints),
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
+            trust_env=True,
+            follow_redirects=False,
+            mounts=dict(_DIRECT_HOSTS),
+            limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+    return httpx.AsyncClient(
+        transport=_ThreadedTransport(inner),
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
+        trust_env=False,  # the inner client applies the proxy settings
+        follow_redirects=False,
     )
 
 

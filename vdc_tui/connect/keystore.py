@@ -677,6 +677,9 @@ def is_new_store(root: Path) -> bool:
 
 _unlocked: dict[tuple[str, bytes], bool] = {}
 _unlocked_lock = threading.Lock()
+#: Held while a check value is computed: a fleet check's worker threads all ask at once at
+#: the start, and one scrypt (16 MiB, tens of ms) must serve them all, not one each.
+_verifying = threading.Lock()
 
 
 def _check_value(secret: bytes, salt: bytes) -> bytes:
@@ -705,6 +708,14 @@ def verify_passphrase(root: Path, passphrase: Passphrase) -> bool | None:
     key = _cache_key(root, passphrase.data)
     with _unlocked_lock:
         if _unlocked.get(key):
+            return True
+    with _verifying:
+        return _verify_once(root, passphrase, key)
+
+
+def _verify_once(root: Path, passphrase: Passphrase, key: tuple[str, bytes]) -> bool | None:
+    with _unlocked_lock:
+        if _unlocked.get(key):  # checked by the thread this one waited for
             return True
     try:
         doc = json.loads((root / VERIFIER_FILE).read_text(encoding="utf-8"))

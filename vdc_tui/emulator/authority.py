@@ -331,10 +331,8 @@ class Authority:
         want = uri.rstrip("/").lower()
         if want == self.core.graph_url.lower():
             return self.core.directory.resource_principal(tenant.id, "graph")
-        for sp in self.core.directory.service_principals.values():
-            if sp.tenant_id == tenant.id and any(
-                n.rstrip("/").lower() == want for n in sp.service_principal_names
-            ):
+        for sp in self.core.directory.service_principals.group(tenant.id):
+            if any(n.rstrip("/").lower() == want for n in sp.service_principal_names):
                 return sp
         return None
 

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from ..connect.clouds import CLOUDS
+from .grouped import Grouped
 from .scenario import (
     DIRECTORY_ROLES,
     ROLE_NAMES,
@@ -356,10 +357,12 @@ class Directory:
         self.lock = threading.RLock()
         self.rng = random.Random(scenario.seed)
         self.tenants: dict[str, Tenant] = {}
-        self.applications: dict[str, Application] = {}
-        self.service_principals: dict[str, ServicePrincipal] = {}
-        self.app_role_assignments: dict[str, AppRoleAssignment] = {}
-        self.role_assignments: dict[str, RoleAssignment] = {}
+        self.applications: Grouped[Application] = Grouped(lambda a: a.app_id.lower())
+        #: Grouped by tenant: a tenant's principals are what its requests look through.
+        self.service_principals: Grouped[ServicePrincipal] = Grouped(lambda sp: sp.tenant_id)
+        self.app_role_assignments: Grouped[AppRoleAssignment] = Grouped(
+            lambda a: a.principal_id)
+        self.role_assignments: Grouped[RoleAssignment] = Grouped(lambda ra: ra.principal_id)
         self.device_flows: dict[str, DeviceFlow] = {}
         self.refresh_tokens: dict[str, tuple[str, str, str]] = {}
         #: Soft-deleted applications by object id, with the time they were deleted.
@@ -591,9 +594,8 @@ class Directory:
 
     def application_by_app_id(self, app_id: str, *, now: float | None) -> Application | None:
         """The app registration with this appId, in whatever tenant it lives."""
-        low = app_id.lower()
-        for app in self.applications.values():
-            if app.app_id.lower() == low and self.visible(app, now):
+        for app in self.applications.group(app_id.lower()):
+            if self.visible(app, now):
                 return app
         return None
 
@@ -601,8 +603,8 @@ class Directory:
                             now: float | None) -> ServicePrincipal | None:
         """The service principal of an appId in a tenant."""
         low = app_id.lower()
-        for sp in self.service_principals.values():
-            if sp.tenant_id == tenant_id and sp.app_id.lower() == low and self.visible(sp, now):
+        for sp in self.service_principals.group(tenant_id):
+            if sp.app_id.lower() == low and self.visible(sp, now):
                 return sp
         return None
 
@@ -614,24 +616,23 @@ class Directory:
     def find_assignment(self, principal_id: str, resource_id: str,
                         app_role_id: str) -> AppRoleAssignment | None:
         """An existing grant of one role, replicated or not."""
-        for a in self.app_role_assignments.values():
-            if (a.principal_id, a.resource_id, a.app_role_id) == (principal_id, resource_id,
-                                                                  app_role_id):
+        for a in self.app_role_assignments.group(principal_id):
+            if (a.resource_id, a.app_role_id) == (resource_id, app_role_id):
                 return a
         return None
 
     def roles_of(self, principal_id: str, now: float | None) -> list[str]:
         """Directory role template ids a principal holds (visible assignments)."""
-        return [ra.role_definition_id for ra in self.role_assignments.values()
-                if ra.principal_id == principal_id and self.visible(ra, now)]
+        return [ra.role_definition_id for ra in self.role_assignments.group(principal_id)
+                if self.visible(ra, now)]
 
     def granted_role_values(self, principal_id: str, resource: ServicePrincipal,
                             now: float) -> list[str]:
         """The ``roles`` claim: values of visible grants of one resource to a principal."""
         by_id = {r["id"]: r["value"] for r in resource.app_roles}
         values = []
-        for a in self.app_role_assignments.values():
-            if (a.principal_id == principal_id and a.resource_id == resource.id
+        for a in self.app_role_assignments.group(principal_id):
+            if (a.resource_id == resource.id
                     and self.visible(a, now) and a.app_role_id in by_id):
                 values.append(by_id[a.app_role_id])
         return sorted(set(values))

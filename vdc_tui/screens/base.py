@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from typing import TypeVar
 
 from textual.app import ComposeResult
 from textual.content import Content
+from textual.geometry import Size
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static
@@ -43,6 +45,30 @@ class WizardScreen(Screen[ResultType]):
     The app asks :meth:`quit_warning` before quitting and, when the operator confirms,
     awaits :meth:`cancel_work` so that half-made work is undone first.
     """
+
+    def __init__(self, name: str | None = None, id: str | None = None,  # noqa: A002
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        # Born with the breakpoint classes of the terminal's size: Textual sets them on the
+        # first resize, and a class that changes then restyles the whole screen once more
+        # before its first frame (the wizard's first frame paid for two styling passes).
+        with contextlib.suppress(RuntimeError):  # made outside a running app (tests)
+            self.update_classes(self._breakpoints_for(self.app.size), update=False)
+
+    def _breakpoints_for(self, size: Size) -> dict[str, bool]:
+        """The breakpoint classes Textual gives a screen of ``size`` (its own rule: the
+        largest threshold not above the width, and the same for the height)."""
+        horizontal = (self.app.HORIZONTAL_BREAKPOINTS if self.HORIZONTAL_BREAKPOINTS is None
+                      else self.HORIZONTAL_BREAKPOINTS) or []
+        vertical = (self.app.VERTICAL_BREAKPOINTS if self.VERTICAL_BREAKPOINTS is None
+                    else self.VERTICAL_BREAKPOINTS) or []
+        classes = {name: False for _, name in (*horizontal, *vertical)}
+        for points, extent in ((horizontal, size.width), (vertical, size.height)):
+            for threshold, name in sorted(points, reverse=True):
+                if extent >= threshold:
+                    classes[name] = True
+                    break
+        return classes
 
     def compose(self) -> ComposeResult:
         """Title bar, DEMO badge, the step's body, footer, and the too-small notice."""

@@ -11,7 +11,9 @@ MSAL does that shape this module (``research/identity.md`` §4):
   request. One public client is kept for the whole run.
 - A ``ConfidentialClientApplication`` caches HTTP 400 answers for 60 s, so a retry on the
   same object would replay the old failure without asking. Every :meth:`app_token` call
-  builds a fresh one.
+  builds a fresh one; :meth:`IdentityClient.app_sign_in` keeps one per app and tenant for
+  reads that ask each resource once (a health check), so the key is parsed and the client
+  assertion signed once for its three tokens.
 - A fresh application would also fetch the tenant's OpenID configuration again before its
   token request (MSAL keeps GET answers only in the application's own ``http_cache``). All
   the applications of one :class:`IdentityClient` share discovery answers through
@@ -29,7 +31,7 @@ sign-in gives), :mod:`.aadsts` (what a refusal means), :mod:`.discovery_cache`
 from __future__ import annotations
 
 from .aadsts import BLOCKED_BY_POLICY
-from .client import IdentityClient
+from .client import AppSignIn, IdentityClient
 from .discovery_cache import DISCOVERY_TTL_SECONDS, SharedDiscoveryHttp
 from .tokens import (
     AppToken,
@@ -42,6 +44,7 @@ from .tokens import (
 __all__ = [
     "BLOCKED_BY_POLICY",
     "DISCOVERY_TTL_SECONDS",
+    "AppSignIn",
     "AppToken",
     "CertificateCredential",
     "DelegatedToken",

@@ -8,6 +8,7 @@ import base64
 import binascii
 import json
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -452,7 +453,8 @@ class IdentityClient:
         A fresh confidential client is built for every call: MSAL would answer a retry
         within 60 s of an HTTP 400 from its cache, which defeats waiting for replication.
         The clients share the tenant's discovery answer (:class:`SharedDiscoveryHttp`), so
-        after the first call for a tenant each call sends only its token request.
+        after the first call for a tenant each call sends only its token request. Callers
+        that ask once for each of several resources use :meth:`app_sign_in` instead.
 
         Raises:
             DiagnosedProblem: ``tenant_not_found``, ``app_not_found_in_tenant``,
@@ -462,18 +464,26 @@ class IdentityClient:
             SignInError: any other refusal (``sign_in_declined`` with the AADSTS code).
             ServiceUnavailable: the identity platform failed or could not be reached.
         """
-        http = self._http_client()
+        return await AppSignIn(self, tenant_id, client_id, credential, reuse=False).token(scope)
 
-        def acquire() -> dict[str, Any]:
-            app = self._msal_app(client_id, tenant_id, http, credential)
-            assert isinstance(app, msal.ConfidentialClientApplication)
-            result: dict[str, Any] = app.acquire_token_for_client(scopes=[scope])
-            return result
+    def app_sign_in(
+        self, tenant_id: str, client_id: str, credential: CertificateCredential
+    ) -> AppSignIn:
+        """One app's sign-ins in one tenant, one token per resource, on a single MSAL
+        application: built once, it signs its client assertion once (MSAL reuses it until
+        it nears expiry) and parses the key once, where :meth:`app_token` does all of it
+        again for every call. For reads that ask each resource once (a health check);
+        never for retrying a refused request (MSAL would replay a 400 from its cache)."""
+        return AppSignIn(self, tenant_id, client_id, credential, reuse=True)
 
-        what = "Signing in as the app"
-        result = await self._retrying(
-            what, lambda seen: self._in_thread(what, acquire, tenant_id, seen)
-        )
+    def _app_token_of(
+        self,
+        result: Mapping[str, Any],
+        tenant_id: str,
+        client_id: str,
+        credential: CertificateCredential,
+        scope: str,
+    ) -> AppToken:
         token = _token_of(result, "Signing in as the app")
         if token is None:
             raise app_token_error(
@@ -507,6 +517,59 @@ class IdentityClient:
             else:
                 await asyncio.to_thread(http.close)
         self._pca = None
+
+
+class AppSignIn:
+    """App-only tokens of one app in one tenant (:meth:`IdentityClient.app_sign_in`).
+
+    With ``reuse`` one MSAL confidential client serves every :meth:`token` call (built on
+    the first, in its worker thread); without, each call builds its own.
+    """
+
+    def __init__(self, identity: IdentityClient, tenant_id: str, client_id: str,
+                 credential: CertificateCredential, *, reuse: bool) -> None:
+        self.identity = identity
+        self.tenant_id = tenant_id
+        self.client_id = client_id
+        self.credential = credential
+        self._reuse = reuse
+        self._app: msal.ConfidentialClientApplication | None = None
+        self._lock = threading.Lock()
+
+    def _application(self) -> msal.ConfidentialClientApplication:
+        identity = self.identity
+        with self._lock:
+            if self._app is not None:
+                return self._app
+            app = identity._msal_app(self.client_id, self.tenant_id, identity._http_client(),
+                                     self.credential)
+            assert isinstance(app, msal.ConfidentialClientApplication)
+            if self._reuse:
+                self._app = app
+            return app
+
+    async def token(self, scope: str) -> AppToken:
+        """An app-only token for ``scope``; raises what :meth:`IdentityClient.app_token`
+        raises."""
+
+        def acquire() -> dict[str, Any]:
+            result: dict[str, Any] = self._application().acquire_token_for_client(
+                scopes=[scope])
+            return result
+
+        async def forget() -> None:
+            # A passing failure is tried again on a new MSAL application: the old one
+            # would replay the 429/5xx from its cache for a while.
+            with self._lock:
+                self._app = None
+
+        identity = self.identity
+        what = "Signing in as the app"
+        result = await identity._retrying(
+            what, lambda seen: identity._in_thread(what, acquire, self.tenant_id, seen),
+            fresh=forget)
+        return identity._app_token_of(result, self.tenant_id, self.client_id,
+                                      self.credential, scope)
 
 
 def _token_of(result: Mapping[str, Any], what: str) -> str | None:
@@ -578,4 +641,4 @@ def _consume(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
-__all__ = ["IdentityClient"]
+__all__ = ["AppSignIn", "IdentityClient"]

@@ -112,8 +112,8 @@ class Handlers:
 
     def _sp(self, call: GraphCall, object_id: str | None,
             app_id: str | None = None) -> ServicePrincipal | None:
-        for sp in self.core.directory.service_principals.values():
-            if sp.tenant_id != call.tenant.id or not self._visible(sp):
+        for sp in self.core.directory.service_principals.group(call.tenant.id):
+            if not self._visible(sp):
                 continue
             if (object_id and sp.id == object_id) or (
                     app_id is not None and sp.app_id.lower() == app_id.lower()):
