@@ -148,6 +148,8 @@ class IdentityClient:
 
         ``seen`` receives the status and ``Retry-After`` of the call's last answer.
         """
+        if seen is not None:
+            self._http_client()  # the client to watch exists before the call builds its app
         http = self._http
 
         def watched() -> _T:
