@@ -141,9 +141,10 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
+def _add_common(parser: argparse.ArgumentParser, *, keys: bool = True) -> None:
     # SUPPRESS: the same options exist on the main parser and every sub-command; without it
     # a sub-parser's defaults would overwrite a value given before the sub-command.
+    # ``keys``: the store passphrase options, for every command that may read or write a key.
     group = parser.add_argument_group("common options")
     group.add_argument("--cloud", choices=list(CLOUDS), default=argparse.SUPPRESS,
                        help="Microsoft cloud of the tenant (default: global)")
@@ -157,13 +158,18 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                        help="the customer's plan (default: flex)")
     group.add_argument("--log", metavar="FILE", default=argparse.SUPPRESS,
                        help="append a log of what was done to FILE (never secrets)")
+    if keys:
+        _add_key_passphrase(group)
+    group.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+
+
+def _add_key_passphrase(group: Any) -> None:
     group.add_argument("--key-passphrase-env", metavar="VAR", default=argparse.SUPPRESS,
                        help="read the store passphrase of the saved keys from environment "
                             "variable VAR (else: $VDC_TUI_KEY_PASSPHRASE_FILE, the OS keyring, "
                             "a prompt)")
     group.add_argument("--key-passphrase-stdin", action="store_true", default=argparse.SUPPRESS,
                        help="read the store passphrase from the first line of stdin")
-    group.add_argument("--version", action="version", version=f"{PROG} {__version__}")
 
 
 def _add_demo(parser: argparse.ArgumentParser) -> None:
@@ -344,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--print-demo", action="store_true",
                           help="print the demo tenant's admin, manual app id, PFX path and "
                                "password as JSON, then exit")
-    _add_common(emulator)
+    _add_common(emulator, keys=False)  # the emulator reads and writes no saved key
     return parser
 
 
