@@ -32,8 +32,9 @@ from .wizard import UI, passphrase_file, wizard_argv, wizard_env
 FLEET_SIZE = 500
 SEQUENTIAL_SAMPLE = 20
 CONCURRENCY = 32
-#: What the dashboard shows once its table and footer are drawn (500 profiles).
-DASHBOARD_TEXTS = ("500 connections", "Check all", "Health", "Checked")
+#: What the dashboard shows once its table and footer are drawn (500 profiles): the status
+#: line, the footer's last action key ("c C Check" shares one entry), the column headers.
+DASHBOARD_TEXTS = ("500 connections", "Offboard", "Health", "Checked")
 
 COMPARISON = (
     "CIPP fans out one job per tenant and caches results for an hour; its Exchange check "
