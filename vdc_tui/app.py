@@ -18,17 +18,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
-from textual.app import App
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.reactive import reactive
 
 from .backend import Backend
+from .base_app import VdcBaseApp, global_bindings
 from .connect.errors import EXIT_CANCELLED, VdcError, scrub
 from .connect.models import ConnectionResult
 from .connect.service import ConnectionService
-from .connect.terminal import MIN_COLUMNS, MIN_LINES
 from .settings import AppSettings
-from .theme import KEY_NAMES, VDC_THEME
+from .theme import VDC_THEME
 from .widgets.countdown import utc_now
 
 if TYPE_CHECKING:
@@ -49,26 +48,15 @@ _log = logging.getLogger("vdc_tui.app")
 BACKEND_START_DELAY = 0.05
 
 
-class VdcApp(App[Path | None]):
+class VdcApp(VdcBaseApp[Path | None]):
     """The "Connect to Flex" wizard.
 
     The app's return value is the saved profile's path, or ``None`` when the operator
     left before Finish (then ``return_code`` is 130).
     """
 
-    CSS_PATH = "vdc_tui.tcss"
-    ENABLE_COMMAND_PALETTE = False
-    # Below the minimum terminal, only the "too small" notice shows (vdc_tui.tcss).
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (MIN_COLUMNS, "-wide")]
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (MIN_LINES, "-tall")]
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+q", "request_quit", "Quit", id="app.quit", priority=True,
-                tooltip="Leave the wizard (asks first when work is in progress)"),
-        Binding("f1", "help", "Help", id="app.help", priority=True, key_display="F1",
-                tooltip="List every key of this screen"),
-        Binding("question_mark", "help", "Help", id="app.help_alt", show=False,
-                tooltip="List every key of this screen"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = global_bindings(
+        "Leave the wizard (asks first when work is in progress)")
 
     demo_status: reactive[str] = reactive("")
     """In demo mode: the emulator's device-login page (shown in the DEMO badge)."""
@@ -99,31 +87,7 @@ class VdcApp(App[Path | None]):
         self._signals: list[signal.Signals] = []
         self.title = settings.connect.step_title
         self.sub_title = scrub(settings.tenant_name, limit=80) if settings.tenant_name else ""
-        self.register_theme(VDC_THEME)
-        self._start_with_theme(settings.theme if settings.theme in self.available_themes
-                               else "vdc")
-
-    def _start_with_theme(self, name: str) -> None:
-        """Start in theme ``name`` without Textual's theme change.
-
-        Assigning ``self.theme`` here makes Textual parse every stylesheet a second time
-        right after the first (its theme watcher refreshes all CSS once the app runs): ~70 ms
-        before the first frame. Before the first parse, the theme's variables and classes
-        (what that watcher sets) can be given directly. A theme whose light or dark mode
-        differs from the default's also changes the terminal's colour filter, so it goes
-        through Textual's own change.
-        """
-        theme = self.get_theme(name)
-        if theme is None or theme.dark != self.current_theme.dark:
-            self.theme = name
-            return
-        self.set_reactive(App.theme, name)
-        self.stylesheet.set_variables(self.get_css_variables())
-        classes = {c: False for c in self.classes if c.startswith("-theme-")}
-        classes[f"-theme-{name}"] = True
-        classes["-dark-mode"] = theme.dark
-        classes["-light-mode"] = not theme.dark
-        self.update_classes(classes, update=False)
+        self.start_in_theme(settings.theme)
 
     # -- start and stop -----------------------------------------------------------------
 
@@ -348,12 +312,6 @@ class VdcApp(App[Path | None]):
 
     # -- global keys ----------------------------------------------------------------------
 
-    def get_key_display(self, binding: Binding) -> str:
-        """Key names as the screens' own hints write them ("Esc", "Enter", "F1")."""
-        if not binding.key_display and binding.key in KEY_NAMES:
-            return KEY_NAMES[binding.key]
-        return super().get_key_display(binding)
-
     def _wizard_screen(self) -> WizardScreen[Any] | None:
         """The topmost wizard step (modal dialogs above it are skipped)."""
         from .screens.base import WizardScreen
@@ -362,13 +320,6 @@ class VdcApp(App[Path | None]):
             if isinstance(screen, WizardScreen):
                 return screen
         return None
-
-    def action_help(self) -> None:
-        """Show the keys of the current screen."""
-        from .screens.dialogs import HelpScreen
-
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.screen))
 
     def action_request_quit(self) -> None:
         """Quit; when work is in progress, say what cancelling undoes and ask first."""

@@ -16,11 +16,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
-from textual.app import App
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 
-from .connect.terminal import MIN_COLUMNS, MIN_LINES
-from .theme import KEY_NAMES, VDC_THEME
+from .base_app import VdcBaseApp, global_bindings
 
 if TYPE_CHECKING:
     from .connect.clouds import Endpoints
@@ -31,21 +29,11 @@ if TYPE_CHECKING:
     from .screens.base import WizardScreen
 
 
-class DashboardApp(App[str | None]):
+class DashboardApp(VdcBaseApp[str | None]):
     """The fleet dashboard; its return value is ``"new"`` when the operator pressed ``n``."""
 
-    CSS_PATH = "vdc_tui.tcss"
-    ENABLE_COMMAND_PALETTE = False
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (MIN_COLUMNS, "-wide")]
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (MIN_LINES, "-tall")]
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+q", "request_quit", "Quit", id="app.quit", priority=True,
-                tooltip="Leave the dashboard (asks first while an action runs)"),
-        Binding("f1", "help", "Help", id="app.help", priority=True, key_display="F1",
-                tooltip="List every key of this screen"),
-        Binding("question_mark", "help", "Help", id="app.help_alt", show=False,
-                tooltip="List every key of this screen"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = global_bindings(
+        "Leave the dashboard (asks first while an action runs)")
 
     def __init__(
         self,
@@ -78,8 +66,7 @@ class DashboardApp(App[str | None]):
         self._service: ConnectionService | None = None
         self._passphrase_lock: asyncio.Lock | None = None
         self.title = "Connections"
-        self.register_theme(VDC_THEME)
-        self.theme = "vdc"
+        self.start_in_theme()
         # Reading 500 profiles and their last results overlaps with Textual's start-up
         # (driver, stylesheet) instead of delaying the first frame after it.
         self._loaded: tuple[list[ProfileEntry], dict[str, TenantHealth]] | None = None
@@ -169,19 +156,6 @@ class DashboardApp(App[str | None]):
 
     def _leave(self, outcome: str | None) -> None:
         self.exit(outcome)
-
-    def get_key_display(self, binding: Binding) -> str:
-        """Key names as the wizard writes them ("Esc", "Enter", "F1")."""
-        if not binding.key_display and binding.key in KEY_NAMES:
-            return KEY_NAMES[binding.key]
-        return super().get_key_display(binding)
-
-    def action_help(self) -> None:
-        """Show the keys of the current screen."""
-        from .screens.dialogs import HelpScreen
-
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.screen))
 
     def _top_step(self) -> WizardScreen[object] | None:
         from .screens.base import WizardScreen
