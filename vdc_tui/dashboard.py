@@ -121,8 +121,15 @@ class DashboardApp(VdcBaseApp[str | None]):
                 needed = await asyncio.to_thread(service.passphrase_prompt)
                 if needed is None:
                     return True
-                secret = await self.push_screen_wait(PassphraseScreen(
-                    new=needed == "new", purpose="read the saved keys", problem=problem))
+                prompt = PassphraseScreen(new=needed == "new", purpose="read the saved keys",
+                                          problem=problem)
+                secret = await self.push_screen_wait(prompt)
+                # The prompt is still being taken down: a second one pushed now (after a
+                # wrong passphrase) could go with it, and the check would wait for ever.
+                for _ in range(200):
+                    if not prompt.is_attached:
+                        break
+                    await asyncio.sleep(0.01)
                 if secret is None:
                     return False
                 service.set_typed_passphrase(secret)

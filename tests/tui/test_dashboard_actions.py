@@ -476,6 +476,18 @@ def no_passphrase_source(store: ProfileStore, monkeypatch: pytest.MonkeyPatch) -
     return ProfileStore(store.root, passphrase=PassphraseProvider(use_keyring=False))
 
 
+def passphrase_asked(app: Any, problem: str = "") -> bool:
+    """The passphrase screen is on top, its field has the focus (typing goes there, not to
+    the dashboard's filter underneath) and its status line says ``problem``."""
+    screen = app.screen
+    if not isinstance(screen, PassphraseScreen):
+        return False
+    field = screen.query("#passphrase")
+    if not field or app.focused is not field.first():
+        return False
+    return problem in str(screen.query_one("#passphrase-status").render())
+
+
 async def test_a_check_asks_the_passphrase_on_its_screen_and_again_when_wrong(
         store: ProfileStore, emu: EmulatorServer, fleet_files: Any,
         monkeypatch: pytest.MonkeyPatch, key_passphrase_file: Path) -> None:
@@ -486,12 +498,10 @@ async def test_a_check_asks_the_passphrase_on_its_screen_and_again_when_wrong(
     async with app.run_test(size=(80, 24)) as pilot:
         await select(pilot, app, tid)
         await pilot.press("c")
-        await wait_until(pilot, lambda: isinstance(app.screen, PassphraseScreen))
+        await wait_until(pilot, lambda: passphrase_asked(app))
         await type_text(pilot, "not the passphrase at all")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, PassphraseScreen)
-                         and "Wrong passphrase" in str(
-                             app.screen.query_one("#passphrase-status").render()))
+        await wait_until(pilot, lambda: passphrase_asked(app, "Wrong passphrase"))
         await type_text(pilot, right)
         await pilot.press("enter")
         dash = board(app)
