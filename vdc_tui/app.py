@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     # Only the mode screen is needed for the first frame; every other step is imported
     # where it is first pushed, so start-up does not pay for the QR code, the file picker
     # and the forms (see the first-frame row of ``make bench``).
-    from .screens.base import WizardScreen
     from .screens.manual import ManualDraft, ManualOutcome
     from .screens.mode import ModeChoice
 
@@ -54,6 +53,9 @@ class VdcApp(VdcBaseApp[Path | None]):
     The app's return value is the saved profile's path, or ``None`` when the operator
     left before Finish (then ``return_code`` is 130).
     """
+
+    QUIT_TITLE = "Quit the wizard?"
+    QUIT_CODE = EXIT_CANCELLED
 
     BINDINGS: ClassVar[list[BindingType]] = global_bindings(
         "Leave the wizard (asks first when work is in progress)")
@@ -136,7 +138,7 @@ class VdcApp(VdcBaseApp[Path | None]):
 
     @work(group="signal", exit_on_error=False)
     async def _stop_after_signal(self, name: str, bound: float) -> None:
-        step = self._wizard_screen()
+        step = self.top_step()
         if step is not None and step.quit_warning() is not None:
             try:
                 await asyncio.wait_for(step.cancel_work(), bound)
@@ -311,43 +313,6 @@ class VdcApp(VdcBaseApp[Path | None]):
                 return outcome
 
     # -- global keys ----------------------------------------------------------------------
-
-    def _wizard_screen(self) -> WizardScreen[Any] | None:
-        """The topmost wizard step (modal dialogs above it are skipped)."""
-        from .screens.base import WizardScreen
-
-        for screen in reversed(self.screen_stack):
-            if isinstance(screen, WizardScreen):
-                return screen
-        return None
-
-    def action_request_quit(self) -> None:
-        """Quit; when work is in progress, say what cancelling undoes and ask first."""
-        from .screens.dialogs import ConfirmDialog
-
-        if isinstance(self.screen, ConfirmDialog) and self.screen.id == "quit-confirm":
-            return
-        step = self._wizard_screen()
-        warning = step.quit_warning() if step is not None else None
-        if warning is None:
-            self.exit(None, return_code=EXIT_CANCELLED)
-            return
-
-        def answered(yes: bool | None) -> None:
-            if yes and step is not None:
-                self._quit_after(step)
-
-        self.push_screen(
-            ConfirmDialog("Quit the wizard?", warning, yes="Quit", no="Stay", id="quit-confirm"),
-            answered,
-        )
-
-    @work(group="quit", exit_on_error=False)
-    async def _quit_after(self, step: WizardScreen[Any]) -> None:
-        self.notify("Stopping…", markup=False)
-        await step.cancel_work()
-        self.exit(None, return_code=EXIT_CANCELLED)
-
 
 def make_app(
     settings: AppSettings,

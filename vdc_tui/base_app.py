@@ -4,13 +4,17 @@ the global keys and how keys are named on screen."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 
 from .connect.terminal import MIN_COLUMNS, MIN_LINES
 from .theme import KEY_NAMES, VDC_THEME
+
+if TYPE_CHECKING:
+    from .screens.base import WizardScreen
 
 ReturnT = TypeVar("ReturnT")
 
@@ -61,6 +65,44 @@ class VdcBaseApp(App[ReturnT]):
         classes["-dark-mode"] = theme.dark
         classes["-light-mode"] = not theme.dark
         self.update_classes(classes, update=False)
+
+    #: The question Ctrl+Q asks while work is in progress, and the exit code of quitting.
+    QUIT_TITLE = "Quit?"
+    QUIT_CODE = 0
+
+    def top_step(self) -> WizardScreen[Any] | None:
+        """The topmost step screen (modal dialogs above it are skipped)."""
+        from .screens.base import WizardScreen
+
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, WizardScreen):
+                return screen
+        return None
+
+    def action_request_quit(self) -> None:
+        """Quit; when work is in progress, say what quitting cancels and ask first."""
+        from .screens.dialogs import ConfirmDialog
+
+        if isinstance(self.screen, ConfirmDialog) and self.screen.id == "quit-confirm":
+            return
+        step = self.top_step()
+        warning = step.quit_warning() if step is not None else None
+        if warning is None:
+            self.exit(None, return_code=self.QUIT_CODE)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes and step is not None:
+                self._quit_after(step)
+
+        self.push_screen(ConfirmDialog(self.QUIT_TITLE, warning, yes="Quit", no="Stay",
+                                       id="quit-confirm"), answered)
+
+    @work(group="quit", exit_on_error=False)
+    async def _quit_after(self, step: WizardScreen[Any]) -> None:
+        self.notify("Stopping…", markup=False)
+        await step.cancel_work()
+        self.exit(None, return_code=self.QUIT_CODE)
 
     def get_key_display(self, binding: Binding) -> str:
         """Key names as the screens' own hints write them ("Esc", "Enter", "F1")."""

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import work
 from textual.binding import BindingType
 
 from .base_app import VdcBaseApp, global_bindings
@@ -26,7 +25,6 @@ if TYPE_CHECKING:
     from .connect.health import TenantHealth
     from .connect.profiles import ProfileEntry, ProfileStore
     from .connect.service import ConnectionService, ConnectSettings
-    from .screens.base import WizardScreen
 
 
 class DashboardApp(VdcBaseApp[str | None]):
@@ -34,6 +32,7 @@ class DashboardApp(VdcBaseApp[str | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = global_bindings(
         "Leave the dashboard (asks first while an action runs)")
+    QUIT_TITLE = "Quit the dashboard?"
 
     def __init__(
         self,
@@ -163,40 +162,6 @@ class DashboardApp(VdcBaseApp[str | None]):
 
     def _leave(self, outcome: str | None) -> None:
         self.exit(outcome)
-
-    def _top_step(self) -> WizardScreen[object] | None:
-        from .screens.base import WizardScreen
-
-        for screen in reversed(self.screen_stack):
-            if isinstance(screen, WizardScreen):
-                return screen
-        return None
-
-    def action_request_quit(self) -> None:
-        """Quit; while an action runs, say what quitting cancels and ask first."""
-        from .screens.dialogs import ConfirmDialog
-
-        if isinstance(self.screen, ConfirmDialog) and self.screen.id == "quit-confirm":
-            return
-        step = self._top_step()
-        warning = step.quit_warning() if step is not None else None
-        if warning is None:
-            self.exit(None)
-            return
-
-        def answered(yes: bool | None) -> None:
-            if yes and step is not None:
-                self._quit_after(step)
-
-        self.push_screen(ConfirmDialog("Quit the dashboard?", warning, yes="Quit", no="Stay",
-                                       id="quit-confirm"), answered)
-
-    @work(group="quit", exit_on_error=False)
-    async def _quit_after(self, step: WizardScreen[object]) -> None:
-        self.notify("Stopping…", markup=False)
-        await step.cancel_work()
-        self.exit(None)
-
 
 def run_dashboard(
     store: ProfileStore,
