@@ -53,6 +53,7 @@ async def capture(out: Path, size: tuple[int, int]) -> list[Path]:
     """
     from vdc_tui.app import VdcApp, make_app
     from vdc_tui.cli.demo import demo_facts, demo_home
+    from vdc_tui.connect.keystore import PassphraseProvider
     from vdc_tui.connect.service import ConnectSettings
     from vdc_tui.settings import DEFAULT_DEMO_PORT, AppSettings
 
@@ -67,7 +68,9 @@ async def capture(out: Path, size: tuple[int, int]) -> list[Path]:
     def settings(approve_after: float | None) -> AppSettings:
         # As `vdc-tui --demo --tenant-name Contoso` builds them.
         return AppSettings(demo=True, demo_approve_after=approve_after, tenant_name="Contoso",
-                           demo_port=DEFAULT_DEMO_PORT, connect=ConnectSettings(home=demo_home()))
+                           demo_port=DEFAULT_DEMO_PORT,
+                           connect=ConnectSettings(home=demo_home(),
+                                                   key_passphrase=PassphraseProvider.demo()))
 
     def shot(app: VdcApp, name: str) -> None:
         path = out / f"{len(written) + 1:02d}-{name}.svg"
@@ -153,7 +156,11 @@ async def capture_dashboard(out: Path, size: tuple[int, int], *, first: int) -> 
     written: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="vdc-tui-fleet-") as tmp:
         files = write_fleet(Path(tmp) / "fleet", list(KINDS))
-        store = save_profiles(files.manifest, Path(os.environ["VDC_TUI_HOME"]))
+        # The fleet's keys are saved encrypted, under the public demo passphrase.
+        from vdc_tui.connect.keystore import PassphraseProvider
+
+        store = save_profiles(files.manifest, Path(os.environ["VDC_TUI_HOME"]),
+                              passphrase=PassphraseProvider.demo())
         with EmulatorServer(str(files.scenario)) as emu:
             app = DashboardApp(store, emu.endpoints())
             async with app.run_test(size=size) as pilot:
