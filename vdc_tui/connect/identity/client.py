@@ -1,5 +1,12 @@
 """The identity client: MSAL's device-code and certificate sign-ins, each behind an async
-method (see the package docstring for what MSAL does that shapes it)."""
+method (see the package docstring for what MSAL does that shapes it).
+
+Why one file of ~650 lines: :class:`IdentityClient` and :class:`AppSignIn` are one piece.
+Every sign-in goes through the same MSAL construction (``_msal_app``), the same thread hop
+with its watchdog (``_in_thread``), the same retry of passing failures on a fresh MSAL
+application (``_retrying``) and the same AADSTS mapping; the helpers at the end read MSAL's
+answers for both. Split by flow, each half would reach into the other's private methods.
+"""
 
 from __future__ import annotations
 
