@@ -12,9 +12,9 @@ blocked in a read for good.
   :meth:`~HangupSafeDriver.stop_input`, which ends the input thread for good.
 - :func:`detach_terminal` stops the input thread, then points stdin, stdout and stderr at
   ``/dev/null``, so nothing blocks or spins on the dead terminal.
-- :func:`exit_if_stuck` is the last resort: a daemon timer that ends the process if it is
-  still alive well after the rollback. The process does not need it: it ends through
-  Textual's own shutdown (``App.run`` returns, ``main`` returns 130).
+- :func:`~vdc_tui.stuck_exit.exit_if_stuck` is the last resort: a daemon timer that ends
+  the process if it is still alive well after the rollback. The process does not need
+  it: it ends through Textual's own shutdown (``App.run`` returns, ``main`` returns 130).
 
 The app (:class:`~vdc_tui.app.VdcApp`) treats SIGHUP and SIGTERM like a confirmed quit:
 it cancels the work, lets the service layer roll back (within
@@ -32,15 +32,14 @@ from typing import IO, Any
 
 from textual.drivers.linux_driver import LinuxDriver
 
+from .stuck_exit import STUCK_EXIT_SECONDS, exit_if_stuck
+
 _log = logging.getLogger("vdc_tui.hangup")
 
 #: Seconds the input thread gets to notice that it must stop (it checks at least every
 #: 0.1 s, and a hung-up terminal answers its reads at once).
 INPUT_STOP_SECONDS = 2.0
 
-#: Seconds after the rollback after which a process that has still not ended is ended by
-#: :func:`exit_if_stuck` (the normal shutdown takes well under one).
-STUCK_EXIT_SECONDS = 30.0
 
 
 class _SafeOutput:
@@ -142,26 +141,6 @@ def detach_terminal(driver: object | None) -> None:
             stream.flush()
         except (OSError, ValueError):
             pass
-
-
-def exit_if_stuck(code: int, delay: float = STUCK_EXIT_SECONDS) -> threading.Timer:
-    """The last resort after a rollback: end the process with ``code`` if it is still
-    running ``delay`` seconds from now (a daemon timer: it never keeps the process alive).
-
-    It is not how the wizard normally ends, and it says so in the log when it fires.
-    """
-
-    def fire() -> None:
-        _log.error("the process had not ended %.0f s after the rollback: ending it (exit %d)",
-                   delay, code)
-        logging.shutdown()
-        os._exit(code)
-
-    timer = threading.Timer(delay, fire)
-    timer.daemon = True
-    timer.name = "vdc-exit-if-stuck"
-    timer.start()
-    return timer
 
 
 __all__ = [

@@ -6,6 +6,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,8 +19,11 @@ import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from vdc_tui.cli.main import main
+from vdc_tui.connect.health import HealthCache
 from vdc_tui.connect.profiles import ProfileStore
 from vdc_tui.emulator import EmulatorServer
+
+VDC_TUI = str(Path(sys.executable).parent / "vdc-tui")
 
 
 def metric_families(text: str) -> Iterator[Any]:
@@ -269,3 +275,51 @@ def test_demo_connections_cannot_be_checked(fleet_store: ProfileStore) -> None:
     ran = check("--demo", "--json")
     assert ran.code == 2
     assert "keeps no tenant state" in ran.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_a_check_stopped_by_a_signal_is_named_keeps_what_it_found_and_reruns(
+    fleet_store: ProfileStore, health_fleet: Any, sig: signal.Signals
+) -> None:
+    """A real process: one tenant's token endpoint hangs, the others finish, then the
+    process gets SIGTERM (``timeout``, a cron job stopped) or SIGHUP (the session dropped)."""
+    stalled = health_fleet.tenant("healthy")["tenant_id"]
+    others = [health_fleet.tenant(k)["tenant_id"] for k in ("expiring", "grant_revoked")]
+    cache = HealthCache(fleet_store)
+    with EmulatorServer(str(health_fleet.files.scenario), faults={
+            "stall_every": 1, "stall_seconds": 60,
+            "stall_path": f"/{stalled}/oauth2/v2.0/token"}) as emu:
+        args = ["--authority-host", emu.authority_host, "--graph-url", emu.graph_url,
+                "--ca-bundle", str(emu.endpoints().ca_bundle)]
+        proc = subprocess.Popen(
+            [VDC_TUI, "connections", "check", stalled, *others, "--json", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 60
+            while not all(cache.path(t).exists() for t in others):
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, "the other tenants were never checked"
+                time.sleep(0.05)
+            proc.send_signal(sig)
+            signalled = time.monotonic()
+            out, err = proc.communicate(timeout=30)
+            # Not held by the hung tenant's read until its HTTP timeout (30 s).
+            assert time.monotonic() - signalled < 10
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+    assert proc.returncode == 130, err
+    error = json.loads(out)["error"]
+    assert error["code"] == "cancelled"
+    assert sig.name in error["message"]
+    assert "2 of 3 connections were checked" in error["remediation"]
+    assert f"Cancelling ({sig.name})" in err
+    assert not cache.path(stalled).exists()
+    kept = cache.load(others[0])
+    assert kept is not None and kept.health == "warning"
+
+    rerun = check(stalled, *others, "--json", *health_fleet.args())
+    assert rerun.code == 3  # grant_revoked is broken
+    assert {c["tenant_id"] for c in rerun.json()["connections"]} == {stalled, *others}
+    assert cache.path(stalled).exists()

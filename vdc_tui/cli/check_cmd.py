@@ -8,12 +8,13 @@ nothing is broken, 3 when something is, 4 when a tenant could not be reached at 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..connect.errors import InvalidInput, scrub
+from ..connect.errors import EXIT_CANCELLED, Cancelled, InvalidInput, scrub
 
 if TYPE_CHECKING:
     from ..connect.clouds import Endpoints
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 #: building the parser imports nothing heavy).
 DEFAULT_CONCURRENCY = 32
 DEFAULT_DEADLINE = 60.0
+#: Seconds a cancelled check may take to end once its result is written.
+CANCELLED_EXIT_GRACE = 2.0
 
 
 def _concurrency(text: str) -> int:
@@ -181,18 +184,40 @@ def run_check(
     import asyncio
 
     from ..connect.fleet import FleetCheck, exit_code, summary
+    from .connect_cmd import run_cancellable
+
     entries = select_entries(store, tenants, check_all)
     for warning in store.warnings:
         reporter.warning(warning)
     reporter.note(f"Checking {len(entries)} connection{'s' if len(entries) != 1 else ''} "
                   f"({min(concurrency, len(entries))} at a time)…")
 
+    finished: list[str] = []
+
     def progress(event: FleetProgress) -> None:
         if event.result is not None:
+            finished.append(event.tenant_id)
             reporter.note(f"[{event.done}/{event.total}] {_line(event.result)}")
 
     fleet = FleetCheck(store, endpoints, concurrency=concurrency, deadline=deadline)
-    results = asyncio.run(fleet.run(entries, progress))
+    try:
+        # Ctrl+C, a hung-up session and SIGTERM (`timeout`, a cron job's stop) all end the
+        # run the same way: named, exit 130, the tenants already checked keep their results.
+        results = asyncio.run(run_cancellable(
+            fleet.run(entries, progress), on_cancel=lambda: None, rollback_bound=10.0,
+            undoing="stopping the checks still running"))
+    except Cancelled as cancelled:
+        cancelled.remediation = (
+            f"{len(finished)} of {len(entries)} connections were checked before it stopped; "
+            "their results are kept, and the dashboard (`vdc-tui connections`) shows them. "
+            "Run the check again for the rest.")
+        # A tenant that never answers leaves a worker thread blocked in its read until the
+        # HTTP timeout, and Python waits for it at exit: nothing is left to do, so end then.
+        from ..stuck_exit import exit_if_stuck
+
+        exit_if_stuck(EXIT_CANCELLED, CANCELLED_EXIT_GRACE, level=logging.INFO,
+                      why="after the check was cancelled (a tenant's answer still awaited)")
+        raise
     if openmetrics is not None:
         from ..connect.fleet import write_openmetrics
 

@@ -382,9 +382,11 @@ def _say(text: str) -> None:
 
 
 async def run_cancellable(work: Awaitable[T], *, on_cancel: Callable[[], None],
-                          rollback_bound: float = ROLLBACK_BOUND_SECONDS) -> T:
+                          rollback_bound: float = ROLLBACK_BOUND_SECONDS,
+                          undoing: str = "rolling back anything created") -> T:
     """Await ``work``; SIGINT (Ctrl+C), SIGHUP or SIGTERM cancels it and raises
-    :class:`Cancelled`.
+    :class:`Cancelled`. ``undoing`` says what the cancelled work does before it ends (read-only
+    work such as a health check has nothing to roll back).
 
     The first signal calls ``on_cancel`` (stops a device-code wait at once) and cancels the
     task, which lets the service layer roll back; the rollback gets at most
@@ -410,10 +412,9 @@ async def run_cancellable(work: Awaitable[T], *, on_cancel: Callable[[], None],
         name = signal.Signals(signum).name
         received.append(name)
         if len(received) == 1:
-            log.info("%s received: cancelling, rolling back anything created (at most %.0f s)",
-                     name, rollback_bound)
-            _say(f"\nCancelling ({name}): rolling back anything created (at most "
-                 f"{rollback_bound:.0f} s)…")
+            log.info("%s received: cancelling, %s (at most %.0f s)", name, undoing,
+                     rollback_bound)
+            _say(f"\nCancelling ({name}): {undoing} (at most {rollback_bound:.0f} s)…")
             on_cancel()
             task.cancel()
             loop.call_later(rollback_bound, give_up)

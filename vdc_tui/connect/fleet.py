@@ -112,8 +112,8 @@ class FleetProgress:
 
 ProgressSink = Callable[[FleetProgress], None]
 
-_executors: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int] = (
-    weakref.WeakKeyDictionary())
+_executors: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, concurrent.futures.ThreadPoolExecutor] = weakref.WeakKeyDictionary()
 
 
 def ensure_threads(workers: int) -> None:
@@ -123,11 +123,30 @@ def ensure_threads(workers: int) -> None:
     ``min(32, cpus + 4)`` threads, which would queue a fleet's sign-ins behind each other.
     """
     loop = asyncio.get_running_loop()
-    if _executors.get(loop, 0) >= workers:
+    current = _executors.get(loop)
+    if current is not None and current._max_workers >= workers:
+        return
+    executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers,
+                                                     thread_name_prefix="vdc-health")
+    loop.set_default_executor(executor)
+    _executors[loop] = executor
+
+
+def abandon_threads() -> None:
+    """Stop waiting for the pool :func:`ensure_threads` gave the running loop.
+
+    A cancelled check has nothing left to do, but a thread blocked in a tenant's read
+    (MSAL waits on a server that does not answer) would hold ``asyncio.run`` until its HTTP
+    timeout. The loop gets a fresh pool, and the old one is shut down without waiting: its
+    queued calls are dropped, and a blocked thread ends on its own when its read times out.
+    """
+    loop = asyncio.get_running_loop()
+    old = _executors.pop(loop, None)
+    if old is None:
         return
     loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(
-        max_workers=workers, thread_name_prefix="vdc-health"))
-    _executors[loop] = workers
+        max_workers=4, thread_name_prefix="vdc-health-end"))
+    old.shutdown(wait=False, cancel_futures=True)
 
 
 class FleetCheck:
@@ -222,13 +241,18 @@ class FleetCheck:
             sink(FleetProgress(entry.tenant_id, result, done, total))
             return result
 
+        cancelled = False
         try:
             return list(await asyncio.gather(*(one(e) for e in entries)))
+        except asyncio.CancelledError:
+            cancelled = True
+            abandon_threads()
+            raise
         finally:
             for client in clients:
                 await client.aclose()
             with contextlib.suppress(Exception):
-                await identity.aclose()
+                await identity.aclose(abandon=cancelled)
 
 
 # --- what a run amounts to --------------------------------------------------------------

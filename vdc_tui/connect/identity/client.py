@@ -512,16 +512,18 @@ class IdentityClient:
             audience=str(claims.get("aud") or ""),
         )
 
-    async def aclose(self) -> None:
+    async def aclose(self, *, abandon: bool = False) -> None:
         """Close the HTTP client (any wait still running ends with a transport error).
 
         Requests already sent (by calls that were cancelled) are let finish first, within
         the request timeout, so that no worker thread is left blocked on a closed pool.
+        ``abandon``: close at once instead, for a run that is being cancelled and ends
+        (a tenant that never answers would otherwise hold it for the whole timeout).
         """
         shared, self._shared = self._shared, None
         if self._http is not None:
             http, self._http = self._http, None
-            if shared is not None and shared.http is http:
+            if shared is not None and shared.http is http and not abandon:
                 await asyncio.to_thread(shared.close_when_idle, self._timeout + 5.0)
             else:
                 await asyncio.to_thread(http.close)
