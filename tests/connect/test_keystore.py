@@ -25,7 +25,9 @@ from vdc_tui.connect.keystore import (
     encrypt_pfx,
     key_protection,
     open_store_pfx,
+    os_keyring,
     probe_keyring,
+    verifier,
 )
 from vdc_tui.connect.profiles import ProfileStore
 
@@ -205,13 +207,13 @@ def test_the_passphrase_check_runs_once_per_process(tmp_path: Path,
     save(target)
     keystore.forget_unlocked()
     calls: list[int] = []
-    real = keystore._check_value
+    real = verifier._check_value
 
     def counted(*args: Any) -> bytes:
         calls.append(1)
         return real(*args)
 
-    monkeypatch.setattr(keystore, "_check_value", counted)
+    monkeypatch.setattr(verifier, "_check_value", counted)  # where it is looked up
     for _ in range(5):
         store(tmp_path).read_key(TENANT)
     assert len(calls) == 1
@@ -227,12 +229,12 @@ def test_keys_read_at_once_share_one_passphrase_check(tmp_path: Path,
     save(target)
     keystore.forget_unlocked()
     calls: list[int] = []
-    real = keystore._check_value
+    real = verifier._check_value
     def counted(*args: Any) -> bytes:
         calls.append(1)
         return real(*args)
 
-    monkeypatch.setattr(keystore, "_check_value", counted)
+    monkeypatch.setattr(verifier, "_check_value", counted)  # where it is looked up
     shared = store(tmp_path)
     start = threading.Barrier(8)
     errors: list[BaseException] = []
@@ -301,7 +303,7 @@ def test_a_hanging_keyring_is_given_up_after_the_timeout(monkeypatch: pytest.Mon
     import threading
 
     release = threading.Event()
-    monkeypatch.setattr(keystore, "_get_keyring", lambda: release.wait(30))
+    monkeypatch.setattr(os_keyring, "_get_keyring", lambda: release.wait(30))
     started = time.perf_counter()
     state = probe_keyring({"DBUS_SESSION_BUS_ADDRESS": "unix:path=/nowhere"}, timeout=0.3)
     release.set()
@@ -331,7 +333,7 @@ def test_a_new_store_keeps_a_generated_passphrase_in_the_keyring(
     import keyring
 
     memory = MemoryKeyring()
-    monkeypatch.setattr(keystore, "_get_keyring", lambda: memory)
+    monkeypatch.setattr(os_keyring, "_get_keyring", lambda: memory)
     monkeypatch.setattr(keyring, "get_password", memory.get_password)
     monkeypatch.setattr(keyring, "set_password", memory.set_password)
     env = {"DBUS_SESSION_BUS_ADDRESS": "unix:path=/test"}

@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..connect.errors import EXIT_CANCELLED, Cancelled, InvalidInput, scrub
 
@@ -23,58 +23,9 @@ if TYPE_CHECKING:
     from ..connect.profiles import ProfileEntry, ProfileStore
     from .output import Reporter
 
-#: Defaults of the command line (connect/fleet.py has the same; kept here so that
-#: building the parser imports nothing heavy).
-DEFAULT_CONCURRENCY = 32
-DEFAULT_DEADLINE = 60.0
+
 #: Seconds a cancelled check may take to end once its result is written.
 CANCELLED_EXIT_GRACE = 2.0
-
-
-def _concurrency(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 256:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to 256")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0-3600]")
-    return value
-
-
-def add_check_parser(actions: Any, formatter: type[argparse.HelpFormatter], epilog: str
-                     ) -> argparse.ArgumentParser:
-    """Register ``connections check`` on the ``connections`` sub-parsers."""
-    check: argparse.ArgumentParser = actions.add_parser(
-        "check", help="check saved connections app-only (certificate, sign-in, permissions, "
-        "Global Reader, licences)", allow_abbrev=False, formatter_class=formatter,
-        epilog=epilog,
-        description="Sign in as each tenant's app with its saved certificate and judge the "
-        "connection: healthy, warning or broken, each problem with its fix. Exit 0 nothing "
-        "broken, 3 something broken, 4 a tenant unreachable.")
-    check.add_argument("tenants", nargs="*", metavar="TENANT",
-                       help="tenant id, default domain or name (default: every saved one)")
-    check.add_argument("--all", action="store_true", dest="check_all",
-                       help="check every saved connection")
-    check.add_argument("--concurrency", type=_concurrency, default=DEFAULT_CONCURRENCY,
-                       metavar="N", help=f"tenants checked at once (default: "
-                       f"{DEFAULT_CONCURRENCY})")
-    check.add_argument("--deadline", type=_seconds, default=DEFAULT_DEADLINE,
-                       metavar="SECONDS", help="longest one tenant may take before it is "
-                       f"reported unreachable (default: {DEFAULT_DEADLINE:g})")
-    check.add_argument("--openmetrics", metavar="FILE", type=Path, default=None,
-                       help="also write the figures as an OpenMetrics text file (atomically), "
-                       "for node-exporter's textfile collector")
-    return check
 
 
 def run_check_command(store: ProfileStore, endpoints: Endpoints, reporter: Reporter,

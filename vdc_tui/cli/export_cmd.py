@@ -16,31 +16,10 @@ from typing import TYPE_CHECKING, Any
 from ..connect.errors import InvalidInput, scrub
 
 if TYPE_CHECKING:
-    # Building the command line imports this module (configure_export_parser); the wizard
-    # builds it too before its first frame, so the export's own modules wait for an export.
+    # Only an export imports this module (its options are in connections_main), and the
+    # export's own modules wait until it runs.
     from ..connect.profiles import ProfileStore
     from .output import Reporter
-
-
-def configure_export_parser(parser: argparse.ArgumentParser) -> None:
-    """The options of ``connections export`` (TENANT, --json and the common ones are
-    added by the caller)."""
-    from .main import _RefusePassword
-
-    parser.add_argument("--pfx", required=True, metavar="OUT",
-                        help="the PFX file to write (0600; refused if it exists)")
-    password = parser.add_mutually_exclusive_group()
-    password.add_argument("--pfx-password-env", metavar="VAR",
-                          help="protect the PFX with the password in environment variable VAR")
-    password.add_argument("--pfx-password-stdin", action="store_true",
-                          help="protect the PFX with the password on the first line of stdin")
-    password.add_argument("--generate-password", action="store_true",
-                          help="generate a random password, shown once (the default)")
-    parser.add_argument("--pfx-password", nargs="?", action=_RefusePassword,
-                        help=argparse.SUPPRESS)
-    parser.add_argument("--force", action="store_true", help="replace OUT if it exists")
-    parser.add_argument("--show-password", action="store_true",
-                        help="with --json: put a generated password into the JSON document")
 
 
 def _password(ns: argparse.Namespace, reporter: Reporter) -> tuple[str, bool]:

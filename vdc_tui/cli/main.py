@@ -121,16 +121,6 @@ def _port(text: str) -> int:
     return value
 
 
-def _days(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
-    if not 0 <= value <= 3650:
-        raise argparse.ArgumentTypeError("must be between 0 and 3650 days")
-    return value
-
-
 def _positive_seconds(text: str) -> float:
     try:
         value = float(text)
@@ -263,72 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_app_options(auto)
     _add_common(connect)
 
-    connections = commands.add_parser(
-        "connections", help="the fleet dashboard; list, show, check or remove saved "
-                            "connection profiles",
-        allow_abbrev=False, formatter_class=formatter, epilog=EPILOG)
-    actions = connections.add_subparsers(dest="action", metavar="ACTION", required=False,
-                                         parser_class=_Parser)
-    listing = actions.add_parser("list", help="list saved connections", allow_abbrev=False)
-    show = actions.add_parser("show", help="show one connection", allow_abbrev=False)
-    remove = actions.add_parser(
-        "remove", help="delete a profile and its key files; --offboard also deletes the app "
-                       "registration in the tenant (a Global Administrator signs in)",
-        allow_abbrev=False)
-    export = actions.add_parser(
-        "export", help="write the connection's certificate as a password-protected PFX for "
-                       "the backup service's manual connection form", allow_abbrev=False,
-        formatter_class=formatter)
-    from .export_cmd import configure_export_parser
+    from .connections_main import add_connections_parser
 
-    configure_export_parser(export)
-    remove.add_argument("--offboard", action="store_true",
-                        help="a Global Administrator signs in (device code) and the app "
-                             "registration vdc-tui made is deleted before the local files")
-    remove.add_argument("--purge", action="store_true",
-                        help="with --offboard: also remove the app from deleted items "
-                             "(otherwise it stays restorable for 30 days)")
-    remove.add_argument("--delete-app", action="store_true",
-                        help="with --offboard: also delete an app brought in manual mode")
-    remove.add_argument("--yes", action="store_true",
-                        help="with --offboard: do not ask for confirmation")
-    _add_app_options(remove)
-    _add_demo_port(remove, said="on stderr")
-    renew = actions.add_parser(
-        "renew", help="roll a connection's certificate with addKey/removeKey (no admin)",
-        allow_abbrev=False, formatter_class=formatter, epilog=EPILOG,
-        description="The app proves possession of its current certificate and rolls its own "
-                    "key; no one signs in. --all --within 30 renews every certificate that "
-                    "ends within 30 days (the provider's cron job).")
-    which = renew.add_mutually_exclusive_group(required=True)
-    which.add_argument("tenant", metavar="TENANT", nargs="?",
-                       help="tenant id, default domain or name")
-    which.add_argument("--all", action="store_true",
-                       help="every saved connection whose certificate is due")
-    renew.add_argument("--within", metavar="DAYS", type=_days, default=None,
-                       help="with --all: renew certificates that end within DAYS (default 30)")
-    renew.add_argument("--include-manual", action="store_true",
-                       help="also renew connections made in manual mode (the operator's app)")
-    renew.add_argument("--concurrency", metavar="N", type=int, default=None,
-                       help="with --all: tenants renewed at once (default 4)")
-    repair = actions.add_parser(
-        "repair", help="a Global Administrator signs in; only missing permissions are granted",
-        allow_abbrev=False, formatter_class=formatter, epilog=EPILOG,
-        description="Grants the permissions the connection lacks (revoked, or new in this "
-                    "release's catalog), assigns Global Reader again if it was removed, and "
-                    "verifies with app-only tokens.")
-    _add_app_options(repair)
-    _add_demo_port(repair, said="on stderr")
-    for sub in (show, remove, repair, export):
-        sub.add_argument("tenant", metavar="TENANT", help="tenant id, default domain or name")
-    from .check_cmd import add_check_parser
-
-    check = add_check_parser(actions, formatter, EPILOG)
-    for each in (listing, show, remove, renew, repair, export, check):
-        _add_json(each)
-        _add_demo(each)
-        _add_common(each)
-    _add_common(connections)
+    add_connections_parser(commands, formatter)
 
     doctor = commands.add_parser(
         "doctor", help="can this machine do an onboarding? (network, TLS, proxy, clock, terminal)",
@@ -594,7 +521,9 @@ def _dispatch(ns: argparse.Namespace, reporter: Reporter) -> int:
     if command == "connect":
         return _connect(ns, reporter)
     if command == "connections":
-        return _connections(ns, reporter)
+        from .connections_main import run_connections
+
+        return run_connections(ns, reporter)
     if command == "doctor":
         from .doctor_cmd import run_doctor_command
 
@@ -686,92 +615,6 @@ def _session_endpoints(ns: argparse.Namespace, reporter: Reporter,
             f"{approve:g} s." if approve is not None else
             "Demo: open the address above in a browser to approve.")
     return emulator_endpoints(emu), note
-
-
-def _connections(ns: argparse.Namespace, reporter: Reporter) -> int:
-    from ..connect.profiles import ProfileStore
-    from .connections_cmd import list_connections, remove_connection, show_connection
-
-    store = ProfileStore(_home(ns), passphrase=key_passphrase(ns))
-    if ns.action in (None, "check") and _opt(ns, "demo", False):
-        raise InvalidInput(
-            "invalid_argument",
-            "Demo connections cannot be checked: the built-in emulator keeps no tenant state "
-            "between runs, so every app made in a demo is gone when it stops.",
-            "Use `vdc-tui connections list --demo` to see them; to try the check and the "
-            "dashboard, run them against `vdc-tui emulator` with --authority-host, "
-            "--graph-url and --ca-bundle.")
-    talks_to_tenant = ns.action in ("renew", "repair") or (
-        ns.action == "remove" and ns.offboard)
-    if _opt(ns, "demo", False) and not talks_to_tenant:  # those say it with the emulator
-        reporter.note(DEMO_KEYS_NOTE)
-    if ns.action is None:
-        from .check_cmd import open_dashboard
-
-        return open_dashboard(store, _endpoints(ns), lambda: _wizard(ns))
-    if ns.action == "check":
-        from .check_cmd import run_check_command
-
-        return run_check_command(store, _endpoints(ns), reporter, ns)
-    if ns.action == "list":
-        return list_connections(store, reporter)
-    if ns.action == "export":
-        from .export_cmd import export_connection
-
-        return export_connection(store, reporter, ns)
-    if ns.action == "show":
-        return show_connection(store, reporter, ns.tenant)
-    if ns.action == "renew":
-        return _renew(ns, reporter)
-    if ns.action == "repair":
-        return _admin_command(ns, reporter)
-    if not ns.offboard:
-        if ns.purge or ns.delete_app:
-            raise InvalidInput("invalid_argument",
-                               "--purge and --delete-app only apply with --offboard.",
-                               "Add --offboard to delete the app registration in the tenant.")
-        return remove_connection(store, reporter, ns.tenant)
-    return _admin_command(ns, reporter)
-
-
-def _renew(ns: argparse.Namespace, reporter: Reporter) -> int:
-    import asyncio
-
-    from .lifecycle_cmd import RenewRun
-
-    if not ns.all and (ns.within is not None or ns.concurrency is not None):
-        raise InvalidInput("invalid_argument", "--within and --concurrency apply to --all.",
-                           "Use `renew --all --within DAYS`, or name one TENANT without them.")
-    within = 30.0 if ns.within is None else ns.within
-    concurrency = 4 if ns.concurrency is None else ns.concurrency
-    if concurrency < 1:
-        raise InvalidInput("invalid_argument", "--concurrency must be at least 1.",
-                           "Use --concurrency 4, for example.")
-    with contextlib.ExitStack() as stack:
-        endpoints, _ = _session_endpoints(ns, reporter, stack, device_code=False)
-        run = RenewRun(connect_settings(ns, endpoints), reporter)
-        if ns.all:
-            return asyncio.run(run.all(within_days=within, include_manual=ns.include_manual,
-                                       concurrency=concurrency))
-        return asyncio.run(run.one(ns.tenant, include_manual=ns.include_manual))
-    raise AssertionError("unreachable")  # pragma: no cover (mypy: ExitStack may swallow)
-
-
-def _admin_command(ns: argparse.Namespace, reporter: Reporter) -> int:
-    """``remove --offboard`` and ``repair``: an administrator signs in with a device code."""
-    import asyncio
-
-    from .lifecycle_cmd import OffboardRun, RepairRun
-
-    with contextlib.ExitStack() as stack:
-        endpoints, note = _session_endpoints(ns, reporter, stack, device_code=True)
-        settings = connect_settings(ns, endpoints)
-        if ns.action == "repair":
-            return asyncio.run(RepairRun(settings, reporter, demo_note=note).run(ns.tenant))
-        run = OffboardRun(settings, reporter, demo_note=note)
-        return asyncio.run(run.run(ns.tenant, purge=ns.purge, delete_app=ns.delete_app,
-                                   yes=ns.yes))
-    raise AssertionError("unreachable")  # pragma: no cover (mypy: ExitStack may swallow)
 
 
 def _emulator(ns: argparse.Namespace) -> int:

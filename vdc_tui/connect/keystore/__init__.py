@@ -1,0 +1,78 @@
+"""Private keys at rest: the store passphrase and the AES-256 PFX files it protects.
+
+Every key file the tool writes is a PKCS#12 encrypted under one **store passphrase** per
+home folder. One thing per module:
+
+- :mod:`.passphrase`: where the passphrase comes from (options, an owner-only file, the OS
+  keyring, a prompt) and the errors when it is missing or wrong;
+- :mod:`.os_keyring`: the OS keyring, every call bounded by a timeout;
+- :mod:`.pfx`: the key files' format (AES-256 PKCS#12), written and read back fast;
+- :mod:`.verifier`: ``keystore.json``, the passphrase's scrypt check value, and whether a
+  store has a passphrase yet.
+
+Callers import from here; the names below are the package's interface. (A test that
+replaces a module-level function patches it in the module that calls it.)
+"""
+
+from __future__ import annotations
+
+from .os_keyring import KEYRING_SERVICE, KEYRING_TIMEOUT, KeyringState, probe_keyring
+from .passphrase import (
+    DEMO_PASSPHRASE,
+    MIN_TYPED_PASSPHRASE,
+    PASSPHRASE_FILE_ENV,
+    Passphrase,
+    PassphraseProvider,
+    check_new_passphrase,
+    passphrase_required,
+    passphrase_wrong,
+    read_passphrase_file,
+    terminal_asker,
+)
+from .pfx import (
+    KDF_ROUNDS,
+    WrongSecret,
+    encrypt_pfx,
+    holds_plain_key,
+    key_protection,
+    open_store_pfx,
+)
+from .verifier import (
+    VERIFIER_FILE,
+    forget_unlocked,
+    has_encrypted_keys,
+    is_new_store,
+    remember,
+    verify_passphrase,
+    write_verifier,
+)
+
+__all__ = [
+    "DEMO_PASSPHRASE",
+    "KDF_ROUNDS",
+    "KEYRING_SERVICE",
+    "KEYRING_TIMEOUT",
+    "MIN_TYPED_PASSPHRASE",
+    "PASSPHRASE_FILE_ENV",
+    "VERIFIER_FILE",
+    "KeyringState",
+    "Passphrase",
+    "PassphraseProvider",
+    "WrongSecret",
+    "check_new_passphrase",
+    "encrypt_pfx",
+    "forget_unlocked",
+    "has_encrypted_keys",
+    "holds_plain_key",
+    "is_new_store",
+    "key_protection",
+    "open_store_pfx",
+    "passphrase_required",
+    "passphrase_wrong",
+    "probe_keyring",
+    "read_passphrase_file",
+    "remember",
+    "terminal_asker",
+    "verify_passphrase",
+    "write_verifier",
+]
