@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -22,6 +23,8 @@ from vdc_tui.cli.main import main
 from vdc_tui.connect.health import HealthCache
 from vdc_tui.connect.profiles import ProfileStore
 from vdc_tui.emulator import EmulatorServer
+
+from .pty_terminal import Terminal
 
 VDC_TUI = str(Path(sys.executable).parent / "vdc-tui")
 
@@ -323,3 +326,39 @@ def test_a_check_stopped_by_a_signal_is_named_keeps_what_it_found_and_reruns(
     assert rerun.code == 3  # grant_revoked is broken
     assert {c["tenant_id"] for c in rerun.json()["connections"]} == {stalled, *others}
     assert cache.path(stalled).exists()
+
+
+def test_quitting_the_dashboard_while_a_tenant_hangs_ends_at_once(
+    fleet_store: ProfileStore, health_fleet: Any
+) -> None:
+    """Ctrl+Q during a check whose one tenant never answers: the dashboard's process ends
+    within seconds, not when that tenant's request times out (30 s)."""
+    stalled = health_fleet.tenant("healthy")["tenant_id"]
+    others = [t["tenant_id"] for t in health_fleet.files.tenants
+              if t["tenant_id"] != stalled and t["kind"] != "throttled"]
+    cache = HealthCache(fleet_store)
+    with EmulatorServer(str(health_fleet.files.scenario), faults={
+            "stall_every": 1, "stall_seconds": 60,
+            "stall_path": f"/{stalled}/oauth2/v2.0/token"}) as emu:
+        term = Terminal([VDC_TUI, "--authority-host", emu.authority_host, "--graph-url",
+                         emu.graph_url, "--ca-bundle", str(emu.endpoints().ca_bundle),
+                         "connections"], dict(os.environ))
+        try:
+            deadline = time.monotonic() + 30
+            while b"Offboard" not in term.output:
+                assert time.monotonic() < deadline, bytes(term.output[-2000:])
+                time.sleep(0.05)
+            term.press(b"C")
+            while not all(cache.path(t).exists() for t in others):
+                assert term.proc.poll() is None
+                assert time.monotonic() < deadline + 30, "the other tenants were never checked"
+                time.sleep(0.05)
+            term.press(b"\x11")  # Ctrl+Q
+            quit_at = time.monotonic()
+            assert term.proc.wait(timeout=25) == 0
+            assert time.monotonic() - quit_at < 10
+        finally:
+            if term.proc.poll() is None:
+                term.proc.kill()
+                term.proc.wait(timeout=20)
+    assert not cache.path(stalled).exists()

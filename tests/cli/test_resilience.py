@@ -22,6 +22,8 @@ import pytest
 from vdc_tui.connect.provision import JOURNAL_NAME, MANAGED_TAG
 from vdc_tui.hangup import STUCK_EXIT_SECONDS
 
+from .pty_terminal import Terminal
+
 VDC_TUI = str(Path(sys.executable).parent / "vdc-tui")
 #: Seconds every object created through Graph stays invisible (short: tests stay quick).
 LAG = 6.0
@@ -178,47 +180,6 @@ def test_hangup_when_rollback_cannot_finish_keeps_the_journal_and_exits_130(
     assert code == 0, err
     assert len(managed_apps(emu)) == 1
     assert orphan_principals(emu) == []
-
-
-class Terminal:
-    """The wizard in a real pseudo-terminal it has as its controlling terminal."""
-
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
-        import fcntl
-        import termios
-        import threading
-
-        self.master, slave = os.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, b"\x1e\x00\x64\x00\x00\x00\x00\x00")  # 30x100
-
-        def controlling() -> None:
-            os.setsid()
-            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-        self.proc = subprocess.Popen(argv, env={**env, "TERM": "xterm-256color"}, stdin=slave,
-                                     stdout=slave, stderr=slave, preexec_fn=controlling,
-                                     close_fds=True)
-        os.close(slave)
-        self.output = bytearray()
-        self._reader = threading.Thread(target=self._drain, daemon=True)
-        self._reader.start()
-
-    def _drain(self) -> None:
-        while True:
-            try:
-                data = os.read(self.master, 65536)
-            except OSError:
-                return
-            if not data:
-                return
-            self.output.extend(data)
-
-    def press(self, keys: bytes) -> None:
-        os.write(self.master, keys)
-
-    def hang_up(self) -> None:
-        """Close the terminal, as a dropped SSH session does: the kernel sends SIGHUP."""
-        os.close(self.master)
 
 
 def test_tui_hangup_during_provisioning_rolls_back_without_a_terminal(

@@ -8,13 +8,12 @@ nothing is broken, 3 when something is, 4 when a tenant could not be reached at 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..connect.errors import EXIT_CANCELLED, Cancelled, InvalidInput, scrub
+from ..connect.errors import Cancelled, InvalidInput, scrub
 
 if TYPE_CHECKING:
     from ..connect.clouds import Endpoints
@@ -22,10 +21,6 @@ if TYPE_CHECKING:
     from ..connect.health import TenantHealth
     from ..connect.profiles import ProfileEntry, ProfileStore
     from .output import Reporter
-
-
-#: Seconds a cancelled check may take to end once its result is written.
-CANCELLED_EXIT_GRACE = 2.0
 
 
 def run_check_command(store: ProfileStore, endpoints: Endpoints, reporter: Reporter,
@@ -162,12 +157,6 @@ def run_check(
             f"{len(finished)} of {len(entries)} connections were checked before it stopped; "
             "their results are kept, and the dashboard (`vdc-tui connections`) shows them. "
             "Run the check again for the rest.")
-        # A tenant that never answers leaves a worker thread blocked in its read until the
-        # HTTP timeout, and Python waits for it at exit: nothing is left to do, so end then.
-        from ..stuck_exit import exit_if_stuck
-
-        exit_if_stuck(EXIT_CANCELLED, CANCELLED_EXIT_GRACE, level=logging.INFO,
-                      why="after the check was cancelled (a tenant's answer still awaited)")
         raise
     if openmetrics is not None:
         from ..connect.fleet import write_openmetrics

@@ -428,6 +428,29 @@ def _logging(path: str | None) -> Iterator[None]:
             logging.getLogger(name).setLevel(level)
 
 
+#: Seconds the ``vdc-tui`` process may take to end once its work is done, when a cancelled
+#: fleet check left a thread waiting on a tenant that does not answer.
+ABANDONED_EXIT_GRACE = 2.0
+
+
+def console_main() -> int:
+    """The ``vdc-tui`` command itself (and ``python -m vdc_tui``): :func:`main`, then an end
+    that does not wait for a thread a cancelled check abandoned.
+
+    Python joins every worker thread at exit; one blocked in a tenant's read (its answer no
+    longer wanted) would hold the process for the HTTP timeout, with the output already
+    written. Only here, never in :func:`main`, which tests call in their own process.
+    """
+    code = main()
+    fleet = sys.modules.get("vdc_tui.connect.fleet")
+    if fleet is not None and fleet.abandoned_work():
+        from ..stuck_exit import exit_if_stuck
+
+        exit_if_stuck(code, ABANDONED_EXIT_GRACE, level=logging.INFO,
+                      why="after its work (a cancelled check's request still awaited)")
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``vdc-tui`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code.
 

@@ -19,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import itertools
 import logging
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -112,8 +114,19 @@ class FleetProgress:
 
 ProgressSink = Callable[[FleetProgress], None]
 
-_executors: weakref.WeakKeyDictionary[
-    asyncio.AbstractEventLoop, concurrent.futures.ThreadPoolExecutor] = weakref.WeakKeyDictionary()
+@dataclass(frozen=True)
+class _Pool:
+    executor: concurrent.futures.ThreadPoolExecutor
+    workers: int
+    prefix: str  # its threads' names: f"{prefix}_{n}"
+
+
+_executors: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Pool] = (
+    weakref.WeakKeyDictionary())
+#: Thread-name prefixes of the pools :func:`abandon_threads` let go (see
+#: :func:`abandoned_work`); each pool gets its own.
+_abandoned: list[str] = []
+_pools = itertools.count(1)
 
 
 def ensure_threads(workers: int) -> None:
@@ -124,12 +137,13 @@ def ensure_threads(workers: int) -> None:
     """
     loop = asyncio.get_running_loop()
     current = _executors.get(loop)
-    if current is not None and current._max_workers >= workers:
+    if current is not None and current.workers >= workers:
         return
+    prefix = f"vdc-health-{next(_pools)}"
     executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers,
-                                                     thread_name_prefix="vdc-health")
+                                                     thread_name_prefix=prefix)
     loop.set_default_executor(executor)
-    _executors[loop] = executor
+    _executors[loop] = _Pool(executor, workers, prefix)
 
 
 def abandon_threads() -> None:
@@ -146,7 +160,19 @@ def abandon_threads() -> None:
         return
     loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(
         max_workers=4, thread_name_prefix="vdc-health-end"))
-    old.shutdown(wait=False, cancel_futures=True)
+    old.executor.shutdown(wait=False, cancel_futures=True)
+    _abandoned.append(old.prefix)
+
+
+def abandoned_work() -> bool:
+    """Whether a thread of an abandoned pool is still waiting on a tenant's answer.
+
+    Python joins every worker thread at exit; the command line's entry point asks this
+    before it ends, and does not wait for such a thread (nothing is left to do with it).
+    """
+    names = tuple(f"{prefix}_" for prefix in _abandoned)
+    return bool(names) and any(t.name.startswith(names) and t.is_alive()
+                               for t in threading.enumerate())
 
 
 class FleetCheck:
