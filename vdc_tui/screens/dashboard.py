@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -269,8 +270,8 @@ class DashboardScreen(WizardScreen[str | None]):
         visible = self._visible()
         self._add_rows(visible[:FIRST_ROWS], selected)
         if len(visible) > FIRST_ROWS:
-            self.call_after_refresh(self._add_later, visible[FIRST_ROWS:], selected,
-                                    self._generation)
+            self.dashboard_app.call_after_first_frame(partial(
+                self._add_later, visible[FIRST_ROWS:], selected, self._generation))
         self._status()
 
     def _add_later(self, entries: list[ProfileEntry], selected: str | None,
