@@ -616,7 +616,7 @@ class HealthCache:
     def load(self, tenant_id: str) -> TenantHealth | None:
         """The last result of a tenant, or ``None`` (never checked, or unreadable)."""
         try:
-            raw = json.loads(self.path(tenant_id).read_text(encoding="utf-8"))
+            raw = json.loads(self.path(tenant_id).read_bytes().decode("utf-8"))
             result = TenantHealth.from_json(raw)
         except (OSError, ValueError, InvalidInput):
             return None
