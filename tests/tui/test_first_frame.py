@@ -4,6 +4,9 @@ it is sent whole after Textual's batched mount, and that waiting work is never l
 from __future__ import annotations
 
 import gc
+import json
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -163,3 +166,34 @@ async def test_the_first_screen_is_repainted_whole_once_the_mount_is_over(
         await pilot.press("m")  # a screen pushed later is not repainted twice
         await pilot.pause()
     assert repainted == ["ModeScreen"]
+
+
+#: Modules the dashboard's first frame must not wait for: Rich's emoji table (loaded by a
+#: str column label parsed as markup) and everything the checks and actions need.
+DASHBOARD_LATER = ("rich._emoji_codes", "msal", "httpx", "cryptography",
+                   "vdc_tui.connect.fleet", "vdc_tui.connect.identity",
+                   "vdc_tui.screens.health_detail", "vdc_tui.screens.lifecycle")
+
+
+def test_the_dashboards_first_frame_imports_only_what_it_shows(tmp_path: Path) -> None:
+    synthetic_home(tmp_path / "home", 40, now=NOW, unchecked_every=7)
+    code = f"""
+import asyncio, json, sys
+from pathlib import Path
+from vdc_tui.connect.clouds import resolve_endpoints
+from vdc_tui.connect.profiles import ProfileStore
+from vdc_tui.dashboard import DashboardApp
+
+async def main():
+    app = DashboardApp(ProfileStore(Path({str(tmp_path / "home")!r})),
+                       resolve_endpoints("global"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        while not app.first_frame_shown:
+            await pilot.pause(0.01)
+        print(json.dumps([m for m in {list(DASHBOARD_LATER)!r} if m in sys.modules]))
+
+asyncio.run(main())
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
