@@ -78,15 +78,16 @@ class VdcBaseApp(App[ReturnT]):
         return self._first_frame_shown
 
     def call_after_first_frame(self, callback: Callable[[], object]) -> None:
-        """Run ``callback`` once the first frame is on the terminal (at once if it is).
+        """Run ``callback`` once the first frame is on the terminal (once it is: after the
+        next refresh, as ``call_after_refresh``).
 
-        Textual's ``call_after_refresh`` may run before that: the first frames of a
+        Before it, Textual's ``call_after_refresh`` may run too early: the first frames of a
         starting app are composed while its mount is still batched, and dropped. Work that
         can wait (rows below the screen, the backend) goes here so the first frame does not
         wait for it; after :data:`FIRST_FRAME_FALLBACK` seconds it runs anyway.
         """
         if self._first_frame_shown:
-            self.call_later(callback)
+            self.call_after_refresh(callback)
             return
         if not self._after_first_frame:
             self.set_timer(FIRST_FRAME_FALLBACK, self._first_frame_done,

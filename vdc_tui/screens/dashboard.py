@@ -260,9 +260,9 @@ class DashboardScreen(WizardScreen[str | None]):
         """Rebuild the rows (worst first), keeping the cursor on the same tenant.
 
         As many rows as the terminal has lines (more than the table shows) are added at
-        once; the rest follow once the first frame is on the terminal (at once after it), so
-        500 connections open as fast as a few: DataTable measures every cell of every row
-        it is given, and renders again when its scroll bar changes.
+        once; the rest follow once the first frame is on the terminal (later: after the
+        refresh), so 500 connections open as fast as a few: DataTable measures every cell
+        of every row it is given, and renders again when its scroll bar changes.
         """
         table = self.query_one("#dashboard-table", DataTable)
         selected = self.selected_tenant()
