@@ -53,6 +53,9 @@ async def test_rows_below_the_screen_are_added_after_the_first_frame(
         done(self)
 
     monkeypatch.setattr(base_app.VdcBaseApp, "_first_frame_done", first_frame_done)
+    # Only the frame itself may release the rows (not the fallback): a Textual whose
+    # display path changed fails here instead of opening every dashboard a second late.
+    monkeypatch.setattr(base_app, "FIRST_FRAME_FALLBACK", 60.0)
     app = _dashboard(tmp_path, 90)
     async with app.run_test(size=(100, 30)) as pilot:
         table = app.screen.query_one(DataTable)
