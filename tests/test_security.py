@@ -40,7 +40,7 @@ from vdc_tui.cli.main import main
 from vdc_tui.cli.output import Reporter
 from vdc_tui.connect.certificates import generate_self_signed
 from vdc_tui.connect.clouds import resolve_endpoints
-from vdc_tui.connect.errors import VdcError
+from vdc_tui.connect.errors import VdcError, scrub
 from vdc_tui.connect.http import MsalHttpClient
 from vdc_tui.connect.identity import IdentityClient
 from vdc_tui.connect.keystore import DEMO_PASSPHRASE
@@ -390,3 +390,20 @@ def test_proxy_credentials_are_never_printed_or_logged(
         assert "127.0.0.1:9" in out  # the proxy is named…
         assert "proxy-pw-5e1d" not in out + err  # …without its password
     assert "proxy-pw-5e1d" not in log.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Contoso Ltd (contoso.onmicrosoft.com)", "Contoso Ltd (contoso.onmicrosoft.com)"),
+    ("Authorization: Bearer abc.def-123", "Authorization: Bearer [redacted]"),
+    ("BEARER   abc", "BEARER   [redacted]"),
+    ("token eyJhbGciOiJIUzI1.eyJzdWIiOiIxMjM0.sig here", "token [redacted-jwt] here"),
+    ("red \x1b[31m text\x07", "red  [31m text "),
+    ("tab\tand\nnewline", "tab\tand\nnewline"),
+    ("C1 \x85 and \x9b", "C1   and  "),
+    ("Zoë's tenant", "Zoë's tenant"),
+])
+def test_scrub_masks_tokens_and_controls_whatever_path_it_takes(text: str,
+                                                                 expected: str) -> None:
+    # Printable ASCII without "bearer"/"eyJ" takes a fast path; the rest the expressions.
+    assert scrub(text) == expected
+    assert scrub(text, limit=5) == (expected if len(expected) <= 5 else expected[:4] + "…")

@@ -170,9 +170,10 @@ class VdcApp(VdcBaseApp[Path | None]):
         # screen and a key typed ahead ("a") reaches it.
         self._first_choice = self._ask_mode()
         self.run_wizard()
-        # After the first refresh (Textual runs this callback on the screen shown then; if
-        # a typed-ahead key has already replaced it, connection_service() starts the backend).
-        self.call_after_refresh(self.set_timer, BACKEND_START_DELAY, self._ensure_backend)
+        # After the first frame is on the terminal (if a typed-ahead key needs the service
+        # sooner, connection_service() starts the backend).
+        self.call_after_first_frame(
+            lambda: self.set_timer(BACKEND_START_DELAY, self._ensure_backend))
 
     def _ensure_backend(self) -> None:
         """Start the backend once (the first of: after the first frame, or when needed)."""

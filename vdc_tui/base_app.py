@@ -4,9 +4,12 @@ the global keys and how keys are named on screen."""
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import work
+from textual._compositor import LayoutUpdate
 from textual.app import App
 from textual.binding import Binding, BindingType
 
@@ -14,9 +17,16 @@ from .connect.terminal import MIN_COLUMNS, MIN_LINES
 from .theme import KEY_NAMES, VDC_THEME
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
+    from textual.screen import Screen
+
     from .screens.base import WizardScreen
 
 ReturnT = TypeVar("ReturnT")
+
+#: Seconds after which work waiting for the first frame runs anyway (a frame that never
+#: reaches the terminal, or a Textual whose display path changed): late, never lost.
+FIRST_FRAME_FALLBACK = 1.0
 
 
 def global_bindings(leave: str) -> list[BindingType]:
@@ -39,6 +49,73 @@ class VdcBaseApp(App[ReturnT]):
     # Below the minimum terminal, only the "too small" notice shows (vdc_tui.tcss).
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (MIN_COLUMNS, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (MIN_LINES, "-tall")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._first_frame_shown = False
+        self._after_first_frame: list[Callable[[], object]] = []
+        self._gc_paused = False
+
+    async def run_async(self, *args: Any, **kwargs: Any) -> ReturnT | None:
+        """Textual's ``run_async`` (which ``run`` calls) without garbage collection until the
+        first frame is on the terminal.
+
+        Start-up makes hundreds of thousands of long-lived objects (stylesheet, DOM, the
+        dashboard's profiles) and a full collection among them is a 10-20 ms pause before
+        the first frame. The collector is back (as it was) right after that frame, or when
+        the app ends without one.
+        """
+        self._gc_paused = gc.isenabled()
+        gc.disable()
+        try:
+            return await super().run_async(*args, **kwargs)
+        finally:
+            self._resume_gc()
+
+    @property
+    def first_frame_shown(self) -> bool:
+        """Whether the first frame has been written to the terminal."""
+        return self._first_frame_shown
+
+    def call_after_first_frame(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` once the first frame is on the terminal (once it is: after the
+        next refresh, as ``call_after_refresh``).
+
+        Before it, Textual's ``call_after_refresh`` may run too early: the first frames of a
+        starting app are composed while its mount is still batched, and dropped. Work that
+        can wait (rows below the screen, the backend) goes here so the first frame does not
+        wait for it; after :data:`FIRST_FRAME_FALLBACK` seconds it runs anyway.
+        """
+        if self._first_frame_shown:
+            self.call_after_refresh(callback)
+            return
+        if not self._after_first_frame:
+            self.set_timer(FIRST_FRAME_FALLBACK, self._first_frame_done,
+                           name="first-frame fallback")
+        self._after_first_frame.append(callback)
+
+    def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
+        """Textual's display of an update; the first whole frame written (not the one a
+        starting app composes during its batched mount, which Textual drops) releases the
+        work that waited for it."""
+        super()._display(screen, renderable)
+        if (not self._first_frame_shown and isinstance(renderable, LayoutUpdate)
+                and not self._batch_count and self._running):
+            self.call_later(self._first_frame_done)  # after this update's write
+
+    def _first_frame_done(self) -> None:
+        if self._first_frame_shown:
+            return
+        self._first_frame_shown = True
+        self._resume_gc()
+        waiting, self._after_first_frame = self._after_first_frame, []
+        for callback in waiting:
+            callback()
+
+    def _resume_gc(self) -> None:
+        if self._gc_paused:
+            self._gc_paused = False
+            gc.enable()
 
     def start_in_theme(self, name: str = "vdc") -> None:
         """Register the vdc theme and start in theme ``name`` (unknown: ``vdc``) without

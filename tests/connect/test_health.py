@@ -151,3 +151,23 @@ def test_token_request_gives_up_after_its_attempts() -> None:
     response = http.post("https://login.example/t/oauth2/v2.0/token", data={"a": "b"})
     assert response.status_code == 503
     assert len(slept) == TOKEN_ATTEMPTS - 1
+
+
+def test_last_results_read_back_share_identical_checks_and_the_sharing_is_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import vdc_tui.connect.health as health
+
+    def record(tid: str, detail: str) -> dict[str, object]:
+        return TenantHealth(tenant_id=tid, name="T", default_domain=None, mode="automatic",
+                            health="healthy", checks=(Check("certificate", "ok", detail),),
+                            checked_at="2026-11-30T09:00:00+00:00").to_json()
+
+    first = TenantHealth.from_json(record("a", "Passed."))
+    second = TenantHealth.from_json(record("b", "Passed."))
+    assert first.checks == second.checks and first.checks[0] is second.checks[0]
+    assert TenantHealth.from_json(record("c", "Other.")).checks[0].detail == "Other."
+    monkeypatch.setattr(health, "_READ_CHECKS_MAX", 2)
+    for n in range(10):
+        TenantHealth.from_json(record(f"t{n}", f"detail {n}"))
+    assert len(health._READ_CHECKS) <= 2

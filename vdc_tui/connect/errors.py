@@ -74,9 +74,13 @@ def scrub(text: str, *, limit: int = 2000) -> str:
     Removes control characters (so a server message cannot drive the terminal), masks
     anything that looks like a bearer token or a JWT, and bounds the length.
     """
-    text = _CONTROL.sub(" ", text)
-    text = _BEARER.sub(r"\1[redacted]", text)
-    text = _JWT.sub("[redacted-jwt]", text)
+    # Printable ASCII without "bearer" or "eyJ" has nothing to replace (most text: names,
+    # domains, dates); the regular expressions are only run on the rest.
+    if not (text.isascii() and text.isprintable() and "eyJ" not in text
+            and "bearer" not in text.lower()):
+        text = _CONTROL.sub(" ", text)
+        text = _BEARER.sub(r"\1[redacted]", text)
+        text = _JWT.sub("[redacted-jwt]", text)
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text

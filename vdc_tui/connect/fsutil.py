@@ -22,6 +22,14 @@ def ensure_private_dir(path: Path) -> list[str]:
         Warnings, one line each (empty when all is well).
     """
     warnings: list[str] = []
+    try:
+        found = os.stat(path)
+    except OSError:
+        found = None
+    if found is not None and stat.S_ISDIR(found.st_mode):
+        # An existing folder (the usual case; one system call, not three: the dashboard
+        # checks every tenant folder at start).
+        return _open_to_others(path, found.st_mode)
     if not path.exists():
         # Missing parents are made private too (mkdir(parents=True) would give them the
         # umask's mode, and the next call on such a parent would then warn about a folder
@@ -41,14 +49,16 @@ def ensure_private_dir(path: Path) -> list[str]:
         return warnings
     if not path.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(path))
-    if os.name == "posix":
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            warnings.append(
-                f"{path} is accessible by other users (mode {mode:04o}); "
-                f"it holds private keys: run `chmod 700 {path}`."
-            )
-    return warnings
+    return _open_to_others(path, path.stat().st_mode)
+
+
+def _open_to_others(path: Path, st_mode: int) -> list[str]:
+    """The warning about a folder that other users can enter (POSIX), if it is one."""
+    mode = stat.S_IMODE(st_mode)
+    if os.name == "posix" and mode & 0o077:
+        return [f"{path} is accessible by other users (mode {mode:04o}); "
+                f"it holds private keys: run `chmod 700 {path}`."]
+    return []
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int = PRIVATE_FILE_MODE) -> None:

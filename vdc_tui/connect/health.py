@@ -184,7 +184,7 @@ class TenantHealth:
             cert = data.get("certificate") or {}
             perms = data.get("permissions") or {}
             checks = tuple(
-                Check(
+                _check(
                     str(c["name"]),
                     str(c["status"]),
                     str(c.get("detail") or ""),
@@ -213,6 +213,23 @@ class TenantHealth:
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"not a health record ({type(exc).__name__})") from None
+
+
+#: Checks read back from last results, by their fields: most tenants' checks say the same
+#: ("Passed."), and a fleet's last results are read at every start of the dashboard.
+#: Checks are immutable, so one object serves every tenant; bounded, for long sessions.
+_READ_CHECKS: dict[tuple[str, str, str, str, str | None], Check] = {}
+_READ_CHECKS_MAX = 4096
+
+
+def _check(name: str, status: str, detail: str, remediation: str, code: str | None) -> Check:
+    key = (name, status, detail, remediation, code)
+    found = _READ_CHECKS.get(key)
+    if found is None:
+        if len(_READ_CHECKS) >= _READ_CHECKS_MAX:
+            _READ_CHECKS.clear()
+        found = _READ_CHECKS[key] = Check(name, status, detail, remediation, code)
+    return found
 
 
 def _opt_str(value: Any) -> str | None:
@@ -599,7 +616,7 @@ class HealthCache:
     def load(self, tenant_id: str) -> TenantHealth | None:
         """The last result of a tenant, or ``None`` (never checked, or unreadable)."""
         try:
-            raw = json.loads(self.path(tenant_id).read_text(encoding="utf-8"))
+            raw = json.loads(self.path(tenant_id).read_bytes().decode("utf-8"))
             result = TenantHealth.from_json(raw)
         except (OSError, ValueError, InvalidInput):
             return None

@@ -70,6 +70,19 @@ class WizardScreen(Screen[ResultType]):
                     break
         return classes
 
+    def on_mount(self) -> None:
+        """At start-up, send the whole screen again once the app's mount is over."""
+        if not getattr(self.app, "first_frame_shown", True):
+            # Textual drops the frames composed during a starting app's (batched) mount; what
+            # they drew is only sent again when it changes, so the first screen could
+            # come out piecemeal, its last piece with the footer's second layout. Repainting
+            # from the widgets' caches sends it whole at the first update after the mount.
+            self.call_after_refresh(self._repaint_children)
+
+    def _repaint_children(self) -> None:
+        for child in self.children:
+            child.refresh()
+
     def compose(self) -> ComposeResult:
         """Title bar, DEMO badge, the step's body, footer, and the too-small notice."""
         yield TitleBar(id="title-bar")

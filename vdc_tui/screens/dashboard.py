@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -73,8 +74,6 @@ COLUMNS = (
 #: Column widths at 80 columns; tenant and domain share what a wider terminal adds.
 BASE_WIDTHS = {"health": 11, "tenant": 15, "domain": 15, "mode": 6, "days": 4, "missing": 4,
                "checked": 7}
-#: Rows added before the first frame; the rest right after it (see ``_fill``).
-FIRST_ROWS = 60
 #: Columns of the table's own frame: body padding, cell padding, scroll bar.
 _FRAME = 2 + 2 * len(COLUMNS) + 2
 
@@ -222,7 +221,9 @@ class DashboardScreen(WizardScreen[str | None]):
         table = self.query_one("#dashboard-table", DataTable)
         widths = self._widths(self.app.size.width)
         for key, label in COLUMNS:
-            table.add_column(label, key=key, width=widths[key])
+            # Text, not a str: a str label is parsed as markup, and its emoji lookup alone
+            # imports Rich's table of emoji names (~2.5 ms before the first frame).
+            table.add_column(Text(label), key=key, width=widths[key])
         self._fill()
         table.focus()
 
@@ -258,19 +259,21 @@ class DashboardScreen(WizardScreen[str | None]):
     def _fill(self) -> None:
         """Rebuild the rows (worst first), keeping the cursor on the same tenant.
 
-        The first :data:`FIRST_ROWS` rows (more than a screen holds) are added at once; the
-        rest follow right after the frame is painted, so 500 connections open as fast as a
-        few: DataTable measures every cell of every row it is given.
+        As many rows as the terminal has lines (more than the table shows) are added at
+        once; the rest follow once the first frame is on the terminal (later: after the
+        refresh), so 500 connections open as fast as a few: DataTable measures every cell
+        of every row it is given, and renders again when its scroll bar changes.
         """
         table = self.query_one("#dashboard-table", DataTable)
         selected = self.selected_tenant()
         self._generation += 1
         table.clear()
         visible = self._visible()
-        self._add_rows(visible[:FIRST_ROWS], selected)
-        if len(visible) > FIRST_ROWS:
-            self.call_after_refresh(self._add_later, visible[FIRST_ROWS:], selected,
-                                    self._generation)
+        first = max(1, self.app.size.height)
+        self._add_rows(visible[:first], selected)
+        if len(visible) > first:
+            self.dashboard_app.call_after_first_frame(partial(
+                self._add_later, visible[first:], selected, self._generation))
         self._status()
 
     def _add_later(self, entries: list[ProfileEntry], selected: str | None,
