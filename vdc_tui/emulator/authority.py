@@ -38,6 +38,15 @@ _DNS = re.compile(r"^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z0-9-]{2,63}$", re.I)
 _CLOUD_INSTANCE = {"global": "microsoftonline.com", "usgov": "microsoftonline.us",
                    "usgovdod": "microsoftonline.us", "china": "partner.microsoftonline.cn"}
 _SUB_SCOPE = {"usgov": "DODCON", "usgovdod": "DOD"}
+#: The login servers of each cloud, as instance discovery names them (identity.md §3). A
+#: client assertion's ``aud`` is the token endpoint on one of these, or on this emulator.
+LOGIN_HOSTS = {
+    "global": ("login.microsoftonline.com", "login.windows.net", "login.microsoft.com",
+               "sts.windows.net"),
+    "usgov": ("login.microsoftonline.us", "login.usgovcloudapi.net"),
+    "usgovdod": ("login.microsoftonline.us", "login.usgovcloudapi.net"),
+    "china": ("login.partner.microsoftonline.cn", "login.chinacloudapi.cn"),
+}
 
 
 async def read_form(request: Request) -> dict[str, str]:
@@ -464,6 +473,11 @@ class Authority:
             return core.entra_error(
                 request, 401, "invalid_client", 50027,
                 "Invalid JWT token. The token audience is not the token endpoint of the tenant.")
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not jti.strip():
+            return core.entra_error(
+                request, 401, "invalid_client", 50027,
+                "Invalid JWT token. The client assertion has no 'jti' (JWT ID) claim.")
         time_problem = self._time_problem(claims, now)
         if time_problem:
             return core.entra_error(request, 401, "invalid_client", 700024, time_problem)
@@ -521,7 +535,17 @@ class Authority:
                              "access_token": core.sign(token_claims)})
 
     def _audience_ok(self, aud: str, tenant: Tenant) -> bool:
+        """``aud`` is the token endpoint of the tenant on its cloud's login server (or on
+        this emulator): identity.md §2, and Microsoft's "certificate credentials" page,
+        which names the login server as the recipient."""
         parts = urlsplit(aud)
+        here = urlsplit(self.core.host)
+        hosts = LOGIN_HOSTS.get(tenant.spec.cloud, LOGIN_HOSTS["global"])
+        on_login_server = (parts.scheme == "https" and parts.port is None
+                           and (parts.hostname or "").lower() in hosts)
+        on_emulator = (parts.scheme, parts.netloc.lower()) == (here.scheme, here.netloc.lower())
+        if not (on_login_server or on_emulator) or parts.query or parts.fragment:
+            return False
         segments = [s for s in parts.path.split("/") if s]
         if len(segments) < 3 or segments[1] != "oauth2" or segments[-1] != "token":
             return False

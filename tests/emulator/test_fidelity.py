@@ -1,0 +1,102 @@
+"""The emulator against Microsoft's documented behaviour, where an audit found it lax.
+
+Each test names the behaviour and cites the section of ``shared/docs/research`` it comes
+from; the requests are raw HTTP (no part of our client), so a client that happened to send
+the right thing cannot hide a lax emulator.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from vdc_tui.emulator import EmulatorServer
+
+from .helpers import (
+    DEMO_APP,
+    DEMO_TENANT,
+    JWT_BEARER,
+    _b64url,
+    client,
+    demo_credential,
+)
+
+
+def _signed(key: rsa.RSAPrivateKey, cert: x509.Certificate, claims: dict[str, Any]) -> str:
+    """A PS256 client assertion with exactly ``claims`` (and the SHA-256 thumbprint)."""
+    header = {"alg": "PS256", "typ": "JWT",
+              "x5t#S256": _b64url(cert.fingerprint(hashes.SHA256()))}
+    signing_input = (_b64url(json.dumps(header).encode()) + "."
+                     + _b64url(json.dumps(claims).encode())).encode()
+    signature = key.sign(signing_input, padding.PSS(mgf=padding.MGF1(hashes.SHA256()),
+                                                    salt_length=32), hashes.SHA256())
+    return signing_input.decode() + "." + _b64url(signature)
+
+
+def _app_token_request(emu: EmulatorServer, **claims: Any) -> httpx.Response:
+    """A client-credentials request of the demo app whose assertion carries MSAL's claims
+    overridden by ``claims`` (a value of ``None`` leaves the claim out)."""
+    key, cert = demo_credential()
+    endpoint = f"{emu.authority_host}/{DEMO_TENANT}/oauth2/v2.0/token"
+    now = time.time()
+    base: dict[str, Any] = {"aud": endpoint, "iss": DEMO_APP, "sub": DEMO_APP,
+                            "jti": str(uuid.uuid4()), "iat": now, "exp": now + 600}
+    base.update(claims)
+    body = {k: v for k, v in base.items() if v is not None}
+    with client(emu) as http:
+        return http.post(endpoint, data={
+            "grant_type": "client_credentials", "client_id": DEMO_APP,
+            "scope": f"{emu.graph_url}/.default", "client_assertion_type": JWT_BEARER,
+            "client_assertion": _signed(key, cert, body)})
+
+
+# -- client assertions (identity.md §2) ----------------------------------------------------
+
+def test_assertion_with_msal_claims_is_accepted(demo_emulator: EmulatorServer) -> None:
+    # The control for the refusals below: the same request with MSAL's claims succeeds.
+    response = _app_token_request(demo_emulator)
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("aud", [
+    "https://attacker.example/{tenant}/oauth2/v2.0/token",
+    "http://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
+    "https://login.microsoftonline.us/{tenant}/oauth2/v2.0/token",  # another cloud's server
+    "https://127.0.0.2/{tenant}/oauth2/v2.0/token",
+])
+def test_assertion_audience_must_be_the_login_server(demo_emulator: EmulatorServer,
+                                                     aud: str) -> None:
+    # identity.md §2 (aud = https://login.microsoftonline.com/{tenantId}/oauth2/v2.0/token;
+    # Microsoft's certificate-credentials page: the recipient is the login server) and the
+    # AADSTS50027 row (invalid JWT: audience). A token endpoint path on another host is not
+    # the audience.
+    response = _app_token_request(demo_emulator, aud=aud.format(tenant=DEMO_TENANT))
+    body = response.json()
+    assert response.status_code == 401 and body["error"] == "invalid_client", body
+    assert body["error_codes"] == [50027]
+
+
+@pytest.mark.parametrize("host", ["login.microsoftonline.com", "login.windows.net"])
+def test_assertion_audience_on_a_global_login_alias_is_accepted(
+        demo_emulator: EmulatorServer, host: str) -> None:
+    # identity.md §4 set-up (B): real hosts routed to the emulator keep ``aud`` as in
+    # production; §3 lists the aliases of the global login server.
+    response = _app_token_request(
+        demo_emulator, aud=f"https://{host}/{DEMO_TENANT}/oauth2/v2.0/token")
+    assert response.status_code == 200, response.text
+
+
+def test_assertion_without_jti_is_refused(demo_emulator: EmulatorServer) -> None:
+    # identity.md §2: jti is a GUID in the documented claims (MSAL sends a uuid4); the
+    # AADSTS50027 row covers a JWT with invalid claims.
+    response = _app_token_request(demo_emulator, jti=None)
+    body = response.json()
+    assert response.status_code == 401 and body["error_codes"] == [50027], body
