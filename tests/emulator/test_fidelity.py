@@ -23,11 +23,16 @@ from vdc_tui.emulator import EmulatorServer
 from .helpers import (
     DEMO_APP,
     DEMO_TENANT,
+    DEVICE_GRANT,
     JWT_BEARER,
+    StartEmulator,
     _b64url,
     client,
     demo_credential,
 )
+
+#: Microsoft Graph Command Line Tools, a public client the demo scenario knows.
+PUBLIC_CLIENT = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
 
 
 def _signed(key: rsa.RSAPrivateKey, cert: x509.Certificate, claims: dict[str, Any]) -> str:
@@ -100,3 +105,49 @@ def test_assertion_without_jti_is_refused(demo_emulator: EmulatorServer) -> None
     response = _app_token_request(demo_emulator, jti=None)
     body = response.json()
     assert response.status_code == 401 and body["error_codes"] == [50027], body
+
+
+# -- the device-code flow's success answer (identity.md §1 "Success") ----------------------
+
+def _device_token(emu: EmulatorServer, scope: str, *, info: bool) -> dict[str, Any]:
+    with client(emu) as http:
+        code = http.post("/organizations/oauth2/v2.0/devicecode", data={
+            "client_id": PUBLIC_CLIENT, "scope": scope}).json()
+        emu.approve_device_code(code["user_code"], "admin@contoso.com")
+        form = {"grant_type": DEVICE_GRANT, "client_id": PUBLIC_CLIENT,
+                "device_code": code["device_code"]}
+        if info:
+            form["client_info"] = "1"
+        response = http.post("/organizations/oauth2/v2.0/token", data=form)
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def test_device_token_has_refresh_id_token_and_client_info_only_when_asked(
+        start_emulator: StartEmulator) -> None:
+    # identity.md §1: refresh_token when offline_access was requested, id_token when openid
+    # was, client_info when the request carried client_info=1.
+    emu = start_emulator("demo")
+    bare = _device_token(emu, f"{emu.graph_url}/User.Read", info=False)
+    assert {"refresh_token", "id_token", "client_info"}.isdisjoint(bare), bare
+    assert bare["access_token"] and bare["token_type"] == "Bearer"
+    full = _device_token(emu, f"{emu.graph_url}/User.Read offline_access openid profile",
+                         info=True)
+    assert {"refresh_token", "id_token", "client_info"} <= set(full)
+    only_refresh = _device_token(emu, f"{emu.graph_url}/User.Read offline_access", info=False)
+    assert "refresh_token" in only_refresh and "id_token" not in only_refresh
+
+
+def test_device_code_redeemed_twice_is_invalid_grant(start_emulator: StartEmulator) -> None:
+    # identity.md §1: "A device code is single-use: redeeming it again … fails".
+    emu = start_emulator("demo")
+    with client(emu) as http:
+        code = http.post("/organizations/oauth2/v2.0/devicecode", data={
+            "client_id": PUBLIC_CLIENT, "scope": "User.Read"}).json()
+        emu.approve_device_code(code["user_code"], "admin@contoso.com")
+        form = {"grant_type": DEVICE_GRANT, "client_id": PUBLIC_CLIENT,
+                "device_code": code["device_code"]}
+        assert http.post("/organizations/oauth2/v2.0/token", data=form).status_code == 200
+        again = http.post("/organizations/oauth2/v2.0/token", data=form)
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"

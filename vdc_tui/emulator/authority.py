@@ -326,7 +326,8 @@ class Authority:
             assert flow.user is not None
             flow.status = "redeemed"
             user = flow.user
-        return self._delegated_tokens(request, user, flow.client_id, flow.scopes)
+        return self._delegated_tokens(request, user, flow.client_id, flow.scopes,
+                                      client_info_requested=form.get("client_info") == "1")
 
     def _default_admin(self) -> str | None:
         for tenant in self.core.directory.tenants.values():
@@ -361,7 +362,11 @@ class Authority:
         return resource, values
 
     def _delegated_tokens(self, request: Request, user: User, client_id: str,
-                          scopes: list[str]) -> Response:
+                          scopes: list[str], *, client_info_requested: bool,
+                          refresh_grant: bool = False) -> Response:
+        """The success answer (identity.md §1 "Success"): ``refresh_token`` when
+        ``offline_access`` was requested (a refresh grant always rolls it), ``id_token`` when
+        ``openid`` was, ``client_info`` when the request carried ``client_info=1``."""
         core = self.core
         tenant = core.directory.tenants[user.tenant_id]
         resource, values = self._split_scopes(scopes)
@@ -384,19 +389,24 @@ class Authority:
             "exp": now + lifetime, "name": user.display_name, "oid": user.id,
             "preferred_username": user.upn, "sub": user.id, "tid": tenant.id, "ver": "2.0",
         })
-        refresh = core.directory.new_secret(64)
-        with core.directory.lock:
-            core.directory.refresh_tokens[refresh] = (user.tenant_id, user.id, client_id)
-        return JSONResponse({
+        oidc = [s for s in ("openid", "profile", "email", "offline_access") if s in scopes]
+        answer: dict[str, Any] = {
             "token_type": "Bearer",
-            "scope": " ".join([*values, "openid", "profile", "offline_access"]),
+            "scope": " ".join([*values, *oidc]),
             "expires_in": lifetime,
             "ext_expires_in": lifetime,
             "access_token": access,
-            "refresh_token": refresh,
-            "id_token": id_token,
-            "client_info": client_info(user.id, tenant.id),
-        })
+        }
+        if "offline_access" in scopes or refresh_grant:
+            refresh = core.directory.new_secret(64)
+            with core.directory.lock:
+                core.directory.refresh_tokens[refresh] = (user.tenant_id, user.id, client_id)
+            answer["refresh_token"] = refresh
+        if "openid" in scopes:
+            answer["id_token"] = id_token
+        if client_info_requested:
+            answer["client_info"] = client_info(user.id, tenant.id)
+        return JSONResponse(answer)
 
     def _refresh(self, request: Request, form: dict[str, str]) -> Response:
         entry = self.core.directory.refresh_tokens.get(form.get("refresh_token", ""))
@@ -406,7 +416,9 @@ class Authority:
                 "Invalid request. Request is malformed or invalid.")
         tenant_id, user_id, client_id = entry
         user = self.core.directory.tenants[tenant_id].users[user_id]
-        return self._delegated_tokens(request, user, client_id, form.get("scope", "").split())
+        return self._delegated_tokens(request, user, client_id, form.get("scope", "").split(),
+                                      client_info_requested=form.get("client_info") == "1",
+                                      refresh_grant=True)
 
     def _app_not_found(self, request: Request, app_id: str, tenant: str) -> Response:
         return self.core.entra_error(
