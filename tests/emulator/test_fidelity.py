@@ -8,6 +8,7 @@ the right thing cannot hide a lax emulator.
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from typing import Any
@@ -18,7 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from vdc_tui.emulator import EmulatorServer
+from vdc_tui.emulator import EmulatorServer, FakeClock
 
 from .helpers import (
     DEMO_APP,
@@ -151,3 +152,49 @@ def test_device_code_redeemed_twice_is_invalid_grant(start_emulator: StartEmulat
         assert http.post("/organizations/oauth2/v2.0/token", data=form).status_code == 200
         again = http.post("/organizations/oauth2/v2.0/token", data=form)
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+
+
+# -- throttling and outages (identity.md §5 "Throttling", §1 "Entra error JSON") ----------
+
+AADSTS_TEXT = re.compile(r"^AADSTS\d+: .+\r\nTrace ID: [0-9a-f-]{36}\r\nCorrelation ID: "
+                         r"(?P<corr>[0-9a-f-]{36})\r\nTimestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$")
+
+
+@pytest.mark.parametrize("fault", [{"throttle_every": 1, "throttle_path": "*/token"},
+                                   {"unavailable_every": 1, "unavailable_path": "*/token"},
+                                   {"signin_fault": "unavailable",
+                                    "signin_fault_on": "device_poll"}])
+def test_identity_throttling_and_outage_answers_are_entra_errors(
+        start_emulator: StartEmulator, fault: dict[str, Any]) -> None:
+    # identity.md §1: every token-endpoint error has error, error_description with the
+    # AADSTS code, trace and correlation ids and timestamp, error_codes, timestamp, trace_id,
+    # correlation_id (echoing client-request-id); §5: 429/503 carry Retry-After.
+    emu = start_emulator("demo", clock=FakeClock(1_700_000_000.0), retry_after=7, **fault)
+    correlation = str(uuid.uuid4())
+    with client(emu) as http:
+        response = http.post("/organizations/oauth2/v2.0/token", headers={
+            "client-request-id": correlation}, data={
+            "grant_type": DEVICE_GRANT, "client_id": PUBLIC_CLIENT, "device_code": "x"})
+    assert response.status_code in (429, 503)
+    assert response.headers["Retry-After"] == "7"
+    body = response.json()
+    assert body["error"] == "temporarily_unavailable" and body["error_codes"] == [90033]
+    match = AADSTS_TEXT.match(body["error_description"])
+    assert match and match["corr"] == correlation == body["correlation_id"], body
+    assert body["timestamp"] == "2023-11-14 22:13:20Z"  # the emulator's clock
+    assert body["trace_id"]
+
+
+@pytest.mark.parametrize("fault", [{"throttle_every": 1}, {"unavailable_every": 1}])
+def test_graph_throttling_and_outage_answers_echo_the_client_request_id(
+        start_emulator: StartEmulator, fault: dict[str, Any]) -> None:
+    # identity.md §5 "Graph error body": innerError {date, request-id, client-request-id}.
+    emu = start_emulator("demo", retry_after=3, unavailable_path="/v1.0/*", **fault)
+    crid = str(uuid.uuid4())
+    with client(emu) as http:
+        response = http.get("/v1.0/organization", headers={"client-request-id": crid})
+    assert response.status_code in (429, 503)
+    assert response.headers["Retry-After"] == "3"
+    inner = response.json()["error"]["innerError"]
+    assert inner["client-request-id"] == crid and inner["request-id"] != crid
+    assert set(inner) == {"date", "request-id", "client-request-id"}
