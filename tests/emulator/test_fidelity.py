@@ -29,7 +29,9 @@ from .helpers import (
     StartEmulator,
     _b64url,
     client,
+    delegated_token,
     demo_credential,
+    graph,
 )
 
 #: Microsoft Graph Command Line Tools, a public client the demo scenario knows.
@@ -198,3 +200,35 @@ def test_graph_throttling_and_outage_answers_echo_the_client_request_id(
     inner = response.json()["error"]["innerError"]
     assert inner["client-request-id"] == crid and inner["request-id"] != crid
     assert set(inner) == {"date", "request-id", "client-request-id"}
+
+
+# -- OData paging (identity.md §5; Microsoft's paging page) --------------------------------
+
+@pytest.mark.parametrize("top", ["0", "1000"])
+def test_top_outside_1_to_999_is_400(demo_emulator: EmulatorServer, top: str) -> None:
+    # Directory collections take $top from 1 to 999; Graph answers 400 to other values
+    # (it does not clamp them, so a client asking for 1000 would get nothing).
+    with graph(demo_emulator, delegated_token(demo_emulator)) as g:
+        response = g.get("/servicePrincipals", params={"$top": top})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "Request_BadRequest"
+
+
+def test_next_link_pages_through_the_whole_collection(demo_emulator: EmulatorServer) -> None:
+    # Paging: every page but the last has an absolute @odata.nextLink that keeps the query;
+    # following it yields the rest once each.
+    with graph(demo_emulator, delegated_token(demo_emulator)) as g:
+        everything = g.get("/servicePrincipals", params={"$select": "id"}).json()["value"]
+        assert len(everything) >= 3
+        seen: list[str] = []
+        page = g.get("/servicePrincipals", params={"$top": "2", "$select": "id"}).json()
+        while True:
+            assert 0 < len(page["value"]) <= 2
+            seen += [sp["id"] for sp in page["value"]]
+            link = page.get("@odata.nextLink")
+            if link is None:
+                break
+            assert link.startswith(f"{demo_emulator.graph_url}/v1.0/servicePrincipals?")
+            assert "%24select=id" in link or "$select=id" in link
+            page = g.get(link).json()
+    assert sorted(seen) == sorted(sp["id"] for sp in everything)

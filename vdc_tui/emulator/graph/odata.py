@@ -11,6 +11,8 @@ from urllib.parse import urlencode
 from ..core import EmulatorCore, GraphResult
 
 PAGE_SIZE = 100
+#: The largest ``$top`` of directory collections (Graph's paging page: 1 to 999).
+MAX_PAGE_SIZE = 999
 
 
 def collection(core: EmulatorCore, path: str, query: dict[str, str], crid: str | None,
@@ -26,7 +28,10 @@ def collection(core: EmulatorCore, path: str, query: dict[str, str], crid: str |
     except ValueError:
         return core.graph_error(400, "Request_BadRequest", "Invalid $top or $skiptoken.",
                                 client_request_id=crid)
-    top = max(1, min(top, 999))
+    if not 1 <= top <= MAX_PAGE_SIZE:  # Graph refuses, it does not clamp
+        return core.graph_error(400, "Request_BadRequest",
+                                f"Invalid page size specified: '{top}'. Must be between 1 and "
+                                f"{MAX_PAGE_SIZE} inclusive.", client_request_id=crid)
     page = items[skip: skip + top]
     body: dict[str, Any] = {"@odata.context": context, "value": page}
     if skip + top < len(items):
