@@ -34,6 +34,7 @@ from .helpers import (
     graph,
 )
 
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 #: Microsoft Graph Command Line Tools, a public client the demo scenario knows.
 PUBLIC_CLIENT = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
 
@@ -232,3 +233,29 @@ def test_next_link_pages_through_the_whole_collection(demo_emulator: EmulatorSer
             assert "%24select=id" in link or "$select=id" in link
             page = g.get(link).json()
     assert sorted(seen) == sorted(sp["id"] for sp in everything)
+
+
+# -- $select (identity.md §5: "key is returned only with $select=keyCredentials") ----------
+
+def test_select_returns_only_the_selected_properties(demo_emulator: EmulatorServer) -> None:
+    # Graph answers a $select with the selected properties only (and OData annotations):
+    # not even ``id`` unless asked for, so a client must select what it reads.
+    with graph(demo_emulator, delegated_token(demo_emulator)) as g:
+        listed = g.get("/servicePrincipals", params={"$select": "appId"}).json()["value"]
+        one = g.get(f"/servicePrincipals(appId='{GRAPH_APP_ID}')",
+                    params={"$select": "appRoles"}).json()
+    assert listed and all(set(sp) == {"appId"} for sp in listed), listed[0]
+    assert set(one) == {"@odata.context", "appRoles"}
+
+
+@pytest.mark.parametrize("path", ["/applications", "/servicePrincipals",
+                                  f"/servicePrincipals(appId='{GRAPH_APP_ID}')",
+                                  f"/applications(appId='{DEMO_APP}')"])
+def test_select_of_a_property_the_type_lacks_is_400(demo_emulator: EmulatorServer,
+                                                    path: str) -> None:
+    # Graph's OData layer refuses a $select naming no property of the type ("Could not
+    # find a property named …"); a typo must not pass here and fail against Graph.
+    with graph(demo_emulator, delegated_token(demo_emulator)) as g:
+        response = g.get(path, params={"$select": "id,appld"})
+    assert response.status_code == 400, response.text
+    assert "appld" in response.json()["error"]["message"]

@@ -79,6 +79,13 @@ def _properties(name: str) -> tuple[dict[str, Any], set[str]]:
     return props, navigation
 
 
+def property_names(type_name: str) -> frozenset[str]:
+    """Names a ``$select`` may use on a type of the extract (properties and navigation,
+    inherited ones included); empty when the type is not in the extract."""
+    props, navigation = _properties(_short(type_name))
+    return frozenset(props) | frozenset(navigation)
+
+
 def _derives_from(name: str, ancestor: str) -> bool:
     current: str | None = name
     while current:

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ..core import EmulatorCore, GraphResult
+from ..schema import property_names
 
 PAGE_SIZE = 100
 #: The largest ``$top`` of directory collections (Graph's paging page: 1 to 999).
@@ -16,8 +17,13 @@ MAX_PAGE_SIZE = 999
 
 
 def collection(core: EmulatorCore, path: str, query: dict[str, str], crid: str | None,
-               items: list[dict[str, Any]], context: str) -> GraphResult:
-    """A collection answer: filtered, selected, one page of it and the next link."""
+               items: list[dict[str, Any]], context: str,
+               entity: str | None = None) -> GraphResult:
+    """A collection answer: filtered, selected, one page of it and the next link
+    (``entity``: the item type, whose properties ``$select`` may name)."""
+    problem = select_problem(core, query, crid, entity)
+    if problem is not None:
+        return problem
     filtered = filter_items(core, query, crid, items)
     if isinstance(filtered, GraphResult):
         return filtered
@@ -42,12 +48,33 @@ def collection(core: EmulatorCore, path: str, query: dict[str, str], crid: str |
 
 
 def select(query: dict[str, str], item: dict[str, Any]) -> dict[str, Any]:
-    """``item`` reduced to ``$select`` (with ``id`` and ``@odata.type``)."""
+    """``item`` reduced to ``$select`` and its OData annotations. Graph returns only what
+    was selected: ``id`` too must be asked for (a client reading an unselected ``id`` gets
+    nothing from Graph)."""
     wanted_text = query.get("$select")
     if not wanted_text:
         return item
-    wanted = {s.strip() for s in wanted_text.split(",")} | {"id", "@odata.type"}
-    return {k: v for k, v in item.items() if k in wanted}
+    wanted = {s.strip() for s in wanted_text.split(",")}
+    if "*" in wanted:
+        return item
+    return {k: v for k, v in item.items() if k in wanted or k.startswith("@odata.")}
+
+
+def select_problem(core: EmulatorCore, query: dict[str, str], crid: str | None,
+                   entity: str | None) -> GraphResult | None:
+    """Graph's 400 for a ``$select`` naming a property ``entity`` does not have (only for
+    the types of the schema extract; ``None`` otherwise)."""
+    text = query.get("$select")
+    names = property_names(entity) if text and entity else frozenset()
+    if not names:
+        return None
+    for name in (s.strip() for s in (text or "").split(",")):
+        if name != "*" and name not in names:
+            return core.graph_error(
+                400, "BadRequest", "Parsing OData Select and Expand failed: Could not find a "
+                f"property named '{name}' on type 'microsoft.graph.{entity}'.",
+                client_request_id=crid)
+    return None
 
 
 def filter_items(core: EmulatorCore, query: dict[str, str], crid: str | None,
