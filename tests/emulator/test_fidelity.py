@@ -28,7 +28,9 @@ from .helpers import (
     JWT_BEARER,
     StartEmulator,
     _b64url,
+    claims_of,
     client,
+    client_credentials,
     delegated_token,
     demo_credential,
     graph,
@@ -259,3 +261,46 @@ def test_select_of_a_property_the_type_lacks_is_400(demo_emulator: EmulatorServe
         response = g.get(path, params={"$select": "id,appld"})
     assert response.status_code == 400, response.text
     assert "appld" in response.json()["error"]["message"]
+
+
+# -- token endpoint: claims per resource, missing parameters (identity.md §2) -------------
+
+@pytest.mark.parametrize(("scope", "aud", "role"), [
+    ("https://contoso.sharepoint.com/.default", "https://contoso.sharepoint.com",
+     "Sites.FullControl.All"),
+    ("https://outlook.office365.com/.default", "https://outlook.office365.com",
+     "full_access_as_app"),
+    ("https://graph.microsoft.com/.default", "https://graph.microsoft.com", "User.Read.All"),
+])
+def test_app_token_audience_and_roles_follow_the_resource(
+        demo_emulator: EmulatorServer, scope: str, aud: str, role: str) -> None:
+    # identity.md §2 "Graph app-only access token claims" (aud, iss, ver 1.0, tid, appid,
+    # appidacr 2, oid = sub, idtyp app, roles of that resource); design.md "Clouds and
+    # endpoints": the SharePoint resource is the tenant's own host.
+    response = client_credentials(demo_emulator, scope=scope)
+    assert response.status_code == 200, response.text
+    claims = claims_of(response.json()["access_token"])
+    assert claims["aud"] == aud and role in claims["roles"]
+    assert claims["iss"] == f"https://sts.windows.net/{DEMO_TENANT}/" and claims["ver"] == "1.0"
+    assert claims["tid"] == DEMO_TENANT and claims["appid"] == DEMO_APP
+    assert claims["appidacr"] == "2" and claims["idtyp"] == "app"
+    assert claims["oid"] == claims["sub"] and "azp" not in claims
+    assert all(isinstance(claims[k], int) for k in ("iat", "nbf", "exp"))
+
+
+def test_sharepoint_host_of_another_tenant_is_invalid_resource(
+        demo_emulator: EmulatorServer) -> None:
+    # identity.md §2 AADSTS500011: the resource principal is not in the tenant.
+    response = client_credentials(demo_emulator, scope="https://fabrikam.sharepoint.com/.default")
+    assert response.status_code == 400 and response.json()["error_codes"] == [500011]
+
+
+def test_token_request_without_grant_type_names_the_missing_parameter(
+        demo_emulator: EmulatorServer) -> None:
+    # identity.md §1 "Entra error JSON"; AADSTS900144 is the code the emulator already gives
+    # for every other missing parameter ("must contain the following parameter").
+    with client(demo_emulator) as http:
+        response = http.post(f"/{DEMO_TENANT}/oauth2/v2.0/token", data={"client_id": DEMO_APP})
+    body = response.json()
+    assert response.status_code == 400 and body["error"] == "invalid_request"
+    assert body["error_codes"] == [900144] and "'grant_type'" in body["error_description"]

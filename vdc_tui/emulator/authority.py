@@ -267,6 +267,10 @@ class Authority:
             return problem
         form = await read_form(request)
         grant = form.get("grant_type", "")
+        if not grant:
+            return self.core.entra_error(
+                request, 400, "invalid_request", 900144,
+                "The request body must contain the following parameter: 'grant_type'.")
         if grant == DEVICE_GRANT:
             return self._device_token(request, form)
         if grant == "client_credentials":
