@@ -304,3 +304,19 @@ def test_token_request_without_grant_type_names_the_missing_parameter(
     body = response.json()
     assert response.status_code == 400 and body["error"] == "invalid_request"
     assert body["error_codes"] == [900144] and "'grant_type'" in body["error_description"]
+
+
+@pytest.mark.parametrize(("path", "query"), [
+    ("/applications", "tag/any(t:t eq 'x')"),
+    ("/servicePrincipals", "appID eq 'x'"),
+    ("/roleManagement/directory/roleAssignments", "principal eq 'x'"),
+    ("/servicePrincipals", "startswith(displayNam,'x')"),
+])
+def test_filter_on_a_property_the_type_lacks_is_400(demo_emulator: EmulatorServer,
+                                                    path: str, query: str) -> None:
+    # Graph refuses a $filter naming no property of the type; an empty page here would hide
+    # a typo that fails against Graph.
+    with graph(demo_emulator, delegated_token(demo_emulator)) as g:
+        response = g.get(path, params={"$filter": query})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "BadRequest"

@@ -24,7 +24,7 @@ def collection(core: EmulatorCore, path: str, query: dict[str, str], crid: str |
     problem = select_problem(core, query, crid, entity)
     if problem is not None:
         return problem
-    filtered = filter_items(core, query, crid, items)
+    filtered = filter_items(core, query, crid, items, entity)
     if isinstance(filtered, GraphResult):
         return filtered
     items = [select(query, i) for i in filtered]
@@ -78,13 +78,21 @@ def select_problem(core: EmulatorCore, query: dict[str, str], crid: str | None,
 
 
 def filter_items(core: EmulatorCore, query: dict[str, str], crid: str | None,
-                 items: list[dict[str, Any]]) -> list[dict[str, Any]] | GraphResult:
-    """The items that pass ``$filter`` (clauses joined by ``and``), or Graph's 400."""
+                 items: list[dict[str, Any]],
+                 entity: str | None = None) -> list[dict[str, Any]] | GraphResult:
+    """The items that pass ``$filter`` (clauses joined by ``and``), or Graph's 400 (also
+    for a property ``entity`` does not have: Graph does not answer an empty page)."""
     text = query.get("$filter")
     if not text:
         return items
+    names = property_names(entity, navigation=False) if entity else frozenset()
     tests: list[Callable[[dict[str, Any]], bool]] = []
     for clause in re.split(r"\s+and\s+", text.strip()):
+        prop = re.match(r"\s*(?:startswith\(\s*)?(\w+)", clause)
+        if names and prop and prop.group(1) not in names:
+            return core.graph_error(
+                400, "BadRequest", f"Could not find a property named '{prop.group(1)}' on "
+                f"type 'microsoft.graph.{entity}'.", client_request_id=crid)
         test = filter_clause(clause.strip())
         if test is None:
             return core.graph_error(400, "Request_UnsupportedQuery", "Unsupported Query.",
