@@ -320,3 +320,18 @@ def test_filter_on_a_property_the_type_lacks_is_400(demo_emulator: EmulatorServe
         response = g.get(path, params={"$filter": query})
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "BadRequest"
+
+
+def test_client_secret_the_app_does_not_have_is_invalid_client_7000215(
+        demo_emulator: EmulatorServer) -> None:
+    # identity.md §2 error table: invalid_client is 401; a client secret that is not one of
+    # the app's (these apps have certificates only) is AADSTS7000215, not "the request must
+    # contain client_assertion or client_secret" (7000218), which would send the operator
+    # looking for a parameter that was there.
+    with client(demo_emulator) as http:
+        response = http.post(f"/{DEMO_TENANT}/oauth2/v2.0/token", data={
+            "grant_type": "client_credentials", "client_id": DEMO_APP,
+            "scope": f"{demo_emulator.graph_url}/.default", "client_secret": "not-a-secret"})
+    body = response.json()
+    assert response.status_code == 401 and body["error"] == "invalid_client"
+    assert body["error_codes"] == [7000215]

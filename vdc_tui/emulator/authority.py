@@ -468,6 +468,13 @@ class Authority:
                     "https://go.microsoft.com/fwlink/?linkid=2225119")
             keys = [k for k in app.key_credentials if directory.visible(k, now)]
         assertion = form.get("client_assertion", "")
+        if not assertion and form.get("client_secret"):
+            # The emulator's apps carry certificates only: any secret is a wrong one.
+            return core.entra_error(
+                request, 401, "invalid_client", 7000215,
+                "Invalid client secret provided. Ensure the secret being sent in the request is "
+                "the client secret value, not the client secret ID, for a secret added to app "
+                f"'{client_id}'.")
         if not assertion or form.get("client_assertion_type") != JWT_BEARER:
             return core.entra_error(
                 request, 401, "invalid_client", 7000218,
