@@ -335,3 +335,30 @@ def test_client_secret_the_app_does_not_have_is_invalid_client_7000215(
     body = response.json()
     assert response.status_code == 401 and body["error"] == "invalid_client"
     assert body["error_codes"] == [7000215]
+
+
+# -- instance discovery (identity.md §3) ---------------------------------------------------
+
+@pytest.mark.parametrize("host", ["login.microsoftonline.co", "login.example.com"])
+def test_instance_discovery_of_an_unknown_host_is_invalid_instance(
+        demo_emulator: EmulatorServer, host: str) -> None:
+    # identity.md §3: "Unknown host → {"error":"invalid_instance",…}".
+    with client(demo_emulator) as http:
+        response = http.get("/common/discovery/instance", params={
+            "api-version": "1.1",
+            "authorization_endpoint": f"https://{host}/contoso.com/oauth2/v2.0/authorize"})
+    body = response.json()
+    assert response.status_code == 400 and body["error"] == "invalid_instance", body
+    assert "tenant_discovery_endpoint" not in body
+
+
+@pytest.mark.parametrize("host", ["login.microsoftonline.com", "login.microsoftonline.us",
+                                  "login.partner.microsoftonline.cn", "login.windows.net"])
+def test_instance_discovery_of_a_known_host_answers_metadata(
+        demo_emulator: EmulatorServer, host: str) -> None:
+    # identity.md §3: the alias groups of instance discovery.
+    with client(demo_emulator) as http:
+        response = http.get("/common/discovery/instance", params={
+            "api-version": "1.1",
+            "authorization_endpoint": f"https://{host}/contoso.com/oauth2/v2.0/authorize"})
+    assert response.status_code == 200 and response.json()["tenant_discovery_endpoint"]

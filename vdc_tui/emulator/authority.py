@@ -145,6 +145,13 @@ class Authority:
         segments = [s for s in parts.path.split("/") if s]
         tenant = segments[0] if segments else "common"
         host_here = urlsplit(self.core.host).netloc
+        known = {h for hosts in LOGIN_HOSTS.values() for h in hosts}
+        if endpoint and (parts.netloc.lower() != host_here.lower()
+                         and (parts.hostname or "").lower() not in known):
+            # identity.md §3: an unknown host is ``invalid_instance`` (what makes MSAL's
+            # authority validation refuse a mistyped or foreign authority).
+            return self.core.entra_error(request, 400, "invalid_instance", 50049,
+                                         "Unknown or invalid instance.")
         return JSONResponse({
             "tenant_discovery_endpoint":
                 f"{self.core.host}/{tenant}/v2.0/.well-known/openid-configuration",
