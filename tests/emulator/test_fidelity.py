@@ -7,6 +7,7 @@ the right thing cannot hide a lax emulator.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -362,3 +363,56 @@ def test_instance_discovery_of_a_known_host_answers_metadata(
             "api-version": "1.1",
             "authorization_endpoint": f"https://{host}/contoso.com/oauth2/v2.0/authorize"})
     assert response.status_code == 200 and response.json()["tenant_discovery_endpoint"]
+
+
+# -- national clouds (identity.md §3) -------------------------------------------------------
+
+GOV_TENANT = "44444444-4444-4444-8444-444444444444"
+
+
+def _gov_scenario() -> dict[str, Any]:
+    """Contoso's demo app, registered in a GCC High tenant."""
+    return {"seed": 5, "tenants": [{
+        "id": GOV_TENANT, "display_name": "Contoso Gov", "domains": ["contosogov.us"],
+        "cloud": "usgov",
+        "applications": [{"display_name": "gov app", "app_id": DEMO_APP,
+                          "certificates": [{"pfx": "demo-manual-app.pfx", "password": "demo"}]}],
+        "service_principals": [{"app_id": DEMO_APP, "grants": ["graph:Directory.Read.All"]}],
+    }]}
+
+
+@pytest.mark.parametrize(("graph_root", "ok"), [("https://graph.microsoft.us", True),
+                                                ("https://graph.microsoft.com", False)])
+def test_graph_resource_is_the_tenants_cloud_graph_root(
+        start_emulator: StartEmulator, graph_root: str, ok: bool) -> None:
+    # identity.md §3: GCC High's Graph root is https://graph.microsoft.us; "scopes must use
+    # the cloud's Graph host … Tokens are not interchangeable across clouds".
+    emu = start_emulator(_gov_scenario())
+    key, cert = demo_credential()
+    endpoint = f"{emu.authority_host}/{GOV_TENANT}/oauth2/v2.0/token"
+    now = time.time()
+    claims = {"aud": endpoint, "iss": DEMO_APP, "sub": DEMO_APP, "jti": str(uuid.uuid4()),
+              "iat": now, "exp": now + 600}
+    with client(emu) as http:
+        response = http.post(endpoint, data={
+            "grant_type": "client_credentials", "client_id": DEMO_APP,
+            "scope": f"{graph_root}/.default", "client_assertion_type": JWT_BEARER,
+            "client_assertion": _signed(key, cert, claims)})
+    if ok:
+        assert response.status_code == 200, response.text
+        assert claims_of(response.json()["access_token"])["aud"] == graph_root
+    else:
+        assert response.status_code == 400 and response.json()["error_codes"] == [500011]
+
+
+def test_resource_identifiers_are_the_emulators_own_not_the_clients(
+        start_emulator: StartEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The rule of the emulator (design.md "The emulator"): written from the documented
+    # contract, never from the client. A wrong Graph root in the client's cloud table must
+    # not move the emulator's (identity.md §3).
+    from vdc_tui.connect import clouds
+
+    wrong = dataclasses.replace(clouds.CLOUDS["usgov"], graph_url="https://graph.example.us")
+    monkeypatch.setitem(clouds.CLOUDS, "usgov", wrong)
+    test_graph_resource_is_the_tenants_cloud_graph_root(
+        start_emulator, "https://graph.microsoft.us", True)
