@@ -107,12 +107,13 @@ def device_login(emu: EmulatorServer, upn: str = "admin@contoso.com", *,
                  client_id: str = "14d82eec-204b-4c2f-b7e8-296a70dab67e") -> dict[str, Any]:
     """Run a device flow to the end (approved through the hook); the token response."""
     with client(emu) as http:
-        code = http.post(f"/{tenant}/oauth2/v2.0/devicecode",
-                         data={"client_id": client_id, "scope": scope}).json()
+        # As MSAL asks: its three OIDC scopes added, client_info=1 on the poll.
+        code = http.post(f"/{tenant}/oauth2/v2.0/devicecode", data={
+            "client_id": client_id, "scope": f"{scope} offline_access openid profile"}).json()
         emu.approve_device_code(code["user_code"], upn)
         response = http.post(f"/{tenant}/oauth2/v2.0/token", data={
             "grant_type": DEVICE_GRANT, "client_id": client_id,
-            "device_code": code["device_code"]})
+            "device_code": code["device_code"], "client_info": "1"})
         assert response.status_code == 200, response.text
         data: dict[str, Any] = response.json()
         return data

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from vdc_tui.emulator import EmulatorServer
+from vdc_tui.emulator import EmulatorServer, FakeClock
 
 from .helpers import DEMO_TENANT, StartEmulator, app_token, delegated_token, graph, load_pfx
 
@@ -244,3 +244,33 @@ def test_deleted_application_goes_to_deleted_items_and_can_be_purged(
         assert g.delete(f"/directory/deletedItems/{OBJECT_ID}").status_code == 204
         assert g.get("/directory/deletedItems/microsoft.graph.application").json()["value"] == []
         assert g.delete(f"/directory/deletedItems/{OBJECT_ID}").status_code == 404
+
+
+def test_deleted_application_can_be_restored(emu: EmulatorServer) -> None:
+    # lifecycle.md "Offboarding": a deleted app stays restorable under deletedItems.
+    with graph(emu, delegated_token(emu)) as g:
+        assert g.delete(f"/applications/{OBJECT_ID}").status_code == 204
+        assert g.get(f"/applications/{OBJECT_ID}").status_code == 404
+        restored = g.post(f"/directory/deletedItems/{OBJECT_ID}/restore")
+        assert restored.status_code == 200, restored.text
+        body = restored.json()
+        assert body["@odata.type"] == "#microsoft.graph.application"
+        assert body["id"] == OBJECT_ID and body["appId"] == APP_ID
+        assert g.get(f"/applications(appId='{APP_ID}')").status_code == 200
+        assert g.get("/directory/deletedItems/microsoft.graph.application").json()["value"] == []
+        assert g.post(f"/directory/deletedItems/{OBJECT_ID}/restore").status_code == 404
+
+
+def test_deleted_application_is_gone_after_30_days(start_emulator: StartEmulator) -> None:
+    # lifecycle.md "Offboarding": restorable for 30 days, then gone for good.
+    clock = FakeClock(1_800_000_000.0)
+    emu = start_emulator(scenario(), clock=clock)
+    with graph(emu, delegated_token(emu)) as g:
+        assert g.delete(f"/applications/{OBJECT_ID}").status_code == 204
+    clock.advance(29 * 86400)
+    with graph(emu, delegated_token(emu)) as g:  # tokens last an hour: a new one
+        assert g.get(f"/directory/deletedItems/{OBJECT_ID}").status_code == 200
+    clock.advance(2 * 86400)
+    with graph(emu, delegated_token(emu)) as g:
+        assert g.get(f"/directory/deletedItems/{OBJECT_ID}").status_code == 404
+        assert g.post(f"/directory/deletedItems/{OBJECT_ID}/restore").status_code == 404

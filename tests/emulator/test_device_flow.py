@@ -16,8 +16,8 @@ CLIENT = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
 
 def _start(emu: EmulatorServer, tenant: str = "organizations") -> dict[str, Any]:
     with client(emu) as http:
-        response = http.post(f"/{tenant}/oauth2/v2.0/devicecode",
-                             data={"client_id": CLIENT, "scope": "User.Read offline_access"})
+        response = http.post(f"/{tenant}/oauth2/v2.0/devicecode", data={
+            "client_id": CLIENT, "scope": "User.Read offline_access openid profile"})
     assert response.status_code == 200, response.text
     data: dict[str, Any] = response.json()
     return data

@@ -38,6 +38,15 @@ _DNS = re.compile(r"^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z0-9-]{2,63}$", re.I)
 _CLOUD_INSTANCE = {"global": "microsoftonline.com", "usgov": "microsoftonline.us",
                    "usgovdod": "microsoftonline.us", "china": "partner.microsoftonline.cn"}
 _SUB_SCOPE = {"usgov": "DODCON", "usgovdod": "DOD"}
+#: The login servers of each cloud, as instance discovery names them (identity.md §3). A
+#: client assertion's ``aud`` is the token endpoint on one of these, or on this emulator.
+LOGIN_HOSTS = {
+    "global": ("login.microsoftonline.com", "login.windows.net", "login.microsoft.com",
+               "sts.windows.net"),
+    "usgov": ("login.microsoftonline.us", "login.usgovcloudapi.net"),
+    "usgovdod": ("login.microsoftonline.us", "login.usgovcloudapi.net"),
+    "china": ("login.partner.microsoftonline.cn", "login.chinacloudapi.cn"),
+}
 
 
 async def read_form(request: Request) -> dict[str, str]:
@@ -136,6 +145,13 @@ class Authority:
         segments = [s for s in parts.path.split("/") if s]
         tenant = segments[0] if segments else "common"
         host_here = urlsplit(self.core.host).netloc
+        known = {h for hosts in LOGIN_HOSTS.values() for h in hosts}
+        if endpoint and (parts.netloc.lower() != host_here.lower()
+                         and (parts.hostname or "").lower() not in known):
+            # identity.md §3: an unknown host is ``invalid_instance`` (what makes MSAL's
+            # authority validation refuse a mistyped or foreign authority).
+            return self.core.entra_error(request, 400, "invalid_instance", 50049,
+                                         "Unknown or invalid instance.")
         return JSONResponse({
             "tenant_discovery_endpoint":
                 f"{self.core.host}/{tenant}/v2.0/.well-known/openid-configuration",
@@ -258,6 +274,10 @@ class Authority:
             return problem
         form = await read_form(request)
         grant = form.get("grant_type", "")
+        if not grant:
+            return self.core.entra_error(
+                request, 400, "invalid_request", 900144,
+                "The request body must contain the following parameter: 'grant_type'.")
         if grant == DEVICE_GRANT:
             return self._device_token(request, form)
         if grant == "client_credentials":
@@ -317,7 +337,8 @@ class Authority:
             assert flow.user is not None
             flow.status = "redeemed"
             user = flow.user
-        return self._delegated_tokens(request, user, flow.client_id, flow.scopes)
+        return self._delegated_tokens(request, user, flow.client_id, flow.scopes,
+                                      client_info_requested=form.get("client_info") == "1")
 
     def _default_admin(self) -> str | None:
         for tenant in self.core.directory.tenants.values():
@@ -352,7 +373,11 @@ class Authority:
         return resource, values
 
     def _delegated_tokens(self, request: Request, user: User, client_id: str,
-                          scopes: list[str]) -> Response:
+                          scopes: list[str], *, client_info_requested: bool,
+                          refresh_grant: bool = False) -> Response:
+        """The success answer (identity.md §1 "Success"): ``refresh_token`` when
+        ``offline_access`` was requested (a refresh grant always rolls it), ``id_token`` when
+        ``openid`` was, ``client_info`` when the request carried ``client_info=1``."""
         core = self.core
         tenant = core.directory.tenants[user.tenant_id]
         resource, values = self._split_scopes(scopes)
@@ -375,19 +400,24 @@ class Authority:
             "exp": now + lifetime, "name": user.display_name, "oid": user.id,
             "preferred_username": user.upn, "sub": user.id, "tid": tenant.id, "ver": "2.0",
         })
-        refresh = core.directory.new_secret(64)
-        with core.directory.lock:
-            core.directory.refresh_tokens[refresh] = (user.tenant_id, user.id, client_id)
-        return JSONResponse({
+        oidc = [s for s in ("openid", "profile", "email", "offline_access") if s in scopes]
+        answer: dict[str, Any] = {
             "token_type": "Bearer",
-            "scope": " ".join([*values, "openid", "profile", "offline_access"]),
+            "scope": " ".join([*values, *oidc]),
             "expires_in": lifetime,
             "ext_expires_in": lifetime,
             "access_token": access,
-            "refresh_token": refresh,
-            "id_token": id_token,
-            "client_info": client_info(user.id, tenant.id),
-        })
+        }
+        if "offline_access" in scopes or refresh_grant:
+            refresh = core.directory.new_secret(64)
+            with core.directory.lock:
+                core.directory.refresh_tokens[refresh] = (user.tenant_id, user.id, client_id)
+            answer["refresh_token"] = refresh
+        if "openid" in scopes:
+            answer["id_token"] = id_token
+        if client_info_requested:
+            answer["client_info"] = client_info(user.id, tenant.id)
+        return JSONResponse(answer)
 
     def _refresh(self, request: Request, form: dict[str, str]) -> Response:
         entry = self.core.directory.refresh_tokens.get(form.get("refresh_token", ""))
@@ -397,7 +427,9 @@ class Authority:
                 "Invalid request. Request is malformed or invalid.")
         tenant_id, user_id, client_id = entry
         user = self.core.directory.tenants[tenant_id].users[user_id]
-        return self._delegated_tokens(request, user, client_id, form.get("scope", "").split())
+        return self._delegated_tokens(request, user, client_id, form.get("scope", "").split(),
+                                      client_info_requested=form.get("client_info") == "1",
+                                      refresh_grant=True)
 
     def _app_not_found(self, request: Request, app_id: str, tenant: str) -> Response:
         return self.core.entra_error(
@@ -443,6 +475,13 @@ class Authority:
                     "https://go.microsoft.com/fwlink/?linkid=2225119")
             keys = [k for k in app.key_credentials if directory.visible(k, now)]
         assertion = form.get("client_assertion", "")
+        if not assertion and form.get("client_secret"):
+            # The emulator's apps carry certificates only: any secret is a wrong one.
+            return core.entra_error(
+                request, 401, "invalid_client", 7000215,
+                "Invalid client secret provided. Ensure the secret being sent in the request is "
+                "the client secret value, not the client secret ID, for a secret added to app "
+                f"'{client_id}'.")
         if not assertion or form.get("client_assertion_type") != JWT_BEARER:
             return core.entra_error(
                 request, 401, "invalid_client", 7000218,
@@ -464,6 +503,11 @@ class Authority:
             return core.entra_error(
                 request, 401, "invalid_client", 50027,
                 "Invalid JWT token. The token audience is not the token endpoint of the tenant.")
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not jti.strip():
+            return core.entra_error(
+                request, 401, "invalid_client", 50027,
+                "Invalid JWT token. The client assertion has no 'jti' (JWT ID) claim.")
         time_problem = self._time_problem(claims, now)
         if time_problem:
             return core.entra_error(request, 401, "invalid_client", 700024, time_problem)
@@ -521,7 +565,17 @@ class Authority:
                              "access_token": core.sign(token_claims)})
 
     def _audience_ok(self, aud: str, tenant: Tenant) -> bool:
+        """``aud`` is the token endpoint of the tenant on its cloud's login server (or on
+        this emulator): identity.md §2, and Microsoft's "certificate credentials" page,
+        which names the login server as the recipient."""
         parts = urlsplit(aud)
+        here = urlsplit(self.core.host)
+        hosts = LOGIN_HOSTS.get(tenant.spec.cloud, LOGIN_HOSTS["global"])
+        on_login_server = (parts.scheme == "https" and parts.port is None
+                           and (parts.hostname or "").lower() in hosts)
+        on_emulator = (parts.scheme, parts.netloc.lower()) == (here.scheme, here.netloc.lower())
+        if not (on_login_server or on_emulator) or parts.query or parts.fragment:
+            return False
         segments = [s for s in parts.path.split("/") if s]
         if len(segments) < 3 or segments[1] != "oauth2" or segments[-1] != "token":
             return False

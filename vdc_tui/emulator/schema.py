@@ -79,6 +79,14 @@ def _properties(name: str) -> tuple[dict[str, Any], set[str]]:
     return props, navigation
 
 
+def property_names(type_name: str, *, navigation: bool = True) -> frozenset[str]:
+    """Names a query option may use on a type of the extract (its properties, inherited ones
+    included, and with ``navigation`` its navigation properties); empty when the type is
+    not in the extract."""
+    props, links = _properties(_short(type_name))
+    return frozenset(props) | (frozenset(links) if navigation else frozenset())
+
+
 def _derives_from(name: str, ancestor: str) -> bool:
     current: str | None = name
     while current:

@@ -13,7 +13,6 @@ import socket
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -73,16 +72,15 @@ class FaultMiddleware:
         status_box: list[int] = []
         canned: Response | None = None
         if signin == "unavailable":
-            canned = _temporarily_unavailable(faults.retry_after)
+            canned = self._error(scope, 503, "ServiceNotAvailable", "")
         elif counters.hit("unavailable", faults.unavailable_every, faults.unavailable_path,
                           path):
-            canned = self._error(path, 503, "ServiceNotAvailable",
+            canned = self._error(scope, 503, "ServiceNotAvailable",
                                  "The service is temporarily unavailable. Please retry after a "
-                                 "few seconds.", "temporarily_unavailable")
+                                 "few seconds.")
         elif path != "/v1.0/$batch" and counters.hit(
                 "throttle", faults.throttle_every, faults.throttle_path, path):
-            canned = self._error(path, 429, "TooManyRequests", "Too many requests.",
-                                 "temporarily_unavailable")
+            canned = self._error(scope, 429, "TooManyRequests", "Too many requests.")
         elif counters.hit("garbage", faults.garbage_every, faults.garbage_path, path):
             canned = _garbage(faults.garbage_kind)
 
@@ -102,14 +100,22 @@ class FaultMiddleware:
         finally:
             core.log(method, path, status_box[0] if status_box else 0)
 
-    def _error(self, path: str, status: int, code: str, message: str,
-               entra_error: str) -> Response:
+    def _error(self, scope: Scope, status: int, code: str, message: str) -> Response:
+        """A 429 or 503 with ``Retry-After`` (identity.md §5 "Throttling"), in the shape of
+        the part asked: Graph's error (echoing ``client-request-id``), or Entra's transient
+        error (``temporarily_unavailable``, AADSTS90033, trace and correlation ids, the
+        emulator's clock; identity.md §1 "Entra error JSON")."""
         headers = {"Retry-After": str(self.core.faults.retry_after)}
-        if path.startswith("/v1.0/"):
-            result = self.core.graph_error(status, code, message, headers=headers)
+        request = Request(scope)
+        if scope["path"].startswith("/v1.0/"):
+            result = self.core.graph_error(
+                status, code, message, headers=headers,
+                client_request_id=request.headers.get("client-request-id"))
             return JSONResponse(result.body, status_code=status, headers=result.headers)
-        return JSONResponse({"error": entra_error, "error_description": message,
-                             "error_codes": []}, status_code=status, headers=headers)
+        response = self.core.entra_error(request, status, "temporarily_unavailable", 90033,
+                                         "A transient error has occurred. Please try again.")
+        response.headers.update(headers)
+        return response
 
     async def _signin_fault(self, path: str, receive: Receive) -> str:
         """The ``signin_fault`` this request gets (``""`` for none); see SCENARIOS.md."""
@@ -165,20 +171,6 @@ def _signin_target(path: str, body: bytes) -> str:
     if grant == "client_credentials":
         return "app_token"
     return ""
-
-
-def _temporarily_unavailable(retry_after: int) -> Response:
-    """Entra's transient-error answer: 503, ``temporarily_unavailable``, AADSTS90033."""
-    trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
-    stamp = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime())
-    return JSONResponse(
-        {"error": "temporarily_unavailable",
-         "error_description": "AADSTS90033: A transient error has occurred. Please try "
-                              f"again.\r\nTrace ID: {trace}\r\nCorrelation ID: "
-                              f"{correlation}\r\nTimestamp: {stamp}",
-         "error_codes": [90033], "timestamp": stamp, "trace_id": trace,
-         "correlation_id": correlation},
-        status_code=503, headers={"Retry-After": str(retry_after)})
 
 
 async def _peek(receive: Receive) -> bytes:

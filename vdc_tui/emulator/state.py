@@ -29,7 +29,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
-from ..connect.clouds import CLOUDS
 from .grouped import Grouped
 from .scenario import (
     DIRECTORY_ROLES,
@@ -438,12 +437,11 @@ class Directory:
                 self._load_principal(spec, s, now)
 
     def _add_resource_principal(self, tenant: Tenant, res: dict[str, Any]) -> None:
-        cloud = CLOUDS.get(tenant.spec.cloud, CLOUDS["global"])
         names = [res["app_id"]]
-        if res["key"] == "graph":
-            names += [cloud.graph_url, cloud.graph_url + "/"]
-        elif res["key"] == "exchange":
-            names += [cloud.exchange_resource, cloud.exchange_resource + "/"]
+        uris = res.get("identifier_uris") or {}
+        uri = uris.get(tenant.spec.cloud) or uris.get("global")
+        if uri:  # the emulator's own data, never the client's cloud table
+            names += [uri, uri + "/"]
         elif res["key"] == "sharepoint" and tenant.spec.sharepoint:
             names += [f"https://{tenant.spec.sharepoint}", f"https://{tenant.spec.sharepoint}/"]
         microsoft_tenant = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"  # Microsoft Services

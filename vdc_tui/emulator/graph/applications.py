@@ -107,6 +107,9 @@ class ApplicationHandlers(Handlers):
         app = self._app(call, match)
         if app is None:
             return self._not_found(call, match.group(1) or match.group(2))
+        problem = self._select_problem(call, "application")
+        if problem is not None:
+            return problem
         with_keys = "keyCredentials" in call.query.get("$select", "")
         return self._ok(200, {"@odata.context": self._context("applications/$entity"),
                               **self._select(call, app.to_graph(with_keys=with_keys))})

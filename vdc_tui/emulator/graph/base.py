@@ -19,6 +19,13 @@ from . import odata
 #: An object id in a path, and the ``(appId='…')`` alternate key.
 ID = r"([0-9A-Za-z-]+)"
 ALT = r"\(appId='([^']*)'\)"
+#: The item type of a collection (by its context), for checking ``$select``.
+ENTITY_OF = {
+    "applications": "application",
+    "servicePrincipals": "servicePrincipal",
+    "appRoleAssignments": "appRoleAssignment",
+    "roleManagement/directory/roleAssignments": "unifiedRoleAssignment",
+}
 
 
 @dataclass
@@ -101,10 +108,14 @@ class Handlers:
     def _collection(self, call: GraphCall, items: list[dict[str, Any]],
                     context: str) -> GraphResult:
         return odata.collection(self.core, call.path, call.query, call.client_request_id,
-                                items, self._context(context))
+                                items, self._context(context), ENTITY_OF.get(context))
 
     def _select(self, call: GraphCall, item: dict[str, Any]) -> dict[str, Any]:
         return odata.select(call.query, item)
+
+    def _select_problem(self, call: GraphCall, entity: str) -> GraphResult | None:
+        """The 400 for a ``$select`` of a property ``entity`` does not have, or ``None``."""
+        return odata.select_problem(self.core, call.query, call.client_request_id, entity)
 
     # -- lookups ---------------------------------------------------------------------------
     def _visible(self, obj: Any) -> bool:

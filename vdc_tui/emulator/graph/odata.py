@@ -9,14 +9,22 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ..core import EmulatorCore, GraphResult
+from ..schema import property_names
 
 PAGE_SIZE = 100
+#: The largest ``$top`` of directory collections (Graph's paging page: 1 to 999).
+MAX_PAGE_SIZE = 999
 
 
 def collection(core: EmulatorCore, path: str, query: dict[str, str], crid: str | None,
-               items: list[dict[str, Any]], context: str) -> GraphResult:
-    """A collection answer: filtered, selected, one page of it and the next link."""
-    filtered = filter_items(core, query, crid, items)
+               items: list[dict[str, Any]], context: str,
+               entity: str | None = None) -> GraphResult:
+    """A collection answer: filtered, selected, one page of it and the next link
+    (``entity``: the item type, whose properties ``$select`` may name)."""
+    problem = select_problem(core, query, crid, entity)
+    if problem is not None:
+        return problem
+    filtered = filter_items(core, query, crid, items, entity)
     if isinstance(filtered, GraphResult):
         return filtered
     items = [select(query, i) for i in filtered]
@@ -26,7 +34,10 @@ def collection(core: EmulatorCore, path: str, query: dict[str, str], crid: str |
     except ValueError:
         return core.graph_error(400, "Request_BadRequest", "Invalid $top or $skiptoken.",
                                 client_request_id=crid)
-    top = max(1, min(top, 999))
+    if not 1 <= top <= MAX_PAGE_SIZE:  # Graph refuses, it does not clamp
+        return core.graph_error(400, "Request_BadRequest",
+                                f"Invalid page size specified: '{top}'. Must be between 1 and "
+                                f"{MAX_PAGE_SIZE} inclusive.", client_request_id=crid)
     page = items[skip: skip + top]
     body: dict[str, Any] = {"@odata.context": context, "value": page}
     if skip + top < len(items):
@@ -37,22 +48,51 @@ def collection(core: EmulatorCore, path: str, query: dict[str, str], crid: str |
 
 
 def select(query: dict[str, str], item: dict[str, Any]) -> dict[str, Any]:
-    """``item`` reduced to ``$select`` (with ``id`` and ``@odata.type``)."""
+    """``item`` reduced to ``$select`` and its OData annotations. Graph returns only what
+    was selected: ``id`` too must be asked for (a client reading an unselected ``id`` gets
+    nothing from Graph)."""
     wanted_text = query.get("$select")
     if not wanted_text:
         return item
-    wanted = {s.strip() for s in wanted_text.split(",")} | {"id", "@odata.type"}
-    return {k: v for k, v in item.items() if k in wanted}
+    wanted = {s.strip() for s in wanted_text.split(",")}
+    if "*" in wanted:
+        return item
+    return {k: v for k, v in item.items() if k in wanted or k.startswith("@odata.")}
+
+
+def select_problem(core: EmulatorCore, query: dict[str, str], crid: str | None,
+                   entity: str | None) -> GraphResult | None:
+    """Graph's 400 for a ``$select`` naming a property ``entity`` does not have (only for
+    the types of the schema extract; ``None`` otherwise)."""
+    text = query.get("$select")
+    names = property_names(entity) if text and entity else frozenset()
+    if not names:
+        return None
+    for name in (s.strip() for s in (text or "").split(",")):
+        if name != "*" and name not in names:
+            return core.graph_error(
+                400, "BadRequest", "Parsing OData Select and Expand failed: Could not find a "
+                f"property named '{name}' on type 'microsoft.graph.{entity}'.",
+                client_request_id=crid)
+    return None
 
 
 def filter_items(core: EmulatorCore, query: dict[str, str], crid: str | None,
-                 items: list[dict[str, Any]]) -> list[dict[str, Any]] | GraphResult:
-    """The items that pass ``$filter`` (clauses joined by ``and``), or Graph's 400."""
+                 items: list[dict[str, Any]],
+                 entity: str | None = None) -> list[dict[str, Any]] | GraphResult:
+    """The items that pass ``$filter`` (clauses joined by ``and``), or Graph's 400 (also
+    for a property ``entity`` does not have: Graph does not answer an empty page)."""
     text = query.get("$filter")
     if not text:
         return items
+    names = property_names(entity, navigation=False) if entity else frozenset()
     tests: list[Callable[[dict[str, Any]], bool]] = []
     for clause in re.split(r"\s+and\s+", text.strip()):
+        prop = re.match(r"\s*(?:startswith\(\s*)?(\w+)", clause)
+        if names and prop and prop.group(1) not in names:
+            return core.graph_error(
+                400, "BadRequest", f"Could not find a property named '{prop.group(1)}' on "
+                f"type 'microsoft.graph.{entity}'.", client_request_id=crid)
         test = filter_clause(clause.strip())
         if test is None:
             return core.graph_error(400, "Request_UnsupportedQuery", "Unsupported Query.",

@@ -70,6 +70,9 @@ class PrincipalHandlers(Handlers):
         sp = self._sp(call, match.group(1), match.group(2))
         if sp is None:
             return self._not_found(call, match.group(1) or match.group(2))
+        problem = self._select_problem(call, "servicePrincipal")
+        if problem is not None:
+            return problem
         return self._ok(200, {"@odata.context": self._context("servicePrincipals/$entity"),
                               **self._select(call, sp.to_graph())})
 
