@@ -3,14 +3,14 @@
 Shapes and codes follow research/identity.md §1–3; choices where Entra is undocumented are
 listed at the end of SCENARIOS.md.
 
-Why one file of ~610 lines: discovery, the device-code flow and the token endpoint's grants
-are one protocol (the token endpoint redeems what the device flow issued, under the
-discovery's issuer); the device-login page is their only user interface.
+Discovery, the device-code flow and the token endpoint's grants live together: they are one
+protocol (the token endpoint redeems what the device flow issued, under the discovery's
+issuer), and the device-login page is their only user interface. The checks of a
+certificate's client assertion are in :mod:`.client_assertion`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import re
 import uuid
@@ -21,14 +21,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from . import jws
+from .client_assertion import LOGIN_HOSTS, check_client_assertion
 from .core import EmulatorCore, client_info
-from .pki import b64url_decode
 from .scenario import GLOBAL_ADMINISTRATOR
 from .state import DeviceFlow, Tenant, User
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MULTI_TENANT = ("common", "organizations")
 OIDC_SCOPES = frozenset({"openid", "profile", "offline_access", "email"})
 #: Role template every member user carries in ``wids`` (Entra's "default user" role).
@@ -38,25 +36,12 @@ _DNS = re.compile(r"^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z0-9-]{2,63}$", re.I)
 _CLOUD_INSTANCE = {"global": "microsoftonline.com", "usgov": "microsoftonline.us",
                    "usgovdod": "microsoftonline.us", "china": "partner.microsoftonline.cn"}
 _SUB_SCOPE = {"usgov": "DODCON", "usgovdod": "DOD"}
-#: The login servers of each cloud, as instance discovery names them (identity.md §3). A
-#: client assertion's ``aud`` is the token endpoint on one of these, or on this emulator.
-LOGIN_HOSTS = {
-    "global": ("login.microsoftonline.com", "login.windows.net", "login.microsoft.com",
-               "sts.windows.net"),
-    "usgov": ("login.microsoftonline.us", "login.usgovcloudapi.net"),
-    "usgovdod": ("login.microsoftonline.us", "login.usgovcloudapi.net"),
-    "china": ("login.partner.microsoftonline.cn", "login.chinacloudapi.cn"),
-}
 
 
 async def read_form(request: Request) -> dict[str, str]:
     """A urlencoded form body as a dict (first value of each key)."""
     body = (await request.body()).decode("utf-8", "replace")
     return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
-
-
-def _fmt_time(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
 
 
 class Authority:
@@ -474,69 +459,9 @@ class Authority:
                     f"tenant {tenant.id}. See instructions here: "
                     "https://go.microsoft.com/fwlink/?linkid=2225119")
             keys = [k for k in app.key_credentials if directory.visible(k, now)]
-        assertion = form.get("client_assertion", "")
-        if not assertion and form.get("client_secret"):
-            # The emulator's apps carry certificates only: any secret is a wrong one.
-            return core.entra_error(
-                request, 401, "invalid_client", 7000215,
-                "Invalid client secret provided. Ensure the secret being sent in the request is "
-                "the client secret value, not the client secret ID, for a secret added to app "
-                f"'{client_id}'.")
-        if not assertion or form.get("client_assertion_type") != JWT_BEARER:
-            return core.entra_error(
-                request, 401, "invalid_client", 7000218,
-                "The request body must contain the following parameter: 'client_assertion' or "
-                "'client_secret'.")
-        try:
-            parsed = jws.parse(assertion)
-        except jws.MalformedJwt:
-            return core.entra_error(request, 401, "invalid_client", 50027,
-                                    "JWT token is invalid or malformed.")
-        claims = parsed.claims
-        if claims.get("iss") != client_id or claims.get("sub") != client_id:
-            return core.entra_error(
-                request, 401, "invalid_client", 700021,
-                "Client assertion application identifier doesn't match 'client_id' parameter. "
-                "Review the documentation at "
-                "https://learn.microsoft.com/entra/identity-platform/certificate-credentials .")
-        if not self._audience_ok(str(claims.get("aud", "")), tenant):
-            return core.entra_error(
-                request, 401, "invalid_client", 50027,
-                "Invalid JWT token. The token audience is not the token endpoint of the tenant.")
-        jti = claims.get("jti")
-        if not isinstance(jti, str) or not jti.strip():
-            return core.entra_error(
-                request, 401, "invalid_client", 50027,
-                "Invalid JWT token. The client assertion has no 'jti' (JWT ID) claim.")
-        time_problem = self._time_problem(claims, now)
-        if time_problem:
-            return core.entra_error(request, 401, "invalid_client", 700024, time_problem)
-        key, thumb = self._find_key(parsed.header, keys)
-        if key is None:
-            return core.entra_error(
-                request, 401, "invalid_client", 700027,
-                "Client assertion contains an invalid signature. [Reason - The key was not "
-                f"found., Thumbprint of key used by client: '{thumb}', Please visit the Azure "
-                "Portal, Graph Explorer or directly use MS Graph to see configured keys for app "
-                f"Id '{client_id}'. Review the documentation at "
-                "https://learn.microsoft.com/graph/api/application-addkey .]")
-        if not key.start <= now <= key.end:
-            fmt = "%m/%d/%Y %H:%M:%S"
-            start = dt.datetime.fromtimestamp(key.start, dt.UTC).strftime(fmt)
-            end = dt.datetime.fromtimestamp(key.end, dt.UTC).strftime(fmt)
-            return core.entra_error(
-                request, 401, "invalid_client", 700027,
-                "Client assertion contains an invalid signature. [Reason - The key used is "
-                f"expired., Thumbprint of key used by client: '{thumb}', Found key "
-                f"'Start={start}, End={end}', Please visit the Azure Portal, Graph Explorer or "
-                f"directly use MS Graph to see configured keys for app Id '{client_id}'.]")
-        public_key = key.public_key
-        if public_key is None or not jws.verify(parsed, public_key):
-            return core.entra_error(
-                request, 401, "invalid_client", 700027,
-                "Client assertion contains an invalid signature. [Reason - The provided "
-                f"signature value did not match the expected signature value., Thumbprint of "
-                f"key used by client: '{thumb}', Found key 'Start=..., End=...']")
+        refused = check_client_assertion(core, request, tenant, client_id, form, keys, now)
+        if refused is not None:
+            return refused
         resource_uri = scope[: -len("/.default")]
         resource = self._resource_for(tenant, resource_uri)
         if resource is None:
@@ -563,63 +488,6 @@ class Authority:
         return JSONResponse({"token_type": "Bearer", "expires_in": lifetime,
                              "ext_expires_in": lifetime,
                              "access_token": core.sign(token_claims)})
-
-    def _audience_ok(self, aud: str, tenant: Tenant) -> bool:
-        """``aud`` is the token endpoint of the tenant on its cloud's login server (or on
-        this emulator): identity.md §2, and Microsoft's "certificate credentials" page,
-        which names the login server as the recipient."""
-        parts = urlsplit(aud)
-        here = urlsplit(self.core.host)
-        hosts = LOGIN_HOSTS.get(tenant.spec.cloud, LOGIN_HOSTS["global"])
-        on_login_server = (parts.scheme == "https" and parts.port is None
-                           and (parts.hostname or "").lower() in hosts)
-        on_emulator = (parts.scheme, parts.netloc.lower()) == (here.scheme, here.netloc.lower())
-        if not (on_login_server or on_emulator) or parts.query or parts.fragment:
-            return False
-        segments = [s for s in parts.path.split("/") if s]
-        if len(segments) < 3 or segments[1] != "oauth2" or segments[-1] != "token":
-            return False
-        if segments[2:] not in (["token"], ["v2.0", "token"]):
-            return False
-        names = {tenant.id.lower(), *(d.lower() for d in tenant.spec.domains)}
-        return segments[0].lower() in names
-
-    def _time_problem(self, claims: dict[str, Any], now: float) -> str | None:
-        skew = float(self.core.faults.assertion_skew)
-
-        def number(key: str) -> float | None:
-            value = claims.get(key)
-            return float(value) if isinstance(value, int | float) and not isinstance(
-                value, bool) else None
-
-        exp, nbf, iat = number("exp"), number("nbf"), number("iat")
-        start = nbf if nbf is not None else 0.0
-        bad = (exp is None or exp + skew < now or (nbf is not None and nbf - skew > now)
-               or (iat is not None and iat - skew > now))
-        if not bad:
-            return None
-        expiry = _fmt_time(exp) if exp is not None else "(none)"
-        return (f"Client assertion is not within its valid time range. Current time: "
-                f"{_fmt_time(now)}, assertion valid from {_fmt_time(start)}, expiry time of "
-                f"assertion {expiry}. Review the documentation at "
-                "https://learn.microsoft.com/entra/identity-platform/certificate-credentials .")
-
-    @staticmethod
-    def _find_key(header: dict[str, Any], keys: list[Any]) -> tuple[Any, str]:
-        """The registered key the assertion's thumbprint names, and that thumbprint as hex."""
-        for name, attr in (("x5t#S256", "sha256"), ("x5t", "sha1")):
-            value = header.get(name)
-            if not isinstance(value, str):
-                continue
-            try:
-                digest = b64url_decode(value)
-            except ValueError:
-                return None, value
-            for key in keys:
-                if getattr(key, attr) == digest:
-                    return key, digest.hex().upper()
-            return None, digest.hex().upper()
-        return None, "(none)"
 
     # -- device login page -----------------------------------------------------------------
     def _page(self, body: str, status: int = 200) -> HTMLResponse:
