@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..connect.errors import InvalidInput
+from .argtypes import ranged
 from .main import (
     DEMO_KEYS_NOTE,
     EPILOG,
@@ -42,34 +43,14 @@ DEFAULT_CONCURRENCY = 32
 DEFAULT_DEADLINE = 60.0
 
 
-def _concurrency(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 256:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to 256")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0-3600]")
-    return value
-
-
-def _days(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}") from None
-    if not 0 <= value <= 3650:
-        raise argparse.ArgumentTypeError("must be between 0 and 3650 days")
-    return value
+_concurrency = ranged(int, lambda v: 1 <= v <= 256,
+                      unreadable="{text} is not a whole number from 1 to 256",
+                      out_of_range="{text} is not a whole number from 1 to 256")
+_seconds = ranged(float, lambda v: 0 < v <= 3600,
+                  unreadable="{text} is not a number of seconds (0-3600]",
+                  out_of_range="{text} is not a number of seconds (0-3600]")
+_days = ranged(float, lambda v: 0 <= v <= 3650, unreadable="not a number of days: {text}",
+               out_of_range="must be between 0 and 3650 days")
 
 
 def add_connections_parser(commands: Any, formatter: type[argparse.HelpFormatter]) -> None:

@@ -37,6 +37,7 @@ from ..connect.service import (
     ConnectSettings,
 )
 from ..settings import DEFAULT_DEMO_PORT, THEMES
+from .argtypes import ranged
 from .output import OutputClosed, Reporter, is_output_closed, quiet_exit
 
 PROG = "vdc-tui"
@@ -111,24 +112,11 @@ def _approve_after(text: str) -> float | None:
     return value
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError("must be between 1 and 65535 (0 = any free port)")
-    return value
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value <= 120:
-        raise argparse.ArgumentTypeError("must be between 0 and 120 seconds")
-    return value
+_port = ranged(int, lambda v: 0 <= v <= 65535, unreadable="not a port number: {text}",
+               out_of_range="must be between 1 and 65535 (0 = any free port)")
+_positive_seconds = ranged(float, lambda v: 0 < v <= 120,
+                           unreadable="not a number of seconds: {text}",
+                           out_of_range="must be between 0 and 120 seconds")
 
 
 def _add_common(parser: argparse.ArgumentParser, *, keys: bool = True) -> None:
