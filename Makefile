@@ -20,8 +20,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# Quitting the demo before the end (Ctrl+Q: exit 130, "cancelled") is not a failure of make.
 demo: $(STAMP)
-	$(BIN)/vdc-tui --demo
+	@$(BIN)/vdc-tui --demo || [ $$? -eq 130 ]
 
 test: $(STAMP) peer-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --maxprocesses 4 $(PYTEST_ARGS)
