@@ -72,12 +72,16 @@ def _days(text: str) -> float:
     return value
 
 
-def add_connections_parser(commands: Any, formatter: type[argparse.HelpFormatter]) -> None:
-    """Register ``connections`` and its actions on the main parser's sub-commands."""
+def add_connections_parser(commands: Any, formatter: type[argparse.HelpFormatter], *,
+                           full: bool = True) -> None:
+    """Register ``connections`` and its actions on the main parser's sub-commands
+    (``full=False``: its name and help only, for a command line that does not use it)."""
     connections = commands.add_parser(
         "connections", help="the fleet dashboard; list, show, check or remove saved "
                             "connection profiles",
         allow_abbrev=False, formatter_class=formatter, epilog=EPILOG)
+    if not full:
+        return
     actions = connections.add_subparsers(dest="action", metavar="ACTION", required=False,
                                          parser_class=_Parser)
     listing = actions.add_parser("list", help="list saved connections", allow_abbrev=False)
