@@ -121,7 +121,7 @@ class VdcBaseApp(App[ReturnT]):
         if isinstance(renderable, CompositorUpdate):
             render = renderable.render_segments
             # Per instance: Textual's own _display still does the rest (the write, sync).
-            renderable.render_segments = (  # type: ignore[method-assign]
+            renderable.render_segments = (
                 lambda console: join_repeated_styles(render(console)))
         super()._display(screen, renderable)
         if (not self._first_frame_shown and isinstance(renderable, LayoutUpdate)

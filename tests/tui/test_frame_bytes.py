@@ -3,6 +3,8 @@ and the dashboard's cells drawn exactly as Rich ``Text`` cells were."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyte
 import pytest
 from rich.console import Console
@@ -46,7 +48,7 @@ def test_repeated_styles_are_joined_and_others_kept() -> None:
     assert join_repeated_styles(kept) == kept
 
 
-def _lines(cell: object, width: int) -> list[list[tuple[str, Style | None]]]:
+def _lines(cell: Any, width: int) -> list[list[tuple[str, Style | None]]]:
     console = Console(width=100, color_system="truecolor", force_terminal=True)
     options = console.options.update_dimensions(width, 1).update(no_wrap=True)
     # As DataTable draws a cell: padded, between its base (with mouse meta) and CSS styles.

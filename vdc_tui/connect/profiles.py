@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidInput, VdcError, scrub
 from .fsutil import PRIVATE_FILE_MODE, atomic_write, ensure_private_dir
+from .home import vdc_home as vdc_home  # where it lived before; still exported here
 from .models import CertificateInfo, ConnectionResult
 from .permissions import load_catalog
 
@@ -57,16 +58,6 @@ _SAFE_TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
 def is_tenant_id(text: str) -> bool:
     """Whether ``text`` can name a tenant's folder (a plain identifier, as GUIDs are)."""
     return bool(_SAFE_TENANT_ID.match(text))
-
-
-def vdc_home() -> Path:
-    """The root folder for profiles and keys: ``$VDC_TUI_HOME`` or the user data folder."""
-    env = os.environ.get("VDC_TUI_HOME", "").strip()
-    if env:
-        return Path(env).expanduser()
-    import platformdirs  # only needed when the variable is not set
-
-    return Path(platformdirs.user_data_path("vdc-tui", appauthor=False))
 
 
 def _now() -> str:
