@@ -28,19 +28,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from .answers import BatchAnswers
 from .clouds import Endpoints, sharepoint_scope
 from .errors import InvalidInput, ServiceUnavailable, VdcError, scrub
 from .fsutil import atomic_write
 from .models import Availability
 from .permissions import GLOBAL_READER_ROLE, PermissionCatalog, load_catalog, roles_in_tokens
-from .services import sharepoint_root_from_principal
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     import httpx
 
+    from .answers import BatchAnswers
     from .certificates import LoadedPfx
     from .identity import AppSignIn, AppToken, IdentityClient
     from .profiles import ProfileEntry, ProfileStore
@@ -401,6 +400,8 @@ class HealthChecker:
         required = self.catalog.required_for(selected)
         needs_sharepoint = any(p.resource.key == "sharepoint" for p in required)
         if needs_sharepoint:
+            from .services import sharepoint_root_from_principal
+
             root = detection.sharepoint_url or sharepoint_root_from_principal(
                 reads.body("sp_sharepoint"), self.endpoints)
             if root is None:
@@ -510,6 +511,9 @@ class HealthChecker:
             return exc
 
     async def _reads(self, token: AppToken, http: httpx.AsyncClient) -> BatchAnswers:
+        # Here, not at the top: the dashboard reads last results (this module) before its
+        # first frame, and a check's answers are only needed once a check runs.
+        from .answers import BatchAnswers
         from .graph import BatchRequest, GraphClient, GraphError
 
         graph = GraphClient(self.endpoints, token.access_token, client=http)
