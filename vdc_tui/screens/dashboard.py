@@ -74,8 +74,10 @@ COLUMNS = (
     ("missing", "Miss"),
     ("checked", "Checked"),
 )
-#: Column widths at 80 columns; tenant and domain share what a wider terminal adds.
-BASE_WIDTHS = {"health": 11, "tenant": 15, "domain": 15, "mode": 6, "days": 4, "missing": 4,
+#: Column widths at 80 columns; tenant and domain share what a wider terminal adds. At 80
+#: the tenant's name gets more than its domain: a domain's first characters tell tenants
+#: apart (the rest is mostly ``.onmicrosoft.com``), a name cut at 15 often did not.
+BASE_WIDTHS = {"health": 11, "tenant": 19, "domain": 11, "mode": 6, "days": 4, "missing": 4,
                "checked": 7}
 #: Columns of the table's own frame: body padding, cell padding, scroll bar.
 _FRAME = 2 + 2 * len(COLUMNS) + 2
@@ -280,6 +282,10 @@ class DashboardScreen(WizardScreen[str | None]):
     def _widths(total: int) -> dict[str, int]:
         widths = dict(BASE_WIDTHS)
         extra = max(0, total - _FRAME - sum(widths.values()))
+        # The domain catches up with the name first (from 88 columns both are as wide).
+        catch_up = min(extra, widths["tenant"] - widths["domain"])
+        widths["domain"] += catch_up
+        extra -= catch_up
         widths["tenant"] += extra - extra // 2
         widths["domain"] += extra // 2
         return widths
