@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 from .clouds import Endpoints, sharepoint_scope
 from .errors import InvalidInput, ServiceUnavailable, VdcError, scrub
 from .fsutil import atomic_write
-from .models import Availability
 from .permissions import GLOBAL_READER_ROLE, PermissionCatalog, load_catalog, roles_in_tokens
 
 if TYPE_CHECKING:
@@ -552,6 +551,8 @@ class HealthChecker:
     def _services(
         self, services: tuple[Any, ...], selected: frozenset[str], tid: str, mode: str | None
     ) -> Check:
+        from .models import Availability  # with a check, not the last results (first frame)
+
         lapsed = [s for s in services
                   if s.service in selected and s.availability is Availability.NOT_LICENSED]
         unknown = [s for s in services

@@ -33,12 +33,12 @@ from typing import TYPE_CHECKING, Any
 from .errors import InvalidInput, VdcError, scrub
 from .fsutil import PRIVATE_FILE_MODE, atomic_write, ensure_private_dir
 from .home import vdc_home as vdc_home  # where it lived before; still exported here
-from .models import CertificateInfo, ConnectionResult
 from .permissions import load_catalog
 
 if TYPE_CHECKING:
     from .certificates import LoadedPfx
     from .keystore import Passphrase, PassphraseProvider
+    from .models import CertificateInfo, ConnectionResult
 
 #: Version of the ``profile.json`` layout; bump it when a field changes meaning.
 SCHEMA_VERSION = 1
