@@ -24,7 +24,6 @@ from textual.reactive import reactive
 from .backend import Backend
 from .base_app import VdcBaseApp, global_bindings
 from .connect.errors import EXIT_CANCELLED, VdcError, scrub
-from .connect.models import ConnectionResult
 from .connect.service import ConnectionService
 from .settings import AppSettings
 from .theme import VDC_THEME
@@ -32,6 +31,8 @@ from .widgets.countdown import utc_now
 
 if TYPE_CHECKING:
     from textual.driver import Driver
+
+    from .connect.models import ConnectionResult
 
     # Only the mode screen is needed for the first frame; every other step is imported
     # where it is first pushed, so start-up does not pay for the QR code, the file picker
@@ -289,6 +290,8 @@ class VdcApp(VdcBaseApp[Path | None]):
                                  services=self.settings.connect.services)
                 )
                 outcome = manual
+            from .connect.models import ConnectionResult
+
             if isinstance(outcome, ConnectionResult):
                 return outcome
             if outcome == "manual":

@@ -5,11 +5,12 @@ the global keys and how keys are named on screen."""
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import work
-from textual._compositor import LayoutUpdate
+from textual._compositor import CompositorUpdate, LayoutUpdate
 from textual.app import App
 from textual.binding import Binding, BindingType
 
@@ -23,6 +24,25 @@ if TYPE_CHECKING:
     from .screens.base import WizardScreen
 
 ReturnT = TypeVar("ReturnT")
+
+#: A run of one style that starts from a clean state (at the start, after a reset or after a
+#: cursor move: Textual ends every styled segment with a reset), followed at once by a reset
+#: and the same style again. Textual writes every segment as ``ESC[<style>m text ESC[0m``, so
+#: a table row repeats its style once per cell.
+_REPEATED_STYLE = re.compile(
+    r"((?:^|\x1b\[0m|\x1b\[\d+;\d+H)\x1b\[([0-9;]+)m[^\x1b]*)\x1b\[0m\x1b\[\2m")
+
+
+def join_repeated_styles(sequence: str) -> str:
+    """``sequence`` without the reset and repeat between two runs of the same style: the
+    same screen in fewer bytes (the dashboard's first frame: 16.5 -> 11.3 kB), which the
+    terminal, or an SSH link, reads faster."""
+    while True:
+        joined = _REPEATED_STYLE.sub(r"\1", sequence)
+        if len(joined) == len(sequence):
+            return joined
+        sequence = joined
+
 
 #: Seconds after which work waiting for the first frame runs anyway (a frame that never
 #: reaches the terminal, or a Textual whose display path changed): late, never lost.
@@ -97,7 +117,12 @@ class VdcBaseApp(App[ReturnT]):
     def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
         """Textual's display of an update; the first whole frame written (not the one a
         starting app composes during its batched mount, which Textual drops) releases the
-        work that waited for it."""
+        work that waited for it. Every update is written with repeated styles joined."""
+        if isinstance(renderable, CompositorUpdate):
+            render = renderable.render_segments
+            # Per instance: Textual's own _display still does the rest (the write, sync).
+            renderable.render_segments = (
+                lambda console: join_repeated_styles(render(console)))
         super()._display(screen, renderable)
         if (not self._first_frame_shown and isinstance(renderable, LayoutUpdate)
                 and not self._batch_count and self._running):

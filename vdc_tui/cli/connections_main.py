@@ -53,12 +53,16 @@ _days = ranged(float, lambda v: 0 <= v <= 3650, unreadable="not a number of days
                out_of_range="must be between 0 and 3650 days")
 
 
-def add_connections_parser(commands: Any, formatter: type[argparse.HelpFormatter]) -> None:
-    """Register ``connections`` and its actions on the main parser's sub-commands."""
+def add_connections_parser(commands: Any, formatter: type[argparse.HelpFormatter], *,
+                           full: bool = True) -> None:
+    """Register ``connections`` and its actions on the main parser's sub-commands
+    (``full=False``: its name and help only, for a command line that does not use it)."""
     connections = commands.add_parser(
         "connections", help="the fleet dashboard; list, show, check or remove saved "
                             "connection profiles",
         allow_abbrev=False, formatter_class=formatter, epilog=EPILOG)
+    if not full:
+        return
     actions = connections.add_subparsers(dest="action", metavar="ACTION", required=False,
                                          parser_class=_Parser)
     listing = actions.add_parser("list", help="list saved connections", allow_abbrev=False)

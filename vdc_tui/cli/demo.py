@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..connect.errors import InvalidInput
-from ..connect.profiles import vdc_home
+from ..connect.home import vdc_home
 from ..settings import DEFAULT_DEMO_PORT
 
 if TYPE_CHECKING:

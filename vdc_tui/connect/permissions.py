@@ -6,7 +6,6 @@ its app-role id, and which services need it. Code asks the catalog, it never lis
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -87,6 +86,8 @@ class PermissionCatalog:
         profile that records the version it was verified against shows it needs repair."""
         items = sorted(f"{p.resource.key}:{p.id}:{','.join(sorted(p.services))}"
                        for p in self.permissions)
+        import hashlib  # OpenSSL's library, ~2 ms: not before the wizard's first frame
+
         return "sha256:" + hashlib.sha256("\n".join(items).encode("utf-8")).hexdigest()[:16]
 
 

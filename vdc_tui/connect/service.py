@@ -16,16 +16,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .clouds import Endpoints, resolve_endpoints
-from .models import ConnectionResult, ProgressCallback, ignore_progress
 
 if TYPE_CHECKING:
     from .identity import DelegatedToken, DeviceFlowSession, IdentityClient
     from .keystore import PassphraseProvider
+    from .models import CheckEvent, ConnectionResult, ProgressCallback
     from .offboard import OffboardOutcome
     from .profiles import ProfileStore
     from .renew import RenewOutcome
     from .repair import RepairOutcome
     from .validate import ManualInput
+
+
+def ignore_progress(event: CheckEvent) -> None:
+    """Drops every event (as :func:`.models.ignore_progress`; defined here so the command
+    line's settings do not import the models before the wizard's first frame)."""
+
 
 #: Microsoft Graph Command Line Tools: a public client Microsoft pre-registers in every tenant
 #: that supports dynamic consent to any Graph delegated scope (research/identity.md §6). The

@@ -16,36 +16,76 @@ replaces a module-level function patches it in the module that calls it.)
 
 from __future__ import annotations
 
-from .os_keyring import KEYRING_SERVICE, KEYRING_TIMEOUT, KeyringState, probe_keyring
-from .passphrase import (
-    DEMO_PASSPHRASE,
-    MIN_TYPED_PASSPHRASE,
-    PASSPHRASE_FILE_ENV,
-    Passphrase,
-    PassphraseProvider,
-    check_new_passphrase,
-    passphrase_required,
-    passphrase_wrong,
-    read_passphrase_file,
-    terminal_asker,
-)
-from .pfx import (
-    KDF_ROUNDS,
-    WrongSecret,
-    encrypt_pfx,
-    holds_plain_key,
-    key_protection,
-    open_store_pfx,
-)
-from .verifier import (
-    VERIFIER_FILE,
-    forget_unlocked,
-    has_encrypted_keys,
-    is_new_store,
-    remember,
-    verify_passphrase,
-    write_verifier,
-)
+from typing import TYPE_CHECKING
+
+from ...lazy_exports import lazy_getattr
+
+if TYPE_CHECKING:
+    from .os_keyring import KEYRING_SERVICE, KEYRING_TIMEOUT, KeyringState, probe_keyring
+    from .passphrase import (
+        DEMO_PASSPHRASE,
+        MIN_TYPED_PASSPHRASE,
+        PASSPHRASE_FILE_ENV,
+        Passphrase,
+        PassphraseProvider,
+        check_new_passphrase,
+        passphrase_required,
+        passphrase_wrong,
+        read_passphrase_file,
+        terminal_asker,
+    )
+    from .pfx import (
+        KDF_ROUNDS,
+        WrongSecret,
+        encrypt_pfx,
+        holds_plain_key,
+        key_protection,
+        open_store_pfx,
+    )
+    from .verifier import (
+        VERIFIER_FILE,
+        forget_unlocked,
+        has_encrypted_keys,
+        is_new_store,
+        remember,
+        verify_passphrase,
+        write_verifier,
+    )
+
+#: Exported name → the module (in this package) that defines it: imported on first use,
+#: so the command line's passphrase provider does not bring in scrypt, the PFX format and
+#: the file helpers before the wizard's first frame (~8 ms).
+_HOMES: dict[str, str] = {
+    "DEMO_PASSPHRASE": "passphrase",
+    "KDF_ROUNDS": "pfx",
+    "KEYRING_SERVICE": "os_keyring",
+    "KEYRING_TIMEOUT": "os_keyring",
+    "KeyringState": "os_keyring",
+    "MIN_TYPED_PASSPHRASE": "passphrase",
+    "PASSPHRASE_FILE_ENV": "passphrase",
+    "Passphrase": "passphrase",
+    "PassphraseProvider": "passphrase",
+    "VERIFIER_FILE": "verifier",
+    "WrongSecret": "pfx",
+    "check_new_passphrase": "passphrase",
+    "encrypt_pfx": "pfx",
+    "forget_unlocked": "verifier",
+    "has_encrypted_keys": "verifier",
+    "holds_plain_key": "pfx",
+    "is_new_store": "verifier",
+    "key_protection": "pfx",
+    "open_store_pfx": "pfx",
+    "passphrase_required": "passphrase",
+    "passphrase_wrong": "passphrase",
+    "probe_keyring": "os_keyring",
+    "read_passphrase_file": "passphrase",
+    "remember": "verifier",
+    "terminal_asker": "passphrase",
+    "verify_passphrase": "verifier",
+    "write_verifier": "verifier",
+}
+
+__getattr__ = lazy_getattr(__name__, _HOMES)
 
 __all__ = [
     "DEMO_PASSPHRASE",

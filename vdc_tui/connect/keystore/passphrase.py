@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import stat
 import sys
 import threading
@@ -27,7 +26,6 @@ from typing import IO, Any
 
 from ..errors import InvalidInput, VdcError, scrub
 from .os_keyring import KEYRING_TIMEOUT, KeyringState, keyring_get, keyring_set, probe_keyring
-from .verifier import is_new_store
 
 #: The shortest passphrase the wizard accepts when one is first set.
 MIN_TYPED_PASSPHRASE = 12
@@ -198,6 +196,8 @@ class PassphraseProvider:
             if self._resolved is not None or asker is None:
                 return self._resolved
         # A terminal prompt (headless commands on a TTY): asked once, kept for the process.
+        from .verifier import is_new_store  # its scrypt and files only when asked
+
         return self.set_typed(asker(is_new_store(root)))
 
     def _search(self, root: Path) -> Passphrase | None:
@@ -233,8 +233,12 @@ class PassphraseProvider:
                 stored = None
             if stored:
                 return Passphrase(stored, "keyring", origin)
+            from .verifier import is_new_store
+
             if is_new_store(root):
                 # A new store: a random passphrase nobody has to type, kept by the OS.
+                import secrets
+
                 secret = secrets.token_urlsafe(32)
                 with contextlib.suppress(Exception):
                     if keyring_set(root, secret, self._timeout) and \
