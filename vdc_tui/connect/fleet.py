@@ -39,11 +39,10 @@ from .health import (
     HEALTHY,
     WARNING,
     HealthCache,
-    HealthChecker,
-    KeyReader,
     TenantHealth,
     unreachable_health,
 )
+from .health_check import HealthChecker, KeyReader
 from .http import MsalHttpClient, make_threaded_async_client, ssl_context
 from .profiles import ProfileEntry, ProfileStore
 
