@@ -21,7 +21,8 @@ from bench.fleet import synthetic_home
 from vdc_tui.app import VdcApp
 from vdc_tui.dashboard import DashboardApp
 from vdc_tui.screens.base import WizardScreen
-from vdc_tui.screens.dashboard import DashboardScreen, sort_key
+from vdc_tui.screens.dashboard import DashboardScreen
+from vdc_tui.screens.fleet_rows import sort_key
 
 from .conftest import wait_until
 

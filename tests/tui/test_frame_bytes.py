@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.renderables.styled import Styled
 
 from vdc_tui.base_app import join_repeated_styles
-from vdc_tui.screens.dashboard import Cell
+from vdc_tui.screens.fleet_rows import Cell
 
 RED = "\x1b[1;38;2;240;82;79m"
 GREY = "\x1b[38;2;138;148;158m"

@@ -13,6 +13,11 @@ read (:meth:`ProfileStore.read_key`). Folders are 0700 and key files 0600, like 
 An existing folder that is more open is reported loudly (``ProfileStore.warnings``), never
 silently re-permissioned: the operator may have a reason, and a silent fix would hide that
 the keys were exposed.
+
+Why one file of ~700 lines: :class:`ProfileStore` is the one owner of the home folder. Its
+records, key files and locks share one validation of tenant ids and paths, one check of the
+folders' permissions and one unlocking of the store passphrase; a store split by file kind
+would hand those around, and a reader would need every part open to see who writes what.
 """
 
 from __future__ import annotations

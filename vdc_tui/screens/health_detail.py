@@ -19,7 +19,7 @@ from textual.widgets import Static
 
 from ..connect.errors import scrub
 from .base import WizardScreen
-from .dashboard import HEALTH_STYLE, age, state_of
+from .fleet_rows import HEALTH_STYLE, age, state_of
 
 if TYPE_CHECKING:
     from ..connect.health import TenantHealth
