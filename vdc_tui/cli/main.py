@@ -5,10 +5,11 @@ The command names, options, exit codes and JSON shapes are the contract of
 Heavy modules (MSAL, cryptography, Textual) are imported only by the command that needs
 them, so ``--help`` is instant and the wizard's first frame does not wait for them.
 
-Why one file of ~670 lines: the parser's shared options (endpoints, home, keys, demo) and
-the dispatch that reads them are one contract; each sub-command's own options and run live
-in their modules (``connections_main``, ``connect_cmd``, ``check_cmd``, …). What stays here
-is the part every command goes through.
+Why one file of ~670 lines: the parser's shared options (endpoints, home, keys, demo), the
+small parsers of ``connect``, ``doctor`` and ``emulator``, and the dispatch that reads them
+are one contract. The ``connections`` family (nine actions) has its own module
+(``connections_main``), and every command's run lives in its ``*_cmd`` module. What stays
+here is the part every command goes through.
 """
 
 from __future__ import annotations
