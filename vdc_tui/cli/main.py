@@ -7,7 +7,7 @@ them, so ``--help`` is instant and the wizard's first frame does not wait for th
 
 Why one file of ~670 lines: the parser's shared options (endpoints, home, keys, demo), the
 small parsers of ``connect``, ``doctor`` and ``emulator``, and the dispatch that reads them
-are one contract. The ``connections`` family (nine actions) has its own module
+are one contract. The ``connections`` family (seven actions) has its own module
 (``connections_main``), and every command's run lives in its ``*_cmd`` module. What stays
 here is the part every command goes through.
 """
