@@ -33,10 +33,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy vdc_tui bench tests
 
-# Bytecode first, as an installed package has it: with PYTHONDONTWRITEBYTECODE set, every
-# launch would otherwise compile vdc_tui again and the start-up figures would include it.
 bench: $(STAMP)
-	$(BIN)/python -m compileall -q vdc_tui bench
 	$(BIN)/python -m bench
 
 screenshots: $(STAMP)
