@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 
 class Terminal:
@@ -39,6 +40,13 @@ class Terminal:
             if not data:
                 return
             self.output.extend(data)
+
+    def wait_for(self, text: bytes, timeout: float = 30.0) -> None:
+        """Wait until ``text`` has been written to the terminal."""
+        deadline = time.monotonic() + timeout
+        while text not in self.output:
+            assert time.monotonic() < deadline, bytes(self.output[-2000:])
+            time.sleep(0.05)
 
     def press(self, keys: bytes) -> None:
         os.write(self.master, keys)
