@@ -35,3 +35,17 @@ def test_a_wrong_value_is_a_usage_error_in_the_options_words(parse: object, text
     with pytest.raises(argparse.ArgumentTypeError) as raised:
         parse(text)
     assert str(raised.value) == words
+
+
+@pytest.mark.parametrize("argv", [
+    ["connections", "renew", "--all", "--concurrency", "0"],
+    ["connections", "check", "--all", "--concurrency", "257"],
+    ["connections", "renew", "--all", "--within", "-1"],
+])
+def test_connections_number_options_out_of_range_exit_2(argv: list[str],
+                                                          capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    from vdc_tui.cli.main import main
+
+    assert main(argv) == 2
+    assert "argument --" in capsys.readouterr().err

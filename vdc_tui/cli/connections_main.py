@@ -103,7 +103,7 @@ def add_connections_parser(commands: Any, formatter: type[argparse.HelpFormatter
                        help="with --all: renew certificates that end within DAYS (default 30)")
     renew.add_argument("--include-manual", action="store_true",
                        help="also renew connections made in manual mode (the operator's app)")
-    renew.add_argument("--concurrency", metavar="N", type=int, default=None,
+    renew.add_argument("--concurrency", metavar="N", type=_concurrency, default=None,
                        help="with --all: tenants renewed at once (default 4)")
     repair = actions.add_parser(
         "repair", help="a Global Administrator signs in; only missing permissions are granted",
@@ -225,9 +225,6 @@ def _renew(ns: argparse.Namespace, reporter: Reporter) -> int:
                            "Use `renew --all --within DAYS`, or name one TENANT without them.")
     within = 30.0 if ns.within is None else ns.within
     concurrency = 4 if ns.concurrency is None else ns.concurrency
-    if concurrency < 1:
-        raise InvalidInput("invalid_argument", "--concurrency must be at least 1.",
-                           "Use --concurrency 4, for example.")
     with contextlib.ExitStack() as stack:
         endpoints, _ = _session_endpoints(ns, reporter, stack, device_code=False)
         run = RenewRun(connect_settings(ns, endpoints), reporter)
