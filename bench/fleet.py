@@ -15,7 +15,6 @@ from pathlib import Path
 from cryptography import x509
 
 from vdc_tui.connect.certificates import certificate_info
-from vdc_tui.connect.keystore import PassphraseProvider
 from vdc_tui.connect.models import (
     Availability,
     ConnectionResult,
@@ -23,7 +22,8 @@ from vdc_tui.connect.models import (
     ServiceAvailability,
     TenantInfo,
 )
-from vdc_tui.connect.profiles import ProfileStore
+from vdc_tui.connect.store.keystore import PassphraseProvider
+from vdc_tui.connect.store.profiles import ProfileStore
 
 
 def save_profiles(manifest: Path, home: Path,
@@ -105,8 +105,7 @@ def synthetic_home(home: Path, count: int, *, now: datetime | None = None,
     files a real fleet has (``profile.json``, ``health.json``), with fixed names and times.
     ``unchecked_every``: every Nth tenant has no result yet (0 = all have one).
     """
-    from vdc_tui.connect.fsutil import atomic_write, ensure_private_dir
-    from vdc_tui.connect.health import (
+    from vdc_tui.connect.fleet.health import (
         OK,
         SKIPPED,
         Check,
@@ -115,6 +114,7 @@ def synthetic_home(home: Path, count: int, *, now: datetime | None = None,
         remedy,
         verdict,
     )
+    from vdc_tui.connect.store.fsutil import atomic_write, ensure_private_dir
     from vdc_tui.emulator.fleet import KINDS
 
     moment = (now or datetime(2026, 11, 30, 9, 0, tzinfo=UTC)).replace(microsecond=0)

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vdc_tui.connect.keystore import PASSPHRASE_FILE_ENV, PassphraseProvider
+from vdc_tui.connect.store.keystore import PASSPHRASE_FILE_ENV, PassphraseProvider
 
 from .analysis import ratio, samples
 from .fleet import save_profiles, synthetic_home

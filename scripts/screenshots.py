@@ -53,8 +53,8 @@ async def capture(out: Path, size: tuple[int, int]) -> list[Path]:
     """
     from vdc_tui.app import VdcApp, make_app
     from vdc_tui.cli.demo import demo_facts, demo_home
-    from vdc_tui.connect.keystore import PassphraseProvider
     from vdc_tui.connect.service import ConnectSettings
+    from vdc_tui.connect.store.keystore import PassphraseProvider
     from vdc_tui.settings import DEFAULT_DEMO_PORT, AppSettings
 
     out.mkdir(parents=True, exist_ok=True)
@@ -157,7 +157,7 @@ async def capture_dashboard(out: Path, size: tuple[int, int], *, first: int) -> 
     with tempfile.TemporaryDirectory(prefix="vdc-tui-fleet-") as tmp:
         files = write_fleet(Path(tmp) / "fleet", list(KINDS))
         # The fleet's keys are saved encrypted, under the public demo passphrase.
-        from vdc_tui.connect.keystore import PassphraseProvider
+        from vdc_tui.connect.store.keystore import PassphraseProvider
 
         store = save_profiles(files.manifest, Path(os.environ["VDC_TUI_HOME"]),
                               passphrase=PassphraseProvider.demo())

@@ -49,7 +49,7 @@ def _key_passphrase(key_passphrase_file: Path) -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _fresh_passphrase_checks() -> None:
     """Each test starts without the per-process memory of checked passphrases."""
-    from vdc_tui.connect.keystore import forget_unlocked
+    from vdc_tui.connect.store.keystore import forget_unlocked
 
     forget_unlocked()
 

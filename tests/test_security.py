@@ -39,11 +39,11 @@ from vdc_tui.cli.demo import demo_facts
 from vdc_tui.cli.main import main
 from vdc_tui.cli.output import Reporter
 from vdc_tui.connect.certificates import generate_self_signed
-from vdc_tui.connect.clouds import resolve_endpoints
 from vdc_tui.connect.errors import VdcError, scrub
-from vdc_tui.connect.http import MsalHttpClient
-from vdc_tui.connect.identity import IdentityClient
-from vdc_tui.connect.keystore import DEMO_PASSPHRASE
+from vdc_tui.connect.microsoft.clouds import resolve_endpoints
+from vdc_tui.connect.microsoft.http import MsalHttpClient
+from vdc_tui.connect.microsoft.identity import IdentityClient
+from vdc_tui.connect.store.keystore import DEMO_PASSPHRASE
 from vdc_tui.emulator import EmulatorServer, scenario_from_dict
 
 VDC_TUI = str(Path(sys.executable).parent / "vdc-tui")
@@ -355,8 +355,8 @@ def test_the_emulator_command_has_no_way_to_listen_elsewhere(
 
 
 def test_lock_and_journal_files_are_private(tmp_path: Path) -> None:
-    from vdc_tui.connect.profiles import ProfileStore
-    from vdc_tui.connect.provision import Journal
+    from vdc_tui.connect.entra.journal import Journal
+    from vdc_tui.connect.store.profiles import ProfileStore
 
     store = ProfileStore(tmp_path / "home")
     tenant = "2a1d5a8e-6f3c-4b7e-9d21-c0ff5e7d1a42"

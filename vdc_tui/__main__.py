@@ -1,5 +1,5 @@
 """``python -m vdc_tui`` is the ``vdc-tui`` command."""
 
-from .cli.main import console_main
+from vdc_tui.cli.main import console_main
 
 raise SystemExit(console_main())

@@ -21,24 +21,24 @@ from textual import work
 from textual.binding import BindingType
 from textual.reactive import reactive
 
-from .backend import Backend
-from .base_app import VdcBaseApp, global_bindings
-from .connect.errors import EXIT_CANCELLED, VdcError, scrub
-from .connect.service import ConnectionService
-from .settings import AppSettings
-from .theme import VDC_THEME
-from .widgets.countdown import utc_now
+from vdc_tui.backend import Backend
+from vdc_tui.base_app import VdcBaseApp, global_bindings
+from vdc_tui.connect.errors import EXIT_CANCELLED, VdcError, scrub
+from vdc_tui.connect.service import ConnectionService
+from vdc_tui.settings import AppSettings
+from vdc_tui.theme import VDC_THEME
+from vdc_tui.widgets.countdown import utc_now
 
 if TYPE_CHECKING:
     from textual.driver import Driver
 
-    from .connect.models import ConnectionResult
+    from vdc_tui.connect.models import ConnectionResult
 
     # Only the mode screen is needed for the first frame; every other step is imported
     # where it is first pushed, so start-up does not pay for the QR code, the file picker
     # and the forms (see the first-frame row of ``make bench``).
-    from .screens.manual import ManualDraft, ManualOutcome
-    from .screens.mode import ModeChoice
+    from vdc_tui.screens.manual import ManualDraft, ManualOutcome
+    from vdc_tui.screens.mode import ModeChoice
 
 _log = logging.getLogger("vdc_tui.app")
 
@@ -100,7 +100,7 @@ class VdcApp(VdcBaseApp[Path | None]):
         from textual.drivers.linux_driver import LinuxDriver
 
         if driver is LinuxDriver:
-            from .hangup import HangupSafeDriver
+            from vdc_tui.hangup import HangupSafeDriver
 
             return HangupSafeDriver
         return driver
@@ -128,8 +128,8 @@ class VdcApp(VdcBaseApp[Path | None]):
         if self._stop_signal is not None:
             return
         self._stop_signal = name
-        from .connect.provision.rollback import ROLLBACK_BOUND_SECONDS
-        from .hangup import detach_terminal
+        from vdc_tui.connect.onboard.rollback import ROLLBACK_BOUND_SECONDS
+        from vdc_tui.hangup import detach_terminal
 
         _log.warning("%s received: cancelling, rolling back anything created (at most %.0f s)",
                      name, ROLLBACK_BOUND_SECONDS)
@@ -152,7 +152,7 @@ class VdcApp(VdcBaseApp[Path | None]):
         self.exit(None, return_code=EXIT_CANCELLED)
         # Textual's shutdown ends the process (nothing is left to wait on the terminal);
         # the last resort below only fires if something unforeseen still holds it.
-        from .hangup import exit_if_stuck
+        from vdc_tui.hangup import exit_if_stuck
 
         exit_if_stuck(EXIT_CANCELLED)
 
@@ -186,7 +186,7 @@ class VdcApp(VdcBaseApp[Path | None]):
     def manual_draft(self) -> ManualDraft:
         """What the operator typed in the manual form, kept across visits of the form."""
         if self._manual_draft is None:
-            from .screens.manual import ManualDraft
+            from vdc_tui.screens.manual import ManualDraft
 
             self._manual_draft = ManualDraft()
         return self._manual_draft
@@ -235,12 +235,12 @@ class VdcApp(VdcBaseApp[Path | None]):
             self.exit(None, return_code=error.exit_code,
                       message=f"{scrub(error.message)}\n{scrub(error.remediation)}")
             return
-        from .screens.connected import ConnectedDialog
-        from .screens.services import ServicesScreen
-        from .screens.summary import SummaryScreen
+        from vdc_tui.screens.connected import ConnectedDialog
+        from vdc_tui.screens.services import ServicesScreen
+        from vdc_tui.screens.summary import SummaryScreen
 
         service = await self.connection_service()
-        from .connect.services import default_selection
+        from vdc_tui.connect.entra.services import default_selection
 
         selected: tuple[str, ...] = default_selection(
             result.available_services, tuple(self.settings.connect.services)
@@ -260,8 +260,8 @@ class VdcApp(VdcBaseApp[Path | None]):
 
     def _ask_mode(self) -> asyncio.Future[ModeChoice]:
         """Push the mode screen; the future resolves with the operator's choice."""
-        from .connect.permissions import load_catalog
-        from .screens.mode import ModeScreen
+        from vdc_tui.connect.permissions import load_catalog
+        from vdc_tui.screens.mode import ModeScreen
 
         chosen: asyncio.Future[ModeChoice] = asyncio.get_running_loop().create_future()
 
@@ -283,19 +283,19 @@ class VdcApp(VdcBaseApp[Path | None]):
             if mode == "automatic":
                 outcome = await self._automatic(service)
             else:
-                from .screens.manual import ManualScreen
+                from vdc_tui.screens.manual import ManualScreen
 
                 manual: ManualOutcome = await self.push_screen_wait(
                     ManualScreen(service, draft=self.manual_draft,
                                  services=self.settings.connect.services)
                 )
                 outcome = manual
-            from .connect.models import ConnectionResult
+            from vdc_tui.connect.models import ConnectionResult
 
             if isinstance(outcome, ConnectionResult):
                 return outcome
             if outcome == "manual":
-                from .screens.dialogs import ManualModeNotice
+                from vdc_tui.screens.dialogs import ManualModeNotice
 
                 mode = "manual" if await self.push_screen_wait(ManualModeNotice()) else None
             elif outcome == "automatic":
@@ -305,8 +305,8 @@ class VdcApp(VdcBaseApp[Path | None]):
 
     async def _automatic(self, service: ConnectionService) -> object:
         """Device-code sign-in, then provisioning; signs in again after not_global_admin."""
-        from .screens.device_code import DeviceCodeScreen
-        from .screens.provisioning import ProvisioningScreen
+        from vdc_tui.screens.device_code import DeviceCodeScreen
+        from vdc_tui.screens.provisioning import ProvisioningScreen
 
         while True:
             signed_in = await self.push_screen_wait(DeviceCodeScreen(service, clock=self.clock))

@@ -15,9 +15,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .connect.errors import VdcError, scrub
-from .connect.service import ConnectionService
-from .settings import AppSettings
+from vdc_tui.connect.errors import VdcError, scrub
+from vdc_tui.connect.service import ConnectionService
+from vdc_tui.settings import AppSettings
 
 
 class Backend:
@@ -59,7 +59,7 @@ class Backend:
                     self._on_status("starting the built-in emulator…")
                     endpoints, status = await asyncio.to_thread(self._start_emulator)
                     home = settings.home or Path(tempfile.mkdtemp(prefix="vdc-tui-demo-"))
-                    from .connect.keystore import PassphraseProvider
+                    from vdc_tui.connect.store.keystore import PassphraseProvider
 
                     # The demo store has a fixed passphrase (and says so): nothing to type.
                     settings = replace(settings, endpoints=endpoints, home=home,
@@ -94,8 +94,8 @@ class Backend:
     def _start_emulator(self) -> tuple[Any, str]:
         """Start the demo emulator (in a thread); its endpoints and the demo status line
         (which names a fallback port)."""
-        from .emulator import load_scenario
-        from .emulator.launch import start_for_demo
+        from vdc_tui.emulator import load_scenario
+        from vdc_tui.emulator.launch import start_for_demo
 
         wanted = self._settings.demo_port
         emulator = start_for_demo(

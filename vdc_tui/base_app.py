@@ -14,14 +14,14 @@ from textual._compositor import CompositorUpdate, LayoutUpdate
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from .connect.terminal import MIN_COLUMNS, MIN_LINES
-from .theme import KEY_NAMES, VDC_THEME
+from vdc_tui.connect.terminal import MIN_COLUMNS, MIN_LINES
+from vdc_tui.theme import KEY_NAMES, VDC_THEME
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
     from textual.screen import Screen
 
-    from .screens.base import WizardScreen
+    from vdc_tui.screens.base import WizardScreen
 
 ReturnT = TypeVar("ReturnT")
 
@@ -174,7 +174,7 @@ class VdcBaseApp(App[ReturnT]):
 
     def top_step(self) -> WizardScreen[Any] | None:
         """The topmost step screen (modal dialogs above it are skipped)."""
-        from .screens.base import WizardScreen
+        from vdc_tui.screens.base import WizardScreen
 
         for screen in reversed(self.screen_stack):
             if isinstance(screen, WizardScreen):
@@ -183,7 +183,7 @@ class VdcBaseApp(App[ReturnT]):
 
     def action_request_quit(self) -> None:
         """Quit; when work is in progress, say what quitting cancels and ask first."""
-        from .screens.dialogs import ConfirmDialog
+        from vdc_tui.screens.dialogs import ConfirmDialog
 
         if isinstance(self.screen, ConfirmDialog) and self.screen.id == "quit-confirm":
             return
@@ -214,7 +214,7 @@ class VdcBaseApp(App[ReturnT]):
 
     def action_help(self) -> None:
         """Show the keys of the current screen."""
-        from .screens.dialogs import HelpScreen
+        from vdc_tui.screens.dialogs import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))

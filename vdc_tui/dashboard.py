@@ -2,7 +2,7 @@
 
 Same theme, stylesheet, title bar, footer and keys (Ctrl+Q, F1) as the wizard. It opens
 with the last result of each tenant (kept by every check), so 500 connections show at
-once; checks run in the app's loop through :class:`~vdc_tui.connect.fleet.FleetCheck`.
+once; checks run in the app's loop through :class:`~vdc_tui.connect.fleet.run.FleetCheck`.
 ``n`` leaves the dashboard for the onboarding wizard; :func:`run_dashboard` brings the
 dashboard back when the wizard ends.
 """
@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import BindingType
 
-from .base_app import VdcBaseApp, global_bindings
+from vdc_tui.base_app import VdcBaseApp, global_bindings
 
 if TYPE_CHECKING:
-    from .connect.clouds import Endpoints
-    from .connect.fleet import FleetCheck
-    from .connect.health import TenantHealth
-    from .connect.profiles import ProfileEntry, ProfileStore
-    from .connect.service import ConnectionService, ConnectSettings
+    from vdc_tui.connect.fleet.health import TenantHealth
+    from vdc_tui.connect.fleet.run import FleetCheck
+    from vdc_tui.connect.microsoft.clouds import Endpoints
+    from vdc_tui.connect.service import ConnectionService, ConnectSettings
+    from vdc_tui.connect.store.profiles import ProfileEntry, ProfileStore
 
 
 class DashboardApp(VdcBaseApp[str | None]):
@@ -67,7 +67,7 @@ class DashboardApp(VdcBaseApp[str | None]):
         self.start_in_theme()
 
     def _load(self) -> tuple[list[ProfileEntry], dict[str, TenantHealth]]:
-        from .connect.health import HealthCache
+        from vdc_tui.connect.fleet.health import HealthCache
 
         entries = self.store.list()
         return entries, HealthCache(self.store).load_all(entries)
@@ -76,7 +76,7 @@ class DashboardApp(VdcBaseApp[str | None]):
         """The checker the dashboard's checks run through."""
         if self._fleet_factory is not None:
             return self._fleet_factory()
-        from .connect.fleet import DEFAULT_CONCURRENCY, FleetCheck
+        from vdc_tui.connect.fleet.run import DEFAULT_CONCURRENCY, FleetCheck
 
         return FleetCheck(self.store, self.endpoints,
                           concurrency=self._concurrency or DEFAULT_CONCURRENCY)
@@ -84,7 +84,7 @@ class DashboardApp(VdcBaseApp[str | None]):
     def connection_service(self) -> ConnectionService:
         """The service renew, repair, offboard and the admin sign-in run through."""
         if self._service is None:
-            from .connect.service import ConnectionService, ConnectSettings
+            from vdc_tui.connect.service import ConnectionService, ConnectSettings
 
             settings = self._settings or ConnectSettings(
                 endpoints=self.endpoints, home=self.store.root,
@@ -100,8 +100,8 @@ class DashboardApp(VdcBaseApp[str | None]):
         Raises:
             VdcError: a named source is unusable (an unsafe passphrase file, …).
         """
-        from .connect.errors import VdcError
-        from .screens.passphrase import PassphraseScreen
+        from vdc_tui.connect.errors import VdcError
+        from vdc_tui.screens.passphrase import PassphraseScreen
 
         if self._passphrase_lock is None:
             self._passphrase_lock = asyncio.Lock()
@@ -141,7 +141,7 @@ class DashboardApp(VdcBaseApp[str | None]):
 
     def on_mount(self) -> None:
         """Read the profiles and their last results, show the table."""
-        from .screens.dashboard import DashboardScreen
+        from vdc_tui.screens.dashboard import DashboardScreen
 
         # Read here, in the app's own thread: a reader thread started with the app (to
         # overlap Textual's start-up) made the first frame ~6 ms later with 500 profiles,

@@ -18,7 +18,7 @@ blocked in a read for good.
 
 The app (:class:`~vdc_tui.app.VdcApp`) treats SIGHUP and SIGTERM like a confirmed quit:
 it cancels the work, lets the service layer roll back (within
-:data:`~vdc_tui.connect.provision.rollback.ROLLBACK_BOUND_SECONDS`), logs the outcome
+:data:`~vdc_tui.connect.onboard.rollback.ROLLBACK_BOUND_SECONDS`), logs the outcome
 (``--log``) and exits 130.
 """
 
@@ -32,7 +32,7 @@ from typing import IO, Any
 
 from textual.drivers.linux_driver import LinuxDriver
 
-from .stuck_exit import STUCK_EXIT_SECONDS, exit_if_stuck
+from vdc_tui.stuck_exit import STUCK_EXIT_SECONDS, exit_if_stuck
 
 _log = logging.getLogger("vdc_tui.hangup")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .connect.service import ConnectSettings
+from vdc_tui.connect.service import ConnectSettings
 
 THEMES = ("vdc", "textual-dark", "textual-light", "nord", "gruvbox", "dracula", "ansi-dark",
           "ansi-light")

@@ -8,7 +8,7 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
-from vdc_tui.connect.profiles import ProfileStore
+from vdc_tui.connect.store.profiles import ProfileStore
 
 from .conftest import Outcome
 from .factories import KEY_BYTES, OTHER, TENANT, make_result
@@ -100,7 +100,7 @@ def test_remove_while_another_run_holds_the_tenant_is_refused(run: Run, home: Pa
     holder = textwrap.dedent(f"""
         import sys
         from pathlib import Path
-        from vdc_tui.connect.profiles import ProfileStore
+        from vdc_tui.connect.store.profiles import ProfileStore
         with ProfileStore(Path({str(home)!r})).lock({TENANT!r}):
             print("locked", flush=True)
             sys.stdin.readline()

@@ -20,8 +20,8 @@ import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from vdc_tui.cli.main import main
-from vdc_tui.connect.health import HealthCache
-from vdc_tui.connect.profiles import ProfileStore
+from vdc_tui.connect.fleet.health import HealthCache
+from vdc_tui.connect.store.profiles import ProfileStore
 from vdc_tui.emulator import EmulatorServer
 
 from .pty_terminal import Terminal
@@ -168,7 +168,7 @@ def test_progress_goes_to_stderr_one_line_per_tenant(fleet_run: Ran) -> None:
 
 def test_results_are_kept_per_tenant_with_their_time(fleet_store: ProfileStore,
                                                      health_fleet: Any) -> None:
-    from vdc_tui.connect.fleet import HealthCache
+    from vdc_tui.connect.fleet.run import HealthCache
 
     tid = health_fleet.tenant("expired")["tenant_id"]
     assert HealthCache(fleet_store).load(tid) is None

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.serialization import (
     pkcs12,
 )
 
-from vdc_tui.connect.profiles import ProfileStore
+from vdc_tui.connect.store.profiles import ProfileStore
 
 from .conftest import Outcome
 from .factories import KEY, TENANT, make_result
@@ -192,7 +192,7 @@ def test_unattended_runs_take_the_passphrase_from_a_variable(
 ) -> None:
     ProfileStore(home).save(make_result(), ["exchange"], plan="flex", cloud="global")
     monkeypatch.delenv("VDC_TUI_KEY_PASSPHRASE_FILE")
-    from vdc_tui.connect.keystore import forget_unlocked
+    from vdc_tui.connect.store.keystore import forget_unlocked
 
     forget_unlocked()
     missing = run("connections", "export", TENANT, "--pfx", str(tmp_path / "a.pfx"),

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from vdc_tui.cli.output import EXIT_OUTPUT_CLOSED
-from vdc_tui.connect.profiles import ProfileStore
+from vdc_tui.connect.store.profiles import ProfileStore
 
 from .conftest import Outcome
 from .factories import make_result

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from vdc_tui.connect.provision import JOURNAL_NAME, MANAGED_TAG
+from vdc_tui.connect.entra.application import MANAGED_TAG
+from vdc_tui.connect.entra.journal import JOURNAL_NAME
 from vdc_tui.hangup import STUCK_EXIT_SECONDS
 
 from .pty_terminal import Terminal

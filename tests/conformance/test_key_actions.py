@@ -6,7 +6,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from vdc_tui.connect.certificates import generate_self_signed
-from vdc_tui.connect.proof import add_key_body, remove_key_body
+from vdc_tui.connect.entra.proof import add_key_body, remove_key_body
 from vdc_tui.emulator.schema import load_schema, validate_action
 
 from .csdl import EDM, csdl_path

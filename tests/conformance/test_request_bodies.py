@@ -21,14 +21,14 @@ import httpx
 import pytest
 import pytest_asyncio
 
-import vdc_tui.connect.graph as graph_module
-from vdc_tui.connect.clouds import Endpoints
-from vdc_tui.connect.http import make_async_client
-from vdc_tui.connect.identity import DelegatedToken, IdentityClient
+import vdc_tui.connect.microsoft.graph as graph_module
+from vdc_tui.connect.microsoft.clouds import Endpoints
+from vdc_tui.connect.microsoft.http import make_async_client
+from vdc_tui.connect.microsoft.identity import DelegatedToken, IdentityClient
 from vdc_tui.connect.models import ConnectionResult, ignore_progress
+from vdc_tui.connect.onboard.automatic import AutomaticConnector
 from vdc_tui.connect.permissions import load_catalog
-from vdc_tui.connect.profiles import ProfileStore
-from vdc_tui.connect.provision import AutomaticConnector
+from vdc_tui.connect.store.profiles import ProfileStore
 from vdc_tui.emulator import EmulatorServer, load_scenario
 from vdc_tui.emulator.schema import validate_batch_envelope, validate_entity
 

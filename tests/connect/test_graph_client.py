@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from vdc_tui.connect.clouds import resolve_endpoints
 from vdc_tui.connect.errors import ServiceUnavailable
-from vdc_tui.connect.graph import BatchRequest, GraphClient, GraphError
+from vdc_tui.connect.microsoft.clouds import resolve_endpoints
+from vdc_tui.connect.microsoft.graph import BatchRequest, GraphClient, GraphError
 
 ENDPOINTS = resolve_endpoints("global", graph_url="https://graph.test")
 TOKEN = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ0ZXN0In0.c2lnbmF0dXJl"

@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from vdc_tui.connect.clouds import resolve_endpoints
 from vdc_tui.connect.errors import InvalidInput
-from vdc_tui.connect.fleet import (
+from vdc_tui.connect.fleet.health import Check, TenantHealth, remedy, verdict
+from vdc_tui.connect.fleet.run import (
     TOKEN_ATTEMPTS,
     HealthCache,
     PatientMsalHttp,
@@ -20,8 +20,8 @@ from vdc_tui.connect.fleet import (
     worst_first,
     write_openmetrics,
 )
-from vdc_tui.connect.health import Check, TenantHealth, remedy, verdict
-from vdc_tui.connect.profiles import ProfileStore
+from vdc_tui.connect.microsoft.clouds import resolve_endpoints
+from vdc_tui.connect.store.profiles import ProfileStore
 
 
 def health(tid: str, state: str, *, days: int | None = 100, unreachable: bool = False,
@@ -156,7 +156,7 @@ def test_token_request_gives_up_after_its_attempts() -> None:
 def test_last_results_read_back_share_identical_checks_and_the_sharing_is_bounded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import vdc_tui.connect.health as health
+    import vdc_tui.connect.fleet.health as health
 
     def record(tid: str, detail: str) -> dict[str, object]:
         return TenantHealth(tenant_id=tid, name="T", default_domain=None, mode="automatic",

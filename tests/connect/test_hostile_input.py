@@ -16,12 +16,12 @@ import httpx
 import pytest
 
 from vdc_tui.connect.certificates import MAX_PFX_BYTES, load_pfx
-from vdc_tui.connect.clouds import resolve_endpoints
 from vdc_tui.connect.errors import CertificateProblem, InvalidInput, ServiceUnavailable
-from vdc_tui.connect.graph import BatchRequest, GraphClient
-from vdc_tui.connect.http import MAX_RESPONSE_BYTES, MsalHttpClient
-from vdc_tui.connect.identity import IdentityClient
-from vdc_tui.connect.profiles import ProfileStore
+from vdc_tui.connect.microsoft.clouds import resolve_endpoints
+from vdc_tui.connect.microsoft.graph import BatchRequest, GraphClient
+from vdc_tui.connect.microsoft.http import MAX_RESPONSE_BYTES, MsalHttpClient
+from vdc_tui.connect.microsoft.identity import IdentityClient
+from vdc_tui.connect.store.profiles import ProfileStore
 
 ENDPOINTS = resolve_endpoints("global", graph_url="https://graph.test")
 TOKEN = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ0ZXN0In0.c2lnbmF0dXJl"

@@ -9,9 +9,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from vdc_tui.connect.certificates import generate_self_signed
-from vdc_tui.connect.clouds import resolve_endpoints
 from vdc_tui.connect.errors import InvalidInput
-from vdc_tui.connect.http import ssl_context
+from vdc_tui.connect.microsoft.clouds import resolve_endpoints
+from vdc_tui.connect.microsoft.http import ssl_context
 
 
 def test_ca_bundle_is_the_only_trust_even_with_ca_variables_set(

@@ -26,8 +26,12 @@ from test_identity_scripted import (
 
 from vdc_tui.connect.certificates import generate_self_signed
 from vdc_tui.connect.errors import VdcError
-from vdc_tui.connect.http import MsalHttpClient
-from vdc_tui.connect.identity import CertificateCredential, IdentityClient, SharedDiscoveryHttp
+from vdc_tui.connect.microsoft.http import MsalHttpClient
+from vdc_tui.connect.microsoft.identity import (
+    CertificateCredential,
+    IdentityClient,
+    SharedDiscoveryHttp,
+)
 
 DISCOVERY = f"GET /{TENANT}/v2.0/.well-known/openid-configuration"
 TOKEN = f"POST /{TENANT}/oauth2/v2.0/token"

@@ -17,12 +17,12 @@ import msal
 import pytest
 
 from vdc_tui.connect.certificates import LoadedPfx, load_pfx
-from vdc_tui.connect.clouds import Endpoints, sharepoint_scope
-from vdc_tui.connect.discovery import discover_tenant
 from vdc_tui.connect.errors import Cancelled, ServiceUnavailable, VdcError
-from vdc_tui.connect.graph import BatchRequest, GraphClient
-from vdc_tui.connect.http import ssl_context
-from vdc_tui.connect.identity import IdentityClient
+from vdc_tui.connect.microsoft.clouds import Endpoints, sharepoint_scope
+from vdc_tui.connect.microsoft.discovery import discover_tenant
+from vdc_tui.connect.microsoft.graph import BatchRequest, GraphClient
+from vdc_tui.connect.microsoft.http import ssl_context
+from vdc_tui.connect.microsoft.identity import IdentityClient
 from vdc_tui.emulator import EmulatorServer, load_scenario
 
 TENANT = "8f3b6a52-0c1d-4e5f-9a7b-2c4d6e8f0a1b"

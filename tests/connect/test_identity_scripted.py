@@ -21,10 +21,10 @@ import msal
 import pytest
 
 from vdc_tui.connect.certificates import generate_self_signed
-from vdc_tui.connect.clouds import resolve_endpoints
 from vdc_tui.connect.errors import Cancelled, ServiceUnavailable, VdcError
-from vdc_tui.connect.http import MsalHttpClient, form_fields
-from vdc_tui.connect.identity import (
+from vdc_tui.connect.microsoft.clouds import resolve_endpoints
+from vdc_tui.connect.microsoft.http import MsalHttpClient, form_fields
+from vdc_tui.connect.microsoft.identity import (
     CertificateCredential,
     IdentityClient,
     decode_jwt_claims,

@@ -27,8 +27,8 @@ from test_identity_emulator import (  # noqa: F401 - the module's emulator fixtu
 )
 
 from vdc_tui.connect.errors import ServiceUnavailable, VdcError
-from vdc_tui.connect.identity import IdentityClient
-from vdc_tui.connect.identity.aadsts import AadError
+from vdc_tui.connect.microsoft.identity import IdentityClient
+from vdc_tui.connect.microsoft.identity.aadsts import AadError
 from vdc_tui.emulator import EmulatorServer
 
 #: The client's per-request timeout here: a stall of twice that is a timeout.

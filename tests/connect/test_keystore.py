@@ -15,9 +15,9 @@ from cli.factories import KEY, TENANT
 from cli.factories import make_result as cli_result
 from cryptography.hazmat.primitives.serialization import NoEncryption, pkcs12
 
-from vdc_tui.connect import keystore
 from vdc_tui.connect.errors import VdcError
-from vdc_tui.connect.keystore import (
+from vdc_tui.connect.store import keystore
+from vdc_tui.connect.store.keystore import (
     KDF_ROUNDS,
     Passphrase,
     PassphraseProvider,
@@ -29,7 +29,7 @@ from vdc_tui.connect.keystore import (
     probe_keyring,
     verifier,
 )
-from vdc_tui.connect.profiles import ProfileStore
+from vdc_tui.connect.store.profiles import ProfileStore
 
 PASS = "correct horse battery staple"
 NO_KEYRING = {"VDC_TUI_KEYRING": "off"}

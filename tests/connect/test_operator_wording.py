@@ -12,11 +12,11 @@ import httpx
 import pytest
 
 from vdc_tui.cli.output import Reporter
-from vdc_tui.connect.clouds import resolve_endpoints
 from vdc_tui.connect.errors import ProvisioningFailed, ServiceUnavailable
-from vdc_tui.connect.graph import GraphClient
+from vdc_tui.connect.microsoft.clouds import resolve_endpoints
+from vdc_tui.connect.microsoft.graph import GraphClient
 from vdc_tui.connect.models import CheckStatus, DeviceCode
-from vdc_tui.connect.profiles import ProfileStore
+from vdc_tui.connect.store.profiles import ProfileStore
 
 ENDPOINTS = resolve_endpoints("global")
 

@@ -17,7 +17,7 @@ from cli.factories import make_result as cli_result
 
 from vdc_tui.connect.errors import InvalidInput
 from vdc_tui.connect.models import CheckEvent, CheckStatus, ConnectionResult
-from vdc_tui.connect.profiles import SCHEMA_VERSION, ProfileStore, vdc_home
+from vdc_tui.connect.store.profiles import SCHEMA_VERSION, ProfileStore, vdc_home
 
 PFX_BYTES = KEY_BYTES
 
@@ -189,7 +189,7 @@ def test_a_second_run_on_the_same_tenant_is_refused_naming_the_first(tmp_path: P
     holder = textwrap.dedent(f"""
         import sys
         from pathlib import Path
-        from vdc_tui.connect.profiles import ProfileStore
+        from vdc_tui.connect.store.profiles import ProfileStore
         with ProfileStore(Path({str(tmp_path)!r})).lock({TENANT!r}):
             print("locked", flush=True)
             sys.stdin.readline()
@@ -216,7 +216,7 @@ def test_a_second_run_on_the_same_tenant_is_refused_naming_the_first(tmp_path: P
 
 
 def test_folders_made_on_the_way_are_private_and_raise_no_warning(tmp_path: Path) -> None:
-    from vdc_tui.connect.fsutil import ensure_private_dir
+    from vdc_tui.connect.store.fsutil import ensure_private_dir
 
     store = ProfileStore(tmp_path / "fresh" / "home")
     # Provisioning creates the tenant folder (for its journal) before the profile is saved.

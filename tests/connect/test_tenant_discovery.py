@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from vdc_tui.connect.clouds import resolve_endpoints
-from vdc_tui.connect.discovery import discover_tenant, domain_of
 from vdc_tui.connect.errors import DiagnosedProblem, InvalidInput, ServiceUnavailable
+from vdc_tui.connect.microsoft.clouds import resolve_endpoints
+from vdc_tui.connect.microsoft.discovery import discover_tenant, domain_of
 
 TENANT = "8f3b6a52-0c1d-4e5f-9a7b-2c4d6e8f0a1b"
 ENDPOINTS = resolve_endpoints("global", authority_host="https://login.test")

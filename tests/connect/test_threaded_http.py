@@ -9,7 +9,11 @@ import httpx
 import pytest
 from test_identity_scripted import ENDPOINTS
 
-from vdc_tui.connect.http import ResponseTooLarge, aread_bounded, make_threaded_async_client
+from vdc_tui.connect.microsoft.http import (
+    ResponseTooLarge,
+    aread_bounded,
+    make_threaded_async_client,
+)
 
 
 async def test_a_request_goes_out_whole_and_its_answer_comes_back_decoded() -> None:
@@ -36,7 +40,7 @@ async def test_a_request_goes_out_whole_and_its_answer_comes_back_decoded() -> N
 
 
 async def test_an_oversized_answer_is_a_transport_error_read_no_further() -> None:
-    from vdc_tui.connect import http as http_module
+    from vdc_tui.connect.microsoft import http as http_module
 
     sent: list[int] = []
 

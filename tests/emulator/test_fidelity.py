@@ -410,7 +410,7 @@ def test_resource_identifiers_are_the_emulators_own_not_the_clients(
     # The rule of the emulator (design.md "The emulator"): written from the documented
     # contract, never from the client. A wrong Graph root in the client's cloud table must
     # not move the emulator's (identity.md §3).
-    from vdc_tui.connect import clouds
+    from vdc_tui.connect.microsoft import clouds
 
     wrong = dataclasses.replace(clouds.CLOUDS["usgov"], graph_url="https://graph.example.us")
     monkeypatch.setitem(clouds.CLOUDS, "usgov", wrong)

@@ -132,7 +132,7 @@ def test_purge_without_offboard_is_an_invalid_invocation(run: Run,
 
 
 def test_the_confirmation_names_the_tenant_and_what_will_be_deleted() -> None:
-    from vdc_tui.connect.offboard import offboard_plan
+    from vdc_tui.connect.lifecycle.offboard import offboard_plan
 
     profile = {"tenant": {"id": TENANT, "name": "Northwind"}, "mode": "automatic",
                "app": {"app_id": "11111111-2222-4333-8444-555555555555"}}

@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from vdc_tui.connect.certificates import generate_self_signed, x5t_sha1
-from vdc_tui.connect.proof import PROOF_AUDIENCE, build_proof
+from vdc_tui.connect.entra.proof import PROOF_AUDIENCE, build_proof
 
 OBJECT_ID = "4a1f9c2e-8d3b-4c5e-9f60-0123456789ab"
 

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from emulator.helpers import client_credentials
 
 from vdc_tui.connect.certificates import generate_self_signed
-from vdc_tui.connect.profiles import ProfileStore
+from vdc_tui.connect.store.profiles import ProfileStore
 from vdc_tui.emulator import EmulatorServer
 
 from .helpers import MANUAL_APP, TENANT, endpoint_args, managed_app, scenario

@@ -10,8 +10,8 @@ import pytest
 from cli.conftest import Outcome
 
 from vdc_tui.connect.errors import ProvisioningFailed
+from vdc_tui.connect.lifecycle.renew import RenewOutcome
 from vdc_tui.connect.models import CheckEvent, CheckStatus
-from vdc_tui.connect.renew import RenewOutcome
 from vdc_tui.connect.service import ConnectionService, ConnectSettings
 from vdc_tui.emulator import EmulatorServer
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from vdc_tui.connect.clouds import Endpoints, resolve_endpoints
+from vdc_tui.connect.microsoft.clouds import Endpoints, resolve_endpoints
 from vdc_tui.connect.permissions import load_catalog
 
 from .oidc_peer import OidcPeer, PeerSetupError, ScriptedPerson, start_peer

@@ -1,6 +1,6 @@
 """Our identity layer against an OpenID provider nobody here wrote (oidc-provider, RFC 8628).
 
-Everything goes through ``vdc_tui.connect.identity.IdentityClient`` exactly as the wizard
+Everything goes through ``vdc_tui.connect.microsoft.identity.IdentityClient`` exactly as the wizard
 uses it, with ``Endpoints`` whose authority host is the peer. Where a test leans on Entra
 behaviour that a standard provider does not have, its name says ``entra_shaped`` and the
 peer's ``server.mjs`` marks the emulated behaviour ``ENTRA-SHAPED``. Where the peer speaks
@@ -19,7 +19,7 @@ import pytest
 
 from vdc_tui.connect.certificates import load_pfx
 from vdc_tui.connect.errors import Cancelled, CertificateProblem, VdcError
-from vdc_tui.connect.identity import IdentityClient, decode_jwt_claims
+from vdc_tui.connect.microsoft.identity import IdentityClient, decode_jwt_claims
 
 from .conftest import GRAPH, PeerWorld
 

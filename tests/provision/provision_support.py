@@ -9,12 +9,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from vdc_tui.connect.identity import DelegatedToken, IdentityClient
+from vdc_tui.connect.entra.application import MANAGED_TAG
+from vdc_tui.connect.microsoft.identity import DelegatedToken, IdentityClient
 from vdc_tui.connect.models import CheckEvent, ConnectionResult
+from vdc_tui.connect.onboard.automatic import AutomaticConnector
 from vdc_tui.connect.permissions import load_catalog
-from vdc_tui.connect.profiles import ProfileStore
-from vdc_tui.connect.provision import MANAGED_TAG, AutomaticConnector
 from vdc_tui.connect.service import DEFAULT_PUBLIC_CLIENT_ID
+from vdc_tui.connect.store.profiles import ProfileStore
 
 T = TypeVar("T")
 CONTOSO = "8f3b6a52-0c1d-4e5f-9a7b-2c4d6e8f0a1b"

@@ -25,11 +25,11 @@ from provision_support import (
 
 from vdc_tui.connect.certificates import load_pfx_bytes
 from vdc_tui.connect.errors import DiagnosedProblem, ProvisioningFailed
-from vdc_tui.connect.graph import GraphClient, GraphError
+from vdc_tui.connect.microsoft.graph import GraphClient, GraphError
 from vdc_tui.connect.models import CheckEvent, CheckStatus
+from vdc_tui.connect.onboard.rollback import Rollback
 from vdc_tui.connect.permissions import load_catalog
-from vdc_tui.connect.profiles import ProfileStore
-from vdc_tui.connect.provision import Rollback
+from vdc_tui.connect.store.profiles import ProfileStore
 from vdc_tui.emulator import EmulatorServer, load_scenario
 from vdc_tui.emulator.faults import FakeClock
 

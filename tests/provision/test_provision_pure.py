@@ -9,19 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from vdc_tui.connect.entra.journal import Journal
+from vdc_tui.connect.entra.tenant import check_signed_in_tenant
 from vdc_tui.connect.errors import DiagnosedProblem, SignInError
-from vdc_tui.connect.graph import GraphError
-from vdc_tui.connect.identity import DelegatedToken
+from vdc_tui.connect.microsoft.answers import is_duplicate, is_replication_lag
+from vdc_tui.connect.microsoft.graph import GraphError
+from vdc_tui.connect.microsoft.identity import DelegatedToken
 from vdc_tui.connect.models import CheckEvent, CheckStatus, SignedInAdmin
-from vdc_tui.connect.provision import (
-    Backoff,
-    Checklist,
-    Journal,
-    is_duplicate,
-    is_replication_lag,
-    together,
-)
-from vdc_tui.connect.provision.tenant import check_signed_in_tenant
+from vdc_tui.connect.progress import Backoff, Checklist, together
 
 
 class FakeTime:

@@ -26,11 +26,13 @@ from provision_support import (
 )
 
 from vdc_tui.connect.certificates import load_pfx_bytes
+from vdc_tui.connect.entra.application import RUN_TAG_PREFIX
+from vdc_tui.connect.entra.verification import Verifier
 from vdc_tui.connect.errors import ProvisioningFailed, VdcError
-from vdc_tui.connect.graph import GraphClient, GraphError
-from vdc_tui.connect.identity import AppToken, IdentityClient
+from vdc_tui.connect.microsoft.graph import GraphClient, GraphError
+from vdc_tui.connect.microsoft.identity import AppToken, IdentityClient
 from vdc_tui.connect.models import CheckEvent, CheckStatus, ConnectionResult
-from vdc_tui.connect.provision import RUN_TAG_PREFIX, Rollback, Verifier
+from vdc_tui.connect.onboard.rollback import Rollback
 from vdc_tui.connect.service import DEFAULT_PUBLIC_CLIENT_ID
 
 #: Longer than any test: a key added while it is set stays invisible to sign-ins.

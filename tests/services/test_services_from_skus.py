@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from vdc_tui.connect.entra.services import combine_detection, services_from_skus
 from vdc_tui.connect.models import Availability
-from vdc_tui.connect.services import combine_detection, services_from_skus
 
 
 def plan(plan_id: str, name: str) -> dict[str, str]:

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from vdc_tui.connect.clouds import resolve_endpoints
 from vdc_tui.connect.errors import Cancelled, VdcError
-from vdc_tui.connect.identity import DelegatedToken
+from vdc_tui.connect.microsoft.clouds import resolve_endpoints
+from vdc_tui.connect.microsoft.identity import DelegatedToken
 from vdc_tui.connect.models import (
     Availability,
     CertificateInfo,
@@ -31,8 +31,8 @@ from vdc_tui.connect.models import (
     TenantInfo,
     ignore_progress,
 )
+from vdc_tui.connect.onboard.manual import ManualInput
 from vdc_tui.connect.service import ConnectionService, ConnectSettings
-from vdc_tui.connect.validate import ManualInput
 
 #: The frozen "now" of snapshot tests.
 FROZEN_NOW = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)

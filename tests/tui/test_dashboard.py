@@ -12,7 +12,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
 from bench.fleet import synthetic_home
-from vdc_tui.connect.profiles import ProfileStore
+from vdc_tui.connect.store.profiles import ProfileStore
 from vdc_tui.dashboard import DashboardApp
 from vdc_tui.screens.dashboard import DashboardScreen
 from vdc_tui.screens.health_detail import HealthDetailScreen
@@ -160,7 +160,7 @@ async def test_detail_of_a_tenant_never_checked_says_so(tmp_path: Path) -> None:
 
 def _no_endpoints() -> Any:
     """Endpoints no test here reaches (those tests only read the saved results)."""
-    from vdc_tui.connect.clouds import resolve_endpoints
+    from vdc_tui.connect.microsoft.clouds import resolve_endpoints
 
     return resolve_endpoints("global", authority_host="https://127.0.0.1:9",
                              graph_url="https://127.0.0.1:9")

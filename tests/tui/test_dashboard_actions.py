@@ -17,8 +17,8 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
 from bench.fleet import save_profiles, synthetic_home
-from vdc_tui.connect.keystore import PassphraseProvider
-from vdc_tui.connect.profiles import ProfileStore
+from vdc_tui.connect.store.keystore import PassphraseProvider
+from vdc_tui.connect.store.profiles import ProfileStore
 from vdc_tui.dashboard import DashboardApp
 from vdc_tui.emulator import EmulatorServer
 from vdc_tui.emulator.fleet import write_fleet
@@ -539,7 +539,7 @@ def test_the_dashboard_gets_no_terminal_prompt_for_the_passphrase() -> None:
 
 def test_the_wizard_opened_with_n_keeps_the_passphrase_typed_in_the_dashboard() -> None:
     from vdc_tui.cli.main import build_parser, connect_settings, key_passphrase
-    from vdc_tui.connect.clouds import resolve_endpoints
+    from vdc_tui.connect.microsoft.clouds import resolve_endpoints
 
     ns = build_parser().parse_args(["connections"])
     provider = key_passphrase(ns)
@@ -553,7 +553,7 @@ def test_the_wizard_opened_with_n_keeps_the_passphrase_typed_in_the_dashboard() 
 def synthetic_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DashboardApp:
     monkeypatch.setenv("HOME", str(tmp_path))  # paths on screen read ~/home/…
     store = synthetic_home(tmp_path / "home", 12, now=NOW)
-    from vdc_tui.connect.clouds import resolve_endpoints
+    from vdc_tui.connect.microsoft.clouds import resolve_endpoints
 
     endpoints = resolve_endpoints("global", authority_host="https://127.0.0.1:9",
                                   graph_url="https://127.0.0.1:9")

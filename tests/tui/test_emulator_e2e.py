@@ -119,7 +119,7 @@ async def test_without_a_passphrase_source_the_wizard_asks_once_and_saves_encryp
     from cryptography.hazmat.primitives.serialization import pkcs12
     from textual.widgets import Static
 
-    from vdc_tui.connect.keystore import PassphraseProvider
+    from vdc_tui.connect.store.keystore import PassphraseProvider
 
     nowhere = PassphraseProvider(environ={"VDC_TUI_KEYRING": "off"})
     settings = AppSettings(demo=True, demo_approve_after=0.2,

@@ -30,7 +30,7 @@ NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 
 def _no_endpoints() -> Any:
-    from vdc_tui.connect.clouds import resolve_endpoints
+    from vdc_tui.connect.microsoft.clouds import resolve_endpoints
 
     return resolve_endpoints("global", authority_host="https://127.0.0.1:9",
                              graph_url="https://127.0.0.1:9")
@@ -175,7 +175,7 @@ async def test_the_first_screen_is_repainted_whole_once_the_mount_is_over(
 #: Modules the dashboard's first frame must not wait for: Rich's emoji table (loaded by a
 #: str column label parsed as markup) and everything the checks and actions need.
 DASHBOARD_LATER = ("rich._emoji_codes", "msal", "httpx", "cryptography",
-                   "vdc_tui.connect.fleet", "vdc_tui.connect.identity",
+                   "vdc_tui.connect.fleet.run", "vdc_tui.connect.microsoft.identity",
                    "vdc_tui.screens.health_detail", "vdc_tui.screens.lifecycle")
 
 
@@ -184,8 +184,8 @@ def test_the_dashboards_first_frame_imports_only_what_it_shows(tmp_path: Path) -
     code = f"""
 import asyncio, json, sys
 from pathlib import Path
-from vdc_tui.connect.clouds import resolve_endpoints
-from vdc_tui.connect.profiles import ProfileStore
+from vdc_tui.connect.microsoft.clouds import resolve_endpoints
+from vdc_tui.connect.store.profiles import ProfileStore
 from vdc_tui.dashboard import DashboardApp
 
 async def main():

@@ -34,7 +34,7 @@ Wizard = Callable[..., VdcApp]
 #: Modules the first frame must not wait for (imported later, in the background or on use).
 HEAVY_MODULES = (
     "msal", "httpx", "cryptography", "qrcode", "uvicorn",
-    "vdc_tui.connect.identity", "vdc_tui.emulator",
+    "vdc_tui.connect.microsoft.identity", "vdc_tui.emulator",
     "vdc_tui.screens.device_code", "vdc_tui.screens.manual", "vdc_tui.screens.picker",
     "vdc_tui.screens.provisioning", "vdc_tui.screens.services", "vdc_tui.screens.summary",
     "vdc_tui.screens.dialogs",

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from vdc_tui.connect.errors import VdcError
-from vdc_tui.connect.identity import IdentityClient
+from vdc_tui.connect.microsoft.identity import IdentityClient
 from vdc_tui.connect.models import CheckEvent, CheckStatus, ConnectionResult
+from vdc_tui.connect.onboard.manual import ManualInput, ManualValidator
 from vdc_tui.connect.service import DEFAULT_PUBLIC_CLIENT_ID
-from vdc_tui.connect.validate import ManualInput, ManualValidator
 from vdc_tui.emulator import EmulatorServer, load_scenario
 
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "manual.json"

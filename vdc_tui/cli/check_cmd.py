@@ -13,14 +13,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..connect.errors import Cancelled, InvalidInput, scrub
+from vdc_tui.connect.errors import Cancelled, InvalidInput, scrub
 
 if TYPE_CHECKING:
-    from ..connect.clouds import Endpoints
-    from ..connect.fleet import FleetProgress
-    from ..connect.health import TenantHealth
-    from ..connect.profiles import ProfileEntry, ProfileStore
-    from .output import Reporter
+    from vdc_tui.cli.output import Reporter
+    from vdc_tui.connect.fleet.health import TenantHealth
+    from vdc_tui.connect.fleet.run import FleetProgress
+    from vdc_tui.connect.microsoft.clouds import Endpoints
+    from vdc_tui.connect.store.profiles import ProfileEntry, ProfileStore
 
 
 def run_check_command(store: ProfileStore, endpoints: Endpoints, reporter: Reporter,
@@ -42,7 +42,7 @@ def open_dashboard(store: ProfileStore, endpoints: Endpoints,
             "`vdc-tui connections` without an action opens the dashboard, which needs a "
             "terminal.",
             "In scripts use `vdc-tui connections list` or `vdc-tui connections check --json`.")
-    from ..dashboard import run_dashboard
+    from vdc_tui.dashboard import run_dashboard
 
     return run_dashboard(store, endpoints, wizard)
 
@@ -79,7 +79,7 @@ def _line(result: TenantHealth) -> str:
 
 def table(results: Sequence[TenantHealth]) -> list[str]:
     """The human table, worst first, then one line per problem with its fix."""
-    from ..connect.fleet import summary, worst_first
+    from vdc_tui.connect.fleet.run import summary, worst_first
 
     rows: list[tuple[str, ...]] = [("HEALTH", "TENANT", "DOMAIN", "CERT DAYS", "MISSING",
                                     "PROBLEM")]
@@ -129,8 +129,8 @@ def run_check(
     """Run the check and report it; returns the exit code (0, 3 or 4)."""
     import asyncio
 
-    from ..connect.fleet import FleetCheck, exit_code, summary
-    from .connect_cmd import run_cancellable
+    from vdc_tui.cli.connect_cmd import run_cancellable
+    from vdc_tui.connect.fleet.run import FleetCheck, exit_code, summary
 
     entries = select_entries(store, tenants, check_all)
     for warning in store.warnings:
@@ -159,7 +159,7 @@ def run_check(
             "Run the check again for the rest.")
         raise
     if openmetrics is not None:
-        from ..connect.fleet import write_openmetrics
+        from vdc_tui.connect.fleet.run import write_openmetrics
 
         write_openmetrics(openmetrics, results)
         reporter.note(f"Wrote the OpenMetrics file {openmetrics}.")

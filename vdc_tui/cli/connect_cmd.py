@@ -21,21 +21,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..connect.errors import Cancelled, InvalidInput, VdcError, scrub
-from ..connect.models import (
+from vdc_tui.cli.output import FINAL_STATES, OutputClosed, Reporter, write
+from vdc_tui.connect.entra.services import default_selection, recheck_services
+from vdc_tui.connect.errors import Cancelled, InvalidInput, VdcError, scrub
+from vdc_tui.connect.models import (
     SERVICE_LABELS,
     SERVICE_NAMES,
     CheckEvent,
     CheckStatus,
     ConnectionResult,
 )
-from ..connect.provision.rollback import ROLLBACK_BOUND_SECONDS
-from ..connect.service import ConnectionService, ConnectSettings
-from ..connect.services import default_selection, recheck_services
-from .output import FINAL_STATES, OutputClosed, Reporter, write
+from vdc_tui.connect.onboard.rollback import ROLLBACK_BOUND_SECONDS
+from vdc_tui.connect.service import ConnectionService, ConnectSettings
 
 if TYPE_CHECKING:
-    from ..connect.identity import DelegatedToken, DeviceFlowSession
+    from vdc_tui.connect.microsoft.identity import DelegatedToken, DeviceFlowSession
 
 log = logging.getLogger("vdc_tui.cli.connect")
 
@@ -192,7 +192,7 @@ class ConnectRun:
 
         async def check(service: ConnectionService, services: frozenset[str], *,
                         hold_services_line: bool) -> ConnectionResult:
-            from ..connect.validate import ManualInput
+            from vdc_tui.connect.onboard.manual import ManualInput
 
             manual = ManualInput(
                 admin_email=admin_email,

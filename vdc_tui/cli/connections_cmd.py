@@ -6,9 +6,9 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ..connect.errors import VdcError, scrub
-from ..connect.profiles import ProfileEntry, ProfileStore
-from .output import Reporter
+from vdc_tui.cli.output import Reporter
+from vdc_tui.connect.errors import VdcError, scrub
+from vdc_tui.connect.store.profiles import ProfileEntry, ProfileStore
 
 log = logging.getLogger("vdc_tui.cli.connections")
 T = TypeVar("T")

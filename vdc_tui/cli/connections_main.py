@@ -15,9 +15,8 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from ..connect.errors import InvalidInput
-from .argtypes import ranged
-from .main import (
+from vdc_tui.cli.argtypes import ranged
+from vdc_tui.cli.main import (
     DEMO_KEYS_NOTE,
     EPILOG,
     _add_app_options,
@@ -35,9 +34,10 @@ from .main import (
     connect_settings,
     key_passphrase,
 )
-from .output import Reporter
+from vdc_tui.cli.output import Reporter
+from vdc_tui.connect.errors import InvalidInput
 
-#: Defaults of ``connections check`` (connect/fleet.py has the same; kept here so that
+#: Defaults of ``connections check`` (connect/fleet/run.py has the same; kept here so that
 #: building the parser imports nothing heavy).
 DEFAULT_CONCURRENCY = 32
 DEFAULT_DEADLINE = 60.0
@@ -170,8 +170,8 @@ def _add_export_options(parser: argparse.ArgumentParser) -> None:
 
 def run_connections(ns: argparse.Namespace, reporter: Reporter) -> int:
     """Run ``connections [ACTION]``; returns the exit code."""
-    from ..connect.profiles import ProfileStore
-    from .connections_cmd import list_connections, remove_connection, show_connection
+    from vdc_tui.cli.connections_cmd import list_connections, remove_connection, show_connection
+    from vdc_tui.connect.store.profiles import ProfileStore
 
     store = ProfileStore(_home(ns), passphrase=key_passphrase(ns))
     if ns.action in (None, "check") and _opt(ns, "demo", False):
@@ -187,17 +187,17 @@ def run_connections(ns: argparse.Namespace, reporter: Reporter) -> int:
     if _opt(ns, "demo", False) and not talks_to_tenant:  # those say it with the emulator
         reporter.note(DEMO_KEYS_NOTE)
     if ns.action is None:
-        from .check_cmd import open_dashboard
+        from vdc_tui.cli.check_cmd import open_dashboard
 
         return open_dashboard(store, _endpoints(ns), lambda: _wizard(ns))
     if ns.action == "check":
-        from .check_cmd import run_check_command
+        from vdc_tui.cli.check_cmd import run_check_command
 
         return run_check_command(store, _endpoints(ns), reporter, ns)
     if ns.action == "list":
         return list_connections(store, reporter)
     if ns.action == "export":
-        from .export_cmd import export_connection
+        from vdc_tui.cli.export_cmd import export_connection
 
         return export_connection(store, reporter, ns)
     if ns.action == "show":
@@ -218,7 +218,7 @@ def run_connections(ns: argparse.Namespace, reporter: Reporter) -> int:
 def _renew(ns: argparse.Namespace, reporter: Reporter) -> int:
     import asyncio
 
-    from .lifecycle_cmd import RenewRun
+    from vdc_tui.cli.lifecycle_cmd import RenewRun
 
     if not ns.all and (ns.within is not None or ns.concurrency is not None):
         raise InvalidInput("invalid_argument", "--within and --concurrency apply to --all.",
@@ -239,7 +239,7 @@ def _admin_command(ns: argparse.Namespace, reporter: Reporter) -> int:
     """``remove --offboard`` and ``repair``: an administrator signs in with a device code."""
     import asyncio
 
-    from .lifecycle_cmd import OffboardRun, RepairRun
+    from vdc_tui.cli.lifecycle_cmd import OffboardRun, RepairRun
 
     with contextlib.ExitStack() as stack:
         endpoints, note = _session_endpoints(ns, reporter, stack, device_code=True)

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..connect.errors import InvalidInput
-from ..connect.home import vdc_home
-from ..settings import DEFAULT_DEMO_PORT
+from vdc_tui.connect.errors import InvalidInput
+from vdc_tui.connect.store.home import vdc_home
+from vdc_tui.settings import DEFAULT_DEMO_PORT
 
 if TYPE_CHECKING:
-    from ..connect.clouds import Endpoints
+    from vdc_tui.connect.microsoft.clouds import Endpoints
 
 DEMO_SCENARIO = "demo"
 
@@ -57,7 +57,7 @@ class DemoFacts:
 
 def demo_facts(scenario: str | Path = DEMO_SCENARIO) -> DemoFacts:
     """Read the demo tenant, its Global Administrator and its manual app from a scenario."""
-    from ..emulator.scenario import DIRECTORY_ROLES, load_scenario
+    from vdc_tui.emulator.scenario import DIRECTORY_ROLES, load_scenario
 
     loaded = load_scenario(scenario)
     tenant = loaded.tenants[0]
@@ -97,8 +97,8 @@ def demo_emulator(approve_after: float | None, *,
             0 = any free port.
     """
     try:
-        from ..emulator import load_scenario
-        from ..emulator.launch import start_for_demo
+        from vdc_tui.emulator import load_scenario
+        from vdc_tui.emulator.launch import start_for_demo
     except ImportError as exc:  # a broken install, not an operator error
         raise InvalidInput(
             "invalid_argument",

@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..connect.errors import EXIT_DIAGNOSED, EXIT_OK, EXIT_SERVICE
-from ..connect.models import CheckStatus
-from .output import Reporter
+from vdc_tui.cli.output import Reporter
+from vdc_tui.connect.errors import EXIT_DIAGNOSED, EXIT_OK, EXIT_SERVICE
+from vdc_tui.connect.models import CheckStatus
 
 if TYPE_CHECKING:
-    from ..connect.clouds import Endpoints
-    from ..connect.doctor import DoctorCheck
+    from vdc_tui.connect.doctor import DoctorCheck
+    from vdc_tui.connect.microsoft.clouds import Endpoints
 
 
 def doctor_exit_code(checks: Sequence[DoctorCheck]) -> int:
@@ -29,7 +29,7 @@ def doctor_exit_code(checks: Sequence[DoctorCheck]) -> int:
 def run_doctor_command(endpoints: Endpoints, home: Path, reporter: Reporter, *,
                        timeout: float) -> int:
     """Run the checks and print one line each (stdout), or one JSON object with --json."""
-    from ..connect.doctor import run_doctor
+    from vdc_tui.connect.doctor import run_doctor
 
     checks = asyncio.run(run_doctor(endpoints, home, timeout=timeout))
     code = doctor_exit_code(checks)
@@ -38,7 +38,7 @@ def run_doctor_command(endpoints: Endpoints, home: Path, reporter: Reporter, *,
     if reporter.json_mode:
         reporter.emit({"status": worst, "checks": [c.to_json() for c in checks]})
         return code
-    from .output import status_line
+    from vdc_tui.cli.output import status_line
 
     for check in checks:
         reporter.result(status_line(check.status, check.title, check.detail, check.fix))

@@ -13,19 +13,19 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ..connect.errors import InvalidInput, scrub
+from vdc_tui.connect.errors import InvalidInput, scrub
 
 if TYPE_CHECKING:
     # Only an export imports this module (its options are in connections_main), and the
     # export's own modules wait until it runs.
-    from ..connect.profiles import ProfileStore
-    from .output import Reporter
+    from vdc_tui.cli.output import Reporter
+    from vdc_tui.connect.store.profiles import ProfileStore
 
 
 def _password(ns: argparse.Namespace, reporter: Reporter) -> tuple[str, bool]:
     """(the export password, whether it was generated)."""
-    from ..connect.export import generate_password, weak_password_warning
-    from .connect_cmd import read_password
+    from vdc_tui.cli.connect_cmd import read_password
+    from vdc_tui.connect.lifecycle.export import generate_password, weak_password_warning
 
     given = read_password(ns.pfx_password_env, ns.pfx_password_stdin)
     if given is None:
@@ -42,8 +42,8 @@ def _password(ns: argparse.Namespace, reporter: Reporter) -> tuple[str, bool]:
 
 def export_connection(store: ProfileStore, reporter: Reporter, ns: argparse.Namespace) -> int:
     """Write the PFX and print what the manual connection form asks for."""
-    from ..connect.export import export_connection as write_export
-    from ..connect.export import export_target
+    from vdc_tui.connect.lifecycle.export import export_connection as write_export
+    from vdc_tui.connect.lifecycle.export import export_target
 
     if ns.show_password and not reporter.json_mode:
         raise InvalidInput("invalid_argument", "--show-password only applies with --json.",

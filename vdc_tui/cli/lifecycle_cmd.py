@@ -11,17 +11,22 @@ import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ..connect.errors import Cancelled, InvalidInput, VdcError
-from ..connect.offboard import offboard_plan
-from ..connect.service import ConnectionService, ConnectSettings
-from .connect_cmd import SignInSession, admin_sign_in, run_cancellable, run_service_command
-from .output import Reporter
+from vdc_tui.cli.connect_cmd import (
+    SignInSession,
+    admin_sign_in,
+    run_cancellable,
+    run_service_command,
+)
+from vdc_tui.cli.output import Reporter
+from vdc_tui.connect.errors import Cancelled, InvalidInput, VdcError
+from vdc_tui.connect.lifecycle.offboard import offboard_plan
+from vdc_tui.connect.service import ConnectionService, ConnectSettings
 
 if TYPE_CHECKING:
-    from ..connect.identity import DelegatedToken
-    from ..connect.offboard import OffboardOutcome
-    from ..connect.renew import RenewalCandidate, RenewOutcome
-    from ..connect.repair import RepairOutcome
+    from vdc_tui.connect.lifecycle.offboard import OffboardOutcome
+    from vdc_tui.connect.lifecycle.renew import RenewalCandidate, RenewOutcome
+    from vdc_tui.connect.lifecycle.repair import RepairOutcome
+    from vdc_tui.connect.microsoft.identity import DelegatedToken
 
 
 def _confirm(reporter: Reporter, question: str) -> bool:
@@ -190,7 +195,7 @@ class RenewRun:
 
     async def all(self, *, within_days: float, include_manual: bool, concurrency: int) -> int:
         """Renew every connection whose certificate ends within ``within_days``."""
-        from ..connect.renew import renewal_candidates
+        from vdc_tui.connect.lifecycle.renew import renewal_candidates
 
         service = ConnectionService(self.settings)
         rows: list[dict[str, Any]] = []

@@ -25,9 +25,10 @@ from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .. import __version__
-from ..connect.clouds import CLOUDS, Endpoints, resolve_endpoints
-from ..connect.errors import (
+from vdc_tui import __version__
+from vdc_tui.cli.argtypes import ranged
+from vdc_tui.cli.output import OutputClosed, Reporter, is_output_closed, quiet_exit
+from vdc_tui.connect.errors import (
     EXIT_CANCELLED,
     EXIT_INVALID,
     Cancelled,
@@ -36,15 +37,14 @@ from ..connect.errors import (
     VdcError,
     scrub,
 )
-from ..connect.service import (
+from vdc_tui.connect.microsoft.clouds import CLOUDS, Endpoints, resolve_endpoints
+from vdc_tui.connect.service import (
     DEFAULT_APP_DISPLAY_NAME,
     DEFAULT_PUBLIC_CLIENT_ID,
     PLANS,
     ConnectSettings,
 )
-from ..settings import DEFAULT_DEMO_PORT, THEMES
-from .argtypes import ranged
-from .output import OutputClosed, Reporter, is_output_closed, quiet_exit
+from vdc_tui.settings import DEFAULT_DEMO_PORT, THEMES
 
 PROG = "vdc-tui"
 
@@ -228,7 +228,7 @@ def build_parser(words: Collection[str] | None = None) -> argparse.ArgumentParse
     if wanted("connect"):
         _add_connect_modes(connect, formatter)
 
-    from .connections_main import add_connections_parser
+    from vdc_tui.cli.connections_main import add_connections_parser
 
     add_connections_parser(commands, formatter, full=wanted("connections"))
 
@@ -315,10 +315,10 @@ def _endpoints(ns: argparse.Namespace) -> Endpoints:
 
 
 def _home(ns: argparse.Namespace) -> Path:
-    from ..connect.home import vdc_home
+    from vdc_tui.connect.store.home import vdc_home
 
     if _opt(ns, "demo", False):
-        from .demo import demo_home
+        from vdc_tui.cli.demo import demo_home
 
         return demo_home()
     return vdc_home()
@@ -352,7 +352,7 @@ def connect_settings(ns: argparse.Namespace, endpoints: Endpoints,
 
 
 def key_passphrase(ns: argparse.Namespace) -> Any:
-    """The store passphrase's provider of a run (:class:`~vdc_tui.connect.keystore.
+    """The store passphrase's provider of a run (:class:`~vdc_tui.connect.store.keystore.
     PassphraseProvider`): the demo's fixed one, or the options, file, keyring and prompt.
     One per run, so what the dashboard's prompt got is kept for the wizard its ``n`` opens."""
     known = getattr(ns, "_key_passphrase_provider", None)
@@ -364,7 +364,7 @@ def key_passphrase(ns: argparse.Namespace) -> Any:
 
 
 def _new_key_passphrase(ns: argparse.Namespace) -> Any:
-    from ..connect.keystore import PassphraseProvider, terminal_asker
+    from vdc_tui.connect.store.keystore import PassphraseProvider, terminal_asker
 
     if _opt(ns, "demo", False):
         return PassphraseProvider.demo()
@@ -462,9 +462,9 @@ def console_main() -> int:
     written. Only here, never in :func:`main`, which tests call in their own process.
     """
     code = main()
-    fleet = sys.modules.get("vdc_tui.connect.fleet")
+    fleet = sys.modules.get("vdc_tui.connect.fleet.run")
     if fleet is not None and fleet.abandoned_work():
-        from ..stuck_exit import exit_if_stuck
+        from vdc_tui.stuck_exit import exit_if_stuck
 
         exit_if_stuck(code, ABANDONED_EXIT_GRACE, level=logging.INFO,
                       why="after its work (a cancelled check's request still awaited)")
@@ -564,11 +564,11 @@ def _dispatch(ns: argparse.Namespace, reporter: Reporter) -> int:
     if command == "connect":
         return _connect(ns, reporter)
     if command == "connections":
-        from .connections_main import run_connections
+        from vdc_tui.cli.connections_main import run_connections
 
         return run_connections(ns, reporter)
     if command == "doctor":
-        from .doctor_cmd import run_doctor_command
+        from vdc_tui.cli.doctor_cmd import run_doctor_command
 
         return run_doctor_command(_endpoints(ns), _home(ns), reporter, timeout=ns.timeout)
     if command == "emulator":
@@ -583,7 +583,7 @@ def _refuse_demo_port_without_demo(ns: argparse.Namespace) -> None:
 
 
 def _wizard(ns: argparse.Namespace) -> int:
-    from ..settings import AppSettings
+    from vdc_tui.settings import AppSettings
 
     demo = bool(_opt(ns, "demo", False))
     _refuse_demo_port_without_demo(ns)
@@ -597,7 +597,7 @@ def _wizard(ns: argparse.Namespace) -> int:
         tenant_name=_opt(ns, "tenant_name"),
         theme=_opt(ns, "theme", "vdc"),
     )
-    from ..app import make_app  # Textual only now, after the options are known to be good
+    from vdc_tui.app import make_app  # Textual only now, after the options are known to be good
 
     app = make_app(settings)
     app.run()
@@ -613,7 +613,7 @@ def _wizard(ns: argparse.Namespace) -> int:
 def _connect(ns: argparse.Namespace, reporter: Reporter) -> int:
     import asyncio
 
-    from .connect_cmd import ConnectRun, parse_services, read_password
+    from vdc_tui.cli.connect_cmd import ConnectRun, parse_services, read_password
 
     requested = parse_services(ns.services)
     password: str | None = None
@@ -643,7 +643,7 @@ def _session_endpoints(ns: argparse.Namespace, reporter: Reporter,
     if not demo:
         return _endpoints(ns), None
     _refuse_overrides_in_demo(ns)
-    from .demo import demo_emulator, emulator_endpoints
+    from vdc_tui.cli.demo import demo_emulator, emulator_endpoints
 
     approve = _opt(ns, "demo_approve_after", HEADLESS_DEMO_APPROVE_AFTER)
     port = _opt(ns, "demo_port", DEFAULT_DEMO_PORT)
@@ -662,12 +662,12 @@ def _session_endpoints(ns: argparse.Namespace, reporter: Reporter,
 
 def _emulator(ns: argparse.Namespace) -> int:
     if ns.print_demo:
-        from .demo import DEMO_SCENARIO, demo_facts
+        from vdc_tui.cli.demo import DEMO_SCENARIO, demo_facts
 
         facts = demo_facts(ns.scenario or DEMO_SCENARIO)
         print(json.dumps(facts.to_json(), ensure_ascii=True), flush=True)
         return 0
-    from ..emulator.cli import serve
+    from vdc_tui.emulator.cli import serve
 
     outcome = serve(ns.port, ns.scenario)
     return outcome if isinstance(outcome, int) else 0

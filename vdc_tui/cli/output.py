@@ -22,10 +22,10 @@ import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ..connect.errors import VdcError, scrub
+from vdc_tui.connect.errors import VdcError, scrub
 
 if TYPE_CHECKING:
-    from ..connect.models import CheckEvent, CheckStatus, DeviceCode
+    from vdc_tui.connect.models import CheckEvent, CheckStatus, DeviceCode
 
 # CheckStatus values by their text (a StrEnum member equals and hashes as its text): the
 # models are not imported with the command line, before the wizard's first frame (~4 ms).

@@ -29,11 +29,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .errors import CertificateProblem, scrub
-from .models import CertificateInfo
+from vdc_tui.connect.errors import CertificateProblem, scrub
+from vdc_tui.connect.models import CertificateInfo
 
 if TYPE_CHECKING:
-    from .identity import CertificateCredential
+    from vdc_tui.connect.microsoft.identity import CertificateCredential
 
 MAX_PFX_BYTES = 1024 * 1024
 MIN_RSA_BITS = 2048
@@ -66,7 +66,7 @@ class LoadedPfx:
 
     def credential(self) -> CertificateCredential:
         """What MSAL signs its client assertions with (PEM key and certificate)."""
-        from .identity import CertificateCredential
+        from vdc_tui.connect.microsoft.identity import CertificateCredential
 
         return CertificateCredential(
             private_key_pem=self.private_key.private_bytes(

@@ -9,7 +9,7 @@ import re
 GUID_PATTERN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 #: An email address (a user principal name): a local part without spaces or the characters
 #: that need quoting, ``@``, and a domain with at least one dot. The domain is checked as a
-#: DNS name again where it is used (:func:`vdc_tui.connect.discovery.domain_of`).
+#: DNS name again where it is used (:func:`vdc_tui.connect.microsoft.discovery.domain_of`).
 EMAIL_PATTERN = re.compile(r"^[^@\s\"<>(),;:\\\[\]]+@[^@\s]+\.[^@\s.]+$")
 
 

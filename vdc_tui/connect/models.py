@@ -177,7 +177,7 @@ class PermissionStatus:
     There is no "missing" list: a connection result exists only when every required
     permission was in the tokens (otherwise the check fails with ``missing_permissions``),
     so what a verified connection lacks is always nothing. Missing permissions of a saved
-    connection are found by the health check (``connect/health.py``), from live tokens.
+    connection are found by the health check (``connect/fleet/health.py``), from live tokens.
     """
 
     granted: tuple[str, ...] = ()

@@ -12,8 +12,8 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
-from .errors import VdcError, scrub
-from .models import CheckEvent, CheckStatus, ProgressCallback
+from vdc_tui.connect.errors import VdcError, scrub
+from vdc_tui.connect.models import CheckEvent, CheckStatus, ProgressCallback
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]

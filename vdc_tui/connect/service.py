@@ -15,17 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .clouds import Endpoints, resolve_endpoints
+from vdc_tui.connect.microsoft.clouds import Endpoints, resolve_endpoints
 
 if TYPE_CHECKING:
-    from .identity import DelegatedToken, DeviceFlowSession, IdentityClient
-    from .keystore import PassphraseProvider
-    from .models import CheckEvent, ConnectionResult, ProgressCallback
-    from .offboard import OffboardOutcome
-    from .profiles import ProfileStore
-    from .renew import RenewOutcome
-    from .repair import RepairOutcome
-    from .validate import ManualInput
+    from vdc_tui.connect.lifecycle.offboard import OffboardOutcome
+    from vdc_tui.connect.lifecycle.renew import RenewOutcome
+    from vdc_tui.connect.lifecycle.repair import RepairOutcome
+    from vdc_tui.connect.microsoft.identity import DelegatedToken, DeviceFlowSession, IdentityClient
+    from vdc_tui.connect.models import CheckEvent, ConnectionResult, ProgressCallback
+    from vdc_tui.connect.onboard.manual import ManualInput
+    from vdc_tui.connect.store.keystore import PassphraseProvider
+    from vdc_tui.connect.store.profiles import ProfileStore
 
 
 def ignore_progress(event: CheckEvent) -> None:
@@ -97,7 +97,7 @@ class ConnectionService:
     def identity(self) -> IdentityClient:
         """The identity client (built on first use)."""
         if self._identity is None:
-            from .identity import IdentityClient
+            from vdc_tui.connect.microsoft.identity import IdentityClient
 
             self._identity = IdentityClient(self.endpoints, client_id=self.settings.client_id)
         return self._identity
@@ -106,7 +106,7 @@ class ConnectionService:
     def profiles(self) -> ProfileStore:
         """The profile store under ``settings.home``."""
         if self._profiles is None:
-            from .profiles import ProfileStore
+            from vdc_tui.connect.store.profiles import ProfileStore
 
             self._profiles = ProfileStore(self.settings.home,
                                           passphrase=self.settings.key_passphrase)
@@ -122,7 +122,7 @@ class ConnectionService:
 
     async def start_device_code(self) -> DeviceFlowSession:
         """Ask for a new device code (one request when :meth:`prepare` has run)."""
-        from .permissions import load_catalog
+        from vdc_tui.connect.permissions import load_catalog
 
         scopes = [
             f"{self.endpoints.graph_url}/{s}" for s in load_catalog().delegated_sign_in_scopes
@@ -140,7 +140,7 @@ class ConnectionService:
         services: Sequence[str] | None = None,
     ) -> ConnectionResult:
         """Automatic mode after sign-in: create, consent and verify the app registration."""
-        from .provision import AutomaticConnector
+        from vdc_tui.connect.onboard.automatic import AutomaticConnector
 
         connector = AutomaticConnector(
             self.endpoints,
@@ -156,7 +156,7 @@ class ConnectionService:
         self, manual: ManualInput, on_progress: ProgressCallback = ignore_progress
     ) -> ConnectionResult:
         """Manual mode: prove that the operator's app registration works."""
-        from .validate import ManualValidator
+        from vdc_tui.connect.onboard.manual import ManualValidator
 
         return await ManualValidator(self.endpoints, self.identity).run(manual, on_progress)
 
@@ -170,7 +170,7 @@ class ConnectionService:
         on_progress: ProgressCallback = ignore_progress,
     ) -> OffboardOutcome:
         """Delete the connection's app registration (when it is ours) and its local files."""
-        from .offboard import Offboarder
+        from vdc_tui.connect.lifecycle.offboard import Offboarder
 
         return await Offboarder(self.endpoints, self.profiles).run(
             tenant, token, purge=purge, delete_app=delete_app, on_progress=on_progress)
@@ -183,7 +183,7 @@ class ConnectionService:
         on_progress: ProgressCallback = ignore_progress,
     ) -> RenewOutcome:
         """Roll the connection's certificate with addKey/removeKey (no admin sign-in)."""
-        from .renew import Renewer
+        from vdc_tui.connect.lifecycle.renew import Renewer
 
         renewer = Renewer(self.endpoints, self.identity, self.profiles,
                           verify_timeout=self.settings.verify_timeout)
@@ -196,7 +196,7 @@ class ConnectionService:
         on_progress: ProgressCallback = ignore_progress,
     ) -> RepairOutcome:
         """Grant only the permissions the connection lacks (admin token), then verify."""
-        from .repair import Repairer
+        from vdc_tui.connect.lifecycle.repair import Repairer
 
         repairer = Repairer(self.endpoints, self.identity, self.profiles,
                             verify_timeout=self.settings.verify_timeout)
@@ -218,7 +218,7 @@ class ConnectionService:
         Raises:
             VdcError: a named source is unusable (an unsafe passphrase file, …).
         """
-        from .keystore import is_new_store
+        from vdc_tui.connect.store.keystore import is_new_store
 
         store = self.profiles
         if store.passphrase.resolve(store.root) is not None:

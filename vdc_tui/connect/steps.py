@@ -7,7 +7,7 @@ Step ids are a contract (``docs/architecture.md``, the CLI's ``--json`` events).
 
 from __future__ import annotations
 
-#: Automatic mode (:mod:`vdc_tui.connect.provision`), in the order the wizard lists them.
+#: Automatic mode (:mod:`vdc_tui.connect.onboard.automatic`), in the order the wizard lists them.
 AUTOMATIC_STEPS: tuple[tuple[str, str], ...] = (
     ("admin", "Signed-in account is a Global Administrator"),
     ("organization", "Read the tenant"),
@@ -20,7 +20,7 @@ AUTOMATIC_STEPS: tuple[tuple[str, str], ...] = (
     ("services", "Detect the services the tenant has"),
 )
 
-#: Manual mode (:mod:`vdc_tui.connect.validate`).
+#: Manual mode (:mod:`vdc_tui.connect.onboard.manual`).
 MANUAL_STEPS: tuple[tuple[str, str], ...] = (
     ("certificate", "Certificate file opens and holds its private key"),
     ("tenant", "Find the tenant of the admin email"),

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..lazy_exports import lazy_getattr
+from vdc_tui.lazy_exports import lazy_getattr
 
 if TYPE_CHECKING:
-    from .core import RequestRecord
-    from .faults import FakeClock, Faults
-    from .scenario import (
+    from vdc_tui.emulator.core import RequestRecord
+    from vdc_tui.emulator.faults import FakeClock, Faults
+    from vdc_tui.emulator.scenario import (
         ApplicationSpec,
         CertificateSpec,
         DeviceCodeSpec,
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
         load_scenario,
         scenario_from_dict,
     )
-    from .server import EmulatorServer
+    from vdc_tui.emulator.server import EmulatorServer
 
 _EXPORTS = {
     "EmulatorServer": "server",

@@ -21,10 +21,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from .client_assertion import LOGIN_HOSTS, check_client_assertion
-from .core import EmulatorCore, client_info
-from .scenario import GLOBAL_ADMINISTRATOR
-from .state import DeviceFlow, Tenant, User
+from vdc_tui.emulator.client_assertion import LOGIN_HOSTS, check_client_assertion
+from vdc_tui.emulator.core import EmulatorCore, client_info
+from vdc_tui.emulator.scenario import GLOBAL_ADMINISTRATOR
+from vdc_tui.emulator.state import DeviceFlow, Tenant, User
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 MULTI_TENANT = ("common", "organizations")

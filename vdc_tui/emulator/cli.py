@@ -8,8 +8,8 @@ import threading
 from types import FrameType
 from typing import TextIO
 
-from ..connect.errors import InvalidInput
-from .server import EmulatorServer, connection_json
+from vdc_tui.connect.errors import InvalidInput
+from vdc_tui.emulator.server import EmulatorServer, connection_json
 
 
 def serve(port: int = 0, scenario: str | None = None, out: TextIO = sys.stdout) -> int:

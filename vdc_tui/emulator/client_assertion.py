@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import jws
-from .core import EmulatorCore
-from .pki import b64url_decode
-from .state import Tenant
+from vdc_tui.emulator import jws
+from vdc_tui.emulator.core import EmulatorCore
+from vdc_tui.emulator.pki import b64url_decode
+from vdc_tui.emulator.state import Tenant
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 

@@ -14,10 +14,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from .faults import Clock, FaultCounters, Faults
-from .pki import EmulatorPki, b64url
-from .scenario import Scenario
-from .state import Directory
+from vdc_tui.emulator.faults import Clock, FaultCounters, Faults
+from vdc_tui.emulator.pki import EmulatorPki, b64url
+from vdc_tui.emulator.scenario import Scenario
+from vdc_tui.emulator.state import Directory
 
 
 class RequestRecord(tuple[str, str, int]):
@@ -96,7 +96,7 @@ class EmulatorCore:
     # -- tokens ----------------------------------------------------------------------------
     def sign(self, claims: dict[str, Any]) -> str:
         """A JWT signed with the emulator's token key."""
-        from .jws import sign_rs256
+        from vdc_tui.emulator.jws import sign_rs256
 
         return sign_rs256(claims, self.pki.token_key, kid=self.pki.token_kid)
 

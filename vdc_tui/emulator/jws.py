@@ -14,7 +14,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from .pki import b64url, b64url_decode
+from vdc_tui.emulator.pki import b64url, b64url_decode
 
 
 class MalformedJwt(ValueError):

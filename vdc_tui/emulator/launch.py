@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .scenario import Scenario
-from .server import EmulatorServer
+from vdc_tui.emulator.scenario import Scenario
+from vdc_tui.emulator.server import EmulatorServer
 
 
 def start_preferring_port(scenario: Scenario, port: int) -> EmulatorServer:

@@ -25,13 +25,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..connect.clouds import CLOUDS, Endpoints
-from .authority import Authority
-from .core import EmulatorCore, RequestRecord
-from .faults import Faults
-from .pki import emulator_pki
-from .scenario import Scenario, load_scenario
-from .state import Directory
+from vdc_tui.connect.microsoft.clouds import CLOUDS, Endpoints
+from vdc_tui.emulator.authority import Authority
+from vdc_tui.emulator.core import EmulatorCore, RequestRecord
+from vdc_tui.emulator.faults import Faults
+from vdc_tui.emulator.pki import emulator_pki
+from vdc_tui.emulator.scenario import Scenario, load_scenario
+from vdc_tui.emulator.state import Directory
 
 
 class FaultMiddleware:
@@ -372,7 +372,7 @@ class EmulatorServer:
 
     # -- lifecycle -------------------------------------------------------------------------
     def _build_app(self) -> ASGIApp:
-        from .graph import GraphApi
+        from vdc_tui.emulator.graph import GraphApi
 
         graph = GraphApi(self._core)
 

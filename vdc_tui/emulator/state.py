@@ -29,8 +29,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
-from .grouped import Grouped
-from .scenario import (
+from vdc_tui.emulator.grouped import Grouped
+from vdc_tui.emulator.scenario import (
     DIRECTORY_ROLES,
     ROLE_NAMES,
     CertificateSpec,

@@ -11,16 +11,16 @@ from typing import TYPE_CHECKING
 from vdc_tui.lazy_exports import lazy_getattr
 
 if TYPE_CHECKING:
-    from .base import WizardScreen
-    from .connected import ConnectedDialog
-    from .device_code import DeviceCodeScreen
-    from .dialogs import ConfirmDialog, HelpScreen, ManualModeNotice
-    from .manual import ManualDraft, ManualScreen
-    from .mode import ModeScreen
-    from .passphrase import PassphraseScreen
-    from .provisioning import ProvisioningScreen
-    from .services import ServicesScreen
-    from .summary import SummaryScreen
+    from vdc_tui.screens.base import WizardScreen
+    from vdc_tui.screens.connected import ConnectedDialog
+    from vdc_tui.screens.device_code import DeviceCodeScreen
+    from vdc_tui.screens.dialogs import ConfirmDialog, HelpScreen, ManualModeNotice
+    from vdc_tui.screens.manual import ManualDraft, ManualScreen
+    from vdc_tui.screens.mode import ModeScreen
+    from vdc_tui.screens.passphrase import PassphraseScreen
+    from vdc_tui.screens.provisioning import ProvisioningScreen
+    from vdc_tui.screens.services import ServicesScreen
+    from vdc_tui.screens.summary import SummaryScreen
 
 #: Exported name → the module (in this package) that defines it.
 _HOMES: dict[str, str] = {

@@ -14,8 +14,8 @@ from textual.widget import Widget
 from textual.widgets import Footer, Static
 from textual.widgets._footer import FooterKey
 
-from ..widgets.notice import TooSmallNotice
-from ..widgets.titlebar import TitleBar
+from vdc_tui.widgets.notice import TooSmallNotice
+from vdc_tui.widgets.titlebar import TitleBar
 
 ResultType = TypeVar("ResultType")
 

@@ -10,8 +10,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from ..connect.models import ConnectionResult
-from ..widgets import safe_markup
+from vdc_tui.connect.models import ConnectionResult
+from vdc_tui.widgets import safe_markup
 
 
 def connected_by(result: ConnectionResult) -> Content:

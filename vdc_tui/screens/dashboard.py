@@ -31,9 +31,9 @@ from textual.events import Key
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
-from ..connect.errors import VdcError, scrub
-from .base import WizardScreen
-from .fleet_rows import (
+from vdc_tui.connect.errors import VdcError, scrub
+from vdc_tui.screens.base import WizardScreen
+from vdc_tui.screens.fleet_rows import (
     BASE_WIDTHS,
     COLUMNS,
     FRAME_WIDTH,
@@ -44,10 +44,10 @@ from .fleet_rows import (
 )
 
 if TYPE_CHECKING:
-    from ..connect.fleet import FleetProgress
-    from ..connect.health import TenantHealth
-    from ..connect.profiles import ProfileEntry
-    from ..dashboard import DashboardApp
+    from vdc_tui.connect.fleet.health import TenantHealth
+    from vdc_tui.connect.fleet.run import FleetProgress
+    from vdc_tui.connect.store.profiles import ProfileEntry
+    from vdc_tui.dashboard import DashboardApp
 
 #: What cancelling each action does (the question before it is cancelled).
 RENEW_CANCEL = ("The renewal stops where it is. The current certificate keeps working; the "
@@ -316,7 +316,7 @@ class DashboardScreen(WizardScreen[str | None]):
 
     def action_details(self) -> None:
         """Open the selected tenant's details."""
-        from .health_detail import HealthDetailScreen
+        from vdc_tui.screens.health_detail import HealthDetailScreen
 
         entry = self.selected_entry()
         if entry is None:
@@ -406,15 +406,15 @@ class DashboardScreen(WizardScreen[str | None]):
         return scrub(entry.name or entry.default_domain or entry.tenant_id, limit=60)
 
     async def _export(self, entry: ProfileEntry) -> None:
-        from .export import ExportScreen
+        from vdc_tui.screens.export import ExportScreen
 
         if await self.dashboard_app.ensure_passphrase():
             await self.app.push_screen_wait(ExportScreen(self.dashboard_app.store, entry))
 
     async def _renew(self, entry: ProfileEntry) -> None:
-        from ..connect.renew import RENEW_STEPS
-        from .dialogs import ConfirmDialog
-        from .lifecycle import ActionScreen
+        from vdc_tui.connect.lifecycle.renew import RENEW_STEPS
+        from vdc_tui.screens.dialogs import ConfirmDialog
+        from vdc_tui.screens.lifecycle import ActionScreen
 
         manual = (entry.profile or {}).get("mode") == "manual"
         if manual and not await self.app.push_screen_wait(ConfirmDialog(
@@ -449,8 +449,8 @@ class DashboardScreen(WizardScreen[str | None]):
 
     async def _admin_token(self, entry: ProfileEntry, purpose: str) -> Any:
         """A Global Administrator's token (the wizard's device-code screen), or ``None``."""
-        from ..connect.identity import DelegatedToken
-        from .lifecycle import AdminSignInScreen
+        from vdc_tui.connect.microsoft.identity import DelegatedToken
+        from vdc_tui.screens.lifecycle import AdminSignInScreen
 
         service = self.dashboard_app.connection_service()
         token = await self.app.push_screen_wait(AdminSignInScreen(
@@ -459,8 +459,8 @@ class DashboardScreen(WizardScreen[str | None]):
         return token if isinstance(token, DelegatedToken) else None
 
     async def _repair(self, entry: ProfileEntry) -> None:
-        from ..connect.repair import REPAIR_STEPS
-        from .lifecycle import ActionScreen
+        from vdc_tui.connect.lifecycle.repair import REPAIR_STEPS
+        from vdc_tui.screens.lifecycle import ActionScreen
 
         if not await self.dashboard_app.ensure_passphrase():  # verification reads the key
             return
@@ -476,8 +476,8 @@ class DashboardScreen(WizardScreen[str | None]):
         await self.recheck(tid)
 
     async def _offboard(self, entry: ProfileEntry) -> None:
-        from ..connect.offboard import OFFBOARD_STEPS
-        from .lifecycle import ActionScreen, OffboardDialog
+        from vdc_tui.connect.lifecycle.offboard import OFFBOARD_STEPS
+        from vdc_tui.screens.lifecycle import ActionScreen, OffboardDialog
 
         store = self.dashboard_app.store
         tid = entry.tenant_id
@@ -500,7 +500,7 @@ class DashboardScreen(WizardScreen[str | None]):
         if outcome is None:  # failed or cancelled: the profile is still there
             await self.recheck(tid)
             return
-        from .health_detail import HealthDetailScreen
+        from vdc_tui.screens.health_detail import HealthDetailScreen
 
         top = self.app.screen
         if isinstance(top, HealthDetailScreen) and top.entry.tenant_id == tid:

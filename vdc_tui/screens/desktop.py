@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from textual.app import App
 
-from ..connect.terminal import is_remote_session, native_copy
+from vdc_tui.connect.terminal import is_remote_session, native_copy
 
 
 def can_open_browser(environ: Mapping[str, str] | None = None) -> bool:

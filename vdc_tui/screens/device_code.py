@@ -13,17 +13,17 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Static
 
-from ..connect.errors import Cancelled, VdcError, scrub
-from ..connect.models import DeviceCode
-from ..widgets import Countdown, QRCode
-from ..widgets.bigcode import BigCode
-from ..widgets.countdown import utc_now
-from .base import WizardScreen
-from .desktop import can_open_browser, copy_text, open_in_browser
+from vdc_tui.connect.errors import Cancelled, VdcError, scrub
+from vdc_tui.connect.models import DeviceCode
+from vdc_tui.screens.base import WizardScreen
+from vdc_tui.screens.desktop import can_open_browser, copy_text, open_in_browser
+from vdc_tui.widgets import Countdown, QRCode
+from vdc_tui.widgets.bigcode import BigCode
+from vdc_tui.widgets.countdown import utc_now
 
 if TYPE_CHECKING:
-    from ..connect.identity import DelegatedToken, DeviceFlowSession
-    from ..connect.service import ConnectionService
+    from vdc_tui.connect.microsoft.identity import DelegatedToken, DeviceFlowSession
+    from vdc_tui.connect.service import ConnectionService
 
 #: What the screen returns: the admin's token, a switch to manual mode, or ``None`` (back).
 DeviceCodeOutcome: TypeAlias = "DelegatedToken | Literal['manual'] | None"

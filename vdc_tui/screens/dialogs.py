@@ -10,7 +10,7 @@ from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Static
 
-from ..widgets import untrusted
+from vdc_tui.widgets import untrusted
 
 
 class ConfirmDialog(ModalScreen[bool]):

@@ -5,7 +5,8 @@ The operator gives the file (default ``~/<domain>-vdc.pfx``; an existing file is
 only after a question) and a password typed twice, or leaves both fields empty to have one
 generated (shown once, ``c`` copies it). Afterwards the dialog shows what the form asks
 for: Admin Email, App Registration (client) ID, the PFX and its password, plus the
-certificate's thumbprint and expiry. The work is :func:`vdc_tui.connect.export.export_connection`.
+certificate's thumbprint and expiry. The work is
+:func:`vdc_tui.connect.lifecycle.export.export_connection`.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
-from ..connect.errors import VdcError, scrub
-from ..connect.export import (
+from vdc_tui.connect.errors import VdcError, scrub
+from vdc_tui.connect.lifecycle.export import (
     ExportedConnection,
     default_export_path,
     export_connection,
@@ -29,12 +30,12 @@ from ..connect.export import (
     generate_password,
     weak_password_warning,
 )
-from ..connect.profiles import ProfileEntry, ProfileStore
-from ..widgets.text import home_relative
-from .desktop import copy_text
-from .dialogs import ConfirmDialog
-from .lifecycle import error_content
-from .summary import rows_widgets
+from vdc_tui.connect.store.profiles import ProfileEntry, ProfileStore
+from vdc_tui.screens.desktop import copy_text
+from vdc_tui.screens.dialogs import ConfirmDialog
+from vdc_tui.screens.lifecycle import error_content
+from vdc_tui.screens.summary import rows_widgets
+from vdc_tui.widgets.text import home_relative
 
 
 class _Rows(Vertical):

@@ -14,11 +14,11 @@ from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 
-from ..connect.errors import scrub
+from vdc_tui.connect.errors import scrub
 
 if TYPE_CHECKING:
-    from ..connect.health import TenantHealth
-    from ..connect.profiles import ProfileEntry
+    from vdc_tui.connect.fleet.health import TenantHealth
+    from vdc_tui.connect.store.profiles import ProfileEntry
 
 
 #: Colours of the verdicts (the wizard theme's success / warning / error).

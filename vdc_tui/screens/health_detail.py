@@ -17,14 +17,14 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Static
 
-from ..connect.errors import scrub
-from .base import WizardScreen
-from .fleet_rows import HEALTH_STYLE, age, state_of
+from vdc_tui.connect.errors import scrub
+from vdc_tui.screens.base import WizardScreen
+from vdc_tui.screens.fleet_rows import HEALTH_STYLE, age, state_of
 
 if TYPE_CHECKING:
-    from ..connect.health import TenantHealth
-    from ..connect.profiles import ProfileEntry
-    from .dashboard import DashboardScreen
+    from vdc_tui.connect.fleet.health import TenantHealth
+    from vdc_tui.connect.store.profiles import ProfileEntry
+    from vdc_tui.screens.dashboard import DashboardScreen
 
 _GLYPH = {
     "ok": ("✔", "$success"),

@@ -22,15 +22,15 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Static
 
-from ..connect.errors import Cancelled, VdcError, scrub
-from ..connect.models import CheckEvent, CheckStatus, ProgressCallback
-from ..connect.offboard import RESTORE_DAYS, deletes_app
-from ..widgets import Checklist
-from ..widgets.text import home_relative
-from .base import WizardScreen
-from .device_code import DeviceCodeScreen
-from .dialogs import ConfirmDialog
-from .messages import Progress
+from vdc_tui.connect.errors import Cancelled, VdcError, scrub
+from vdc_tui.connect.lifecycle.offboard import RESTORE_DAYS, deletes_app
+from vdc_tui.connect.models import CheckEvent, CheckStatus, ProgressCallback
+from vdc_tui.screens.base import WizardScreen
+from vdc_tui.screens.device_code import DeviceCodeScreen
+from vdc_tui.screens.dialogs import ConfirmDialog
+from vdc_tui.screens.messages import Progress
+from vdc_tui.widgets import Checklist
+from vdc_tui.widgets.text import home_relative
 
 
 def error_content(error: VdcError) -> Content:

@@ -18,19 +18,19 @@ from textual.validation import Function, Regex
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static
 
-from ..connect.errors import Cancelled, InvalidInput, VdcError, scrub
-from ..connect.inputs import EMAIL_PATTERN, looks_like_email, normalize_guid
-from ..connect.models import CheckEvent, ConnectionResult
-from ..connect.steps import MANUAL_STEPS
-from ..widgets import Checklist, QRCode, untrusted
-from ..widgets.text import abbreviate_home, home_relative
-from .base import WizardScreen
-from .messages import Progress
-from .picker import CertificatePicker, is_certificate_file
+from vdc_tui.connect.errors import Cancelled, InvalidInput, VdcError, scrub
+from vdc_tui.connect.inputs import EMAIL_PATTERN, looks_like_email, normalize_guid
+from vdc_tui.connect.models import CheckEvent, ConnectionResult
+from vdc_tui.connect.steps import MANUAL_STEPS
+from vdc_tui.screens.base import WizardScreen
+from vdc_tui.screens.messages import Progress
+from vdc_tui.screens.picker import CertificatePicker, is_certificate_file
+from vdc_tui.widgets import Checklist, QRCode, untrusted
+from vdc_tui.widgets.text import abbreviate_home, home_relative
 
 if TYPE_CHECKING:
-    from ..connect.service import ConnectionService
-    from ..connect.validate import ManualInput
+    from vdc_tui.connect.onboard.manual import ManualInput
+    from vdc_tui.connect.service import ConnectionService
 
 #: The result: a connection, ``"automatic"`` (switch modes), or ``None`` (back).
 ManualOutcome: TypeAlias = "ConnectionResult | Literal['automatic'] | None"
@@ -298,7 +298,7 @@ class ManualScreen(WizardScreen[ManualOutcome]):
         if problems:
             self._input(next(n for n in FIELDS if n in problems)).focus()
             return
-        from ..connect.validate import ManualInput
+        from vdc_tui.connect.onboard.manual import ManualInput
 
         password = self._input("pfx_password").value
         manual = ManualInput(
@@ -312,7 +312,7 @@ class ManualScreen(WizardScreen[ManualOutcome]):
 
     @work(group="validate", exclusive=True, exit_on_error=False)
     async def _validate(self, manual: object) -> None:
-        from ..connect.validate import ManualInput
+        from vdc_tui.connect.onboard.manual import ManualInput
 
         assert isinstance(manual, ManualInput)
         self._checking = True
@@ -346,7 +346,7 @@ class ManualScreen(WizardScreen[ManualOutcome]):
         try:
             return await self._service.validate_manual(manual, self._forward_progress)
         except InvalidInput as error:
-            from ..connect.services import recheck_services
+            from vdc_tui.connect.entra.services import recheck_services
 
             again = recheck_services(error, tuple(manual.services))
             if again is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from ..connect.models import CheckEvent
+from vdc_tui.connect.models import CheckEvent
 
 
 class Progress(Message, bubble=False):

@@ -13,7 +13,7 @@ from textual.widget import Widget
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from .base import WizardScreen
+from vdc_tui.screens.base import WizardScreen
 
 ModeChoice = Literal["automatic", "manual"]
 
@@ -91,7 +91,7 @@ class ModeScreen(WizardScreen[ModeChoice]):
     def action_choose(self, mode: str) -> None:
         """Go on with a mode; manual first shows the "I understand" notice."""
         if mode == "manual":
-            from .dialogs import ManualModeNotice  # not needed for the first frame
+            from vdc_tui.screens.dialogs import ManualModeNotice  # not needed for the first frame
 
             self.app.push_screen(ManualModeNotice(), self._after_notice)
         else:

@@ -1,7 +1,7 @@
 """The store passphrase prompt: asked once per session when no other source gives it.
 
 Masked input; when the passphrase is first set it is typed twice and must be long enough
-(the rules live in :mod:`vdc_tui.connect.keystore`). Returns the passphrase, or ``None``
+(the rules live in :mod:`vdc_tui.connect.store.keystore`). Returns the passphrase, or ``None``
 when the operator cancels (nothing is saved then).
 """
 
@@ -15,7 +15,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
-from ..connect.keystore import PASSPHRASE_FILE_ENV, check_new_passphrase
+from vdc_tui.connect.store.keystore import PASSPHRASE_FILE_ENV, check_new_passphrase
 
 
 class PassphraseScreen(ModalScreen[str | None]):

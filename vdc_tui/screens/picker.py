@@ -13,8 +13,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DirectoryTree, Static
 
-from ..connect.errors import scrub
-from ..widgets.text import home_relative, untrusted
+from vdc_tui.connect.errors import scrub
+from vdc_tui.widgets.text import home_relative, untrusted
 
 CERTIFICATE_SUFFIXES = (".pfx", ".p12")
 

@@ -13,17 +13,17 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Static
 
-from ..connect.errors import Cancelled, VdcError, scrub
-from ..connect.models import CheckEvent, CheckStatus, ConnectionResult
-from ..connect.steps import AUTOMATIC_STEPS
-from ..widgets import Checklist, safe_markup
-from .base import WizardScreen
-from .dialogs import ConfirmDialog
-from .messages import Progress
+from vdc_tui.connect.errors import Cancelled, VdcError, scrub
+from vdc_tui.connect.models import CheckEvent, CheckStatus, ConnectionResult
+from vdc_tui.connect.steps import AUTOMATIC_STEPS
+from vdc_tui.screens.base import WizardScreen
+from vdc_tui.screens.dialogs import ConfirmDialog
+from vdc_tui.screens.messages import Progress
+from vdc_tui.widgets import Checklist, safe_markup
 
 if TYPE_CHECKING:
-    from ..connect.identity import DelegatedToken
-    from ..connect.service import ConnectionService
+    from vdc_tui.connect.microsoft.identity import DelegatedToken
+    from vdc_tui.connect.service import ConnectionService
 
 #: The result: a connection, ``"new_code"`` (sign in again), or ``None`` (back).
 ProvisioningOutcome: TypeAlias = "ConnectionResult | Literal['new_code'] | None"

@@ -11,15 +11,15 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Static
 
-from ..connect.errors import scrub
-from ..connect.models import (
+from vdc_tui.connect.errors import scrub
+from vdc_tui.connect.models import (
     SERVICE_LABELS,
     SERVICE_NAMES,
     Availability,
     ConnectionResult,
     ServiceAvailability,
 )
-from .base import WizardScreen
+from vdc_tui.screens.base import WizardScreen
 
 AVAILABILITY_TEXT: dict[Availability, tuple[str, str]] = {
     Availability.AVAILABLE: ("available in this tenant", "$success"),

@@ -14,13 +14,13 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Button, Static
 
-from ..connect.errors import VdcError, scrub
-from ..connect.models import SERVICE_LABELS, SERVICE_NAMES, ConnectionResult
-from ..widgets.text import home_relative
-from .base import WizardScreen
+from vdc_tui.connect.errors import VdcError, scrub
+from vdc_tui.connect.models import SERVICE_LABELS, SERVICE_NAMES, ConnectionResult
+from vdc_tui.screens.base import WizardScreen
+from vdc_tui.widgets.text import home_relative
 
 if TYPE_CHECKING:
-    from ..connect.service import ConnectionService
+    from vdc_tui.connect.service import ConnectionService
 
 
 def summary_rows(
@@ -123,7 +123,7 @@ class SummaryScreen(WizardScreen[Path | None]):
         needed = await asyncio.to_thread(self._service.passphrase_prompt)
         if needed is None:
             return True
-        from .passphrase import PassphraseScreen
+        from vdc_tui.screens.passphrase import PassphraseScreen
 
         secret = await self.app.push_screen_wait(PassphraseScreen(new=needed == "new"))
         if secret is None:

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 from vdc_tui.lazy_exports import lazy_getattr
 
 if TYPE_CHECKING:
-    from .checklist import Checklist, ChecklistRow
-    from .countdown import Countdown
-    from .notice import TooSmallNotice
-    from .qr import QRCode, qr_matrix
-    from .text import abbreviate_home, home_relative, safe_markup, untrusted
-    from .titlebar import TitleBar
+    from vdc_tui.widgets.checklist import Checklist, ChecklistRow
+    from vdc_tui.widgets.countdown import Countdown
+    from vdc_tui.widgets.notice import TooSmallNotice
+    from vdc_tui.widgets.qr import QRCode, qr_matrix
+    from vdc_tui.widgets.text import abbreviate_home, home_relative, safe_markup, untrusted
+    from vdc_tui.widgets.titlebar import TitleBar
 
 #: Exported name → the module (in this package) that defines it.
 _HOMES: dict[str, str] = {

@@ -9,9 +9,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from ..connect.errors import scrub
-from ..connect.models import CheckEvent, CheckStatus
-from .text import abbreviate_home
+from vdc_tui.connect.errors import scrub
+from vdc_tui.connect.models import CheckEvent, CheckStatus
+from vdc_tui.widgets.text import abbreviate_home
 
 #: Icon and style per status. The icons differ in shape, not only in colour, so the list
 #: reads the same under NO_COLOR.

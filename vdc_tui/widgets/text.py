@@ -8,7 +8,7 @@ from pathlib import Path
 
 from textual.content import Content
 
-from ..connect.errors import scrub
+from vdc_tui.connect.errors import scrub
 
 
 def untrusted(text: str | None, *, limit: int = 2000) -> Content:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
-from ..connect.errors import scrub
+from vdc_tui.connect.errors import scrub
 
 
 def title_content(title: str, sub_title: str) -> Content:

@@ -16,11 +16,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..clouds import Endpoints
-from ..models import CheckStatus
-from ..terminal import MIN_COLUMNS, MIN_LINES
-from .keys import key_storage_check
-from .network import (
+from vdc_tui.connect.doctor.keys import key_storage_check
+from vdc_tui.connect.doctor.network import (
     CLOCK_SIGN_IN_LIMIT,
     CLOCK_WARN_SECONDS,
     _host,
@@ -30,9 +27,12 @@ from .network import (
     proxy_check,
     redact_url,
 )
-from .profiles import profile_folder_check
-from .report import DoctorCheck, check
-from .terminal import terminal_checks
+from vdc_tui.connect.doctor.profiles import profile_folder_check
+from vdc_tui.connect.doctor.report import DoctorCheck, check
+from vdc_tui.connect.doctor.terminal import terminal_checks
+from vdc_tui.connect.microsoft.clouds import Endpoints
+from vdc_tui.connect.models import CheckStatus
+from vdc_tui.connect.terminal import MIN_COLUMNS, MIN_LINES
 
 
 async def run_doctor(

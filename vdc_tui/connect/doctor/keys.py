@@ -6,16 +6,16 @@ import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..errors import VdcError
-from ..keystore import (
+from vdc_tui.connect.doctor.report import DoctorCheck, check
+from vdc_tui.connect.errors import VdcError
+from vdc_tui.connect.models import CheckStatus
+from vdc_tui.connect.store.keystore import (
     KDF_ROUNDS,
     PassphraseProvider,
     is_new_store,
     key_protection,
     verify_passphrase,
 )
-from ..models import CheckStatus
-from .report import DoctorCheck, check
 
 
 def key_storage_check(home: Path, env: Mapping[str, str] | None = None) -> DoctorCheck:

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit, urlunsplit
 
-from ..clouds import Endpoints
-from ..errors import VdcError
-from ..http import make_async_client, ssl_context
-from ..models import CheckStatus
-from .report import DoctorCheck, check
+from vdc_tui.connect.doctor.report import DoctorCheck, check
+from vdc_tui.connect.errors import VdcError
+from vdc_tui.connect.microsoft.clouds import Endpoints
+from vdc_tui.connect.microsoft.http import make_async_client, ssl_context
+from vdc_tui.connect.models import CheckStatus
 
 #: Skew beyond which the clock line warns; Entra rejects client assertions at ~5 minutes.
 CLOCK_WARN_SECONDS = 60.0

@@ -6,8 +6,8 @@ import os
 import stat
 from pathlib import Path
 
-from ..models import CheckStatus
-from .report import DoctorCheck, check
+from vdc_tui.connect.doctor.report import DoctorCheck, check
+from vdc_tui.connect.models import CheckStatus
 
 
 def profile_folder_check(home: Path) -> DoctorCheck:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import scrub
-from ..models import CheckStatus
+from vdc_tui.connect.errors import scrub
+from vdc_tui.connect.models import CheckStatus
 
 
 @dataclass(frozen=True)

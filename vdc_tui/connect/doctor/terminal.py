@@ -7,9 +7,9 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 
-from ..models import CheckStatus
-from ..terminal import MIN_COLUMNS, MIN_LINES, has_native_clipboard, is_remote_session
-from .report import DoctorCheck, check
+from vdc_tui.connect.doctor.report import DoctorCheck, check
+from vdc_tui.connect.models import CheckStatus
+from vdc_tui.connect.terminal import MIN_COLUMNS, MIN_LINES, has_native_clipboard, is_remote_session
 
 
 def terminal_checks(env: Mapping[str, str]) -> list[DoctorCheck]:

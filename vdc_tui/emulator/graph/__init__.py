@@ -15,10 +15,10 @@ each request inside a ``$batch``. The permission a route needs is data
 
 from __future__ import annotations
 
-from .api import ACCESS_DENIED, GRAPH_APP_ID, HANDLERS, GraphApi
-from .base import GraphCall, Handlers, Route, route
-from .odata import PAGE_SIZE
-from .permissions import PERMISSIONS, Permission
+from vdc_tui.emulator.graph.api import ACCESS_DENIED, GRAPH_APP_ID, HANDLERS, GraphApi
+from vdc_tui.emulator.graph.base import GraphCall, Handlers, Route, route
+from vdc_tui.emulator.graph.odata import PAGE_SIZE
+from vdc_tui.emulator.graph.permissions import PERMISSIONS, Permission
 
 __all__ = [
     "ACCESS_DENIED",

@@ -10,17 +10,17 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import jws
-from ..core import EmulatorCore, GraphResult
-from ..state import Tenant
-from .app_lifecycle import AppLifecycleHandlers
-from .applications import ApplicationHandlers
-from .base import GraphCall, Handlers, Route
-from .batch import BatchRunner
-from .directory import DirectoryHandlers
-from .permissions import PERMISSIONS, Permission
-from .principals import PrincipalHandlers
-from .roles import RoleHandlers
+from vdc_tui.emulator import jws
+from vdc_tui.emulator.core import EmulatorCore, GraphResult
+from vdc_tui.emulator.graph.app_lifecycle import AppLifecycleHandlers
+from vdc_tui.emulator.graph.applications import ApplicationHandlers
+from vdc_tui.emulator.graph.base import GraphCall, Handlers, Route
+from vdc_tui.emulator.graph.batch import BatchRunner
+from vdc_tui.emulator.graph.directory import DirectoryHandlers
+from vdc_tui.emulator.graph.permissions import PERMISSIONS, Permission
+from vdc_tui.emulator.graph.principals import PrincipalHandlers
+from vdc_tui.emulator.graph.roles import RoleHandlers
+from vdc_tui.emulator.state import Tenant
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 ACCESS_DENIED = "Insufficient privileges to complete the operation."

@@ -35,14 +35,14 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from .. import jws
-from ..core import GraphResult
-from ..pki import b64url_decode
-from ..scenario import stable_id
-from ..schema import validate_action
-from ..state import Application, KeyCredential, iso
-from .applications import ApplicationHandlers
-from .base import ALT, ID, GraphCall, Route, route
+from vdc_tui.emulator import jws
+from vdc_tui.emulator.core import GraphResult
+from vdc_tui.emulator.graph.applications import ApplicationHandlers
+from vdc_tui.emulator.graph.base import ALT, ID, GraphCall, Route, route
+from vdc_tui.emulator.pki import b64url_decode
+from vdc_tui.emulator.scenario import stable_id
+from vdc_tui.emulator.schema import validate_action
+from vdc_tui.emulator.state import Application, KeyCredential, iso
 
 PROOF_AUDIENCE = "00000002-0000-0000-c000-000000000000"
 MAX_PROOF_SECONDS = 600

@@ -10,9 +10,9 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from ..core import GraphResult
-from ..state import Application, KeyCredential, parse_iso
-from .base import ALT, ID, GraphCall, Handlers, Route, route
+from vdc_tui.emulator.core import GraphResult
+from vdc_tui.emulator.graph.base import ALT, ID, GraphCall, Handlers, Route, route
+from vdc_tui.emulator.state import Application, KeyCredential, parse_iso
 
 
 class ApplicationHandlers(Handlers):

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..core import EmulatorCore, GraphResult
-from ..schema import validate_entity
-from ..state import ServicePrincipal, Tenant
-from . import odata
+from vdc_tui.emulator.core import EmulatorCore, GraphResult
+from vdc_tui.emulator.graph import odata
+from vdc_tui.emulator.schema import validate_entity
+from vdc_tui.emulator.state import ServicePrincipal, Tenant
 
 #: An object id in a path, and the ``(appId='…')`` alternate key.
 ID = r"([0-9A-Za-z-]+)"

@@ -7,13 +7,13 @@ import random
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from ..core import GraphResult
-from ..schema import validate_batch_envelope
-from ..state import Tenant
-from .base import GraphCall
+from vdc_tui.emulator.core import GraphResult
+from vdc_tui.emulator.graph.base import GraphCall
+from vdc_tui.emulator.schema import validate_batch_envelope
+from vdc_tui.emulator.state import Tenant
 
 if TYPE_CHECKING:
-    from .api import GraphApi
+    from vdc_tui.emulator.graph.api import GraphApi
 
 
 class BatchRunner:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..core import GraphResult
-from ..scenario import ROLE_NAMES, stable_id
-from ..state import iso
-from .base import GraphCall, Handlers, Route, route
+from vdc_tui.emulator.core import GraphResult
+from vdc_tui.emulator.graph.base import GraphCall, Handlers, Route, route
+from vdc_tui.emulator.scenario import ROLE_NAMES, stable_id
+from vdc_tui.emulator.state import iso
 
 
 class DirectoryHandlers(Handlers):

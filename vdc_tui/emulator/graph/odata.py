@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from ..core import EmulatorCore, GraphResult
-from ..schema import property_names
+from vdc_tui.emulator.core import EmulatorCore, GraphResult
+from vdc_tui.emulator.schema import property_names
 
 PAGE_SIZE = 100
 #: The largest ``$top`` of directory collections (Graph's paging page: 1 to 999).

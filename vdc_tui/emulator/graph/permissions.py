@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..scenario import GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR
+from vdc_tui.emulator.scenario import GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR
 
 GA = GLOBAL_ADMINISTRATOR
 PRA = PRIVILEGED_ROLE_ADMINISTRATOR

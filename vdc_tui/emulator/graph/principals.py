@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from ..core import GraphResult
-from ..state import AppRoleAssignment, ServicePrincipal
-from .base import ALT, ID, GraphCall, Handlers, Route, route
+from vdc_tui.emulator.core import GraphResult
+from vdc_tui.emulator.graph.base import ALT, ID, GraphCall, Handlers, Route, route
+from vdc_tui.emulator.state import AppRoleAssignment, ServicePrincipal
 
 _GRANTS = rf"/servicePrincipals/{ID}/(appRoleAssignedTo|appRoleAssignments)"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from ..core import GraphResult
-from ..scenario import ROLE_NAMES
-from ..state import RoleAssignment
-from .base import ID, GraphCall, Handlers, Route, route
+from vdc_tui.emulator.core import GraphResult
+from vdc_tui.emulator.graph.base import ID, GraphCall, Handlers, Route, route
+from vdc_tui.emulator.scenario import ROLE_NAMES
+from vdc_tui.emulator.state import RoleAssignment
 
 _ASSIGNMENTS = r"/roleManagement/directory/roleAssignments"
 
