@@ -107,8 +107,8 @@ ERROR_MEANINGS: dict[str, str] = {
     "tenant.",
     "service_unavailable": "Microsoft (or the network to it) kept failing after retries.",
     "cancelled": "The operator or a signal (Ctrl+C, SIGHUP, SIGTERM) stopped the run.",
-    "provisioning_failed": "Automatic mode could not finish creating the app; what it "
-    "created was rolled back.",
+    "provisioning_failed": "A step that reads or changes the tenant's app, principal or grants "
+    "could not finish (onboarding, renewal, repair); the message names the step.",
     "rollback_incomplete": "A rollback could not remove everything; the error says what is "
     "left.",
     "proof_rejected": "Graph refused the proof of possession for addKey/removeKey; nothing "
