@@ -50,3 +50,29 @@ def test_errors_page_check_fails_on_a_stale_page(tmp_path: Path) -> None:
                           cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "make docs" in done.stderr
+
+
+def _codes_the_health_check_reports() -> set[str]:
+    """The string codes ``connect/fleet/`` passes to ``Check(...)`` and ``remedy(...)``."""
+    import ast
+
+    found: set[str] = set()
+    for path in (ROOT / "vdc_tui" / "connect" / "fleet").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+                continue
+            if node.func.id == "Check" and len(node.args) >= 5:
+                argument = node.args[4]
+            elif node.func.id == "remedy" and node.args:
+                argument = node.args[0]
+            else:
+                continue
+            if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+                found.add(argument.value)
+    return found
+
+
+def test_every_code_a_health_check_reports_is_on_the_errors_page() -> None:
+    reported = _codes_the_health_check_reports()
+    assert {"profile_damaged", "certificate_expiring", "global_reader_missing"} <= reported
+    assert reported - set(ERROR_CODES) - set(CHECK_CODES) == set()
