@@ -107,7 +107,7 @@ def _cell(text: str) -> str:
 
 
 def render_table(rows: list[RowResult], machine: dict[str, Any], *, when: str) -> str:
-    """The results as a Markdown table (what ``make bench`` prints and the README shows)."""
+    """The results as a Markdown table (what ``make bench`` prints and docs/benchmarks.md shows)."""
     lines = [
         f"`make bench`, {when}, on {machine_line(machine)}",
         "",

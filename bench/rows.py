@@ -31,28 +31,29 @@ from .report import RowResult
 from .terminal import PtyTerminal, TerminalTimeout
 from .wizard import UI, passphrase_file, shows_code, wizard_argv, wizard_env
 
-#: What comparable tools do, from research/anchors.md §0–1 and identity.md §3.
+#: What comparable tools do (from the project's research notes, which are not shipped: the
+#: table goes into docs/benchmarks.md, so it cites no file outside the repository).
 COMPARISON = {
     "first_frame": "No published start-up figure for PnP, CLI for M365 or Azure CLI.",
     "device_code": (
         "An MSAL client built when sign-in starts fetches the OpenID configuration before the "
         "device-code request: 2 sequential requests on Microsoft's host, 3 with instance "
-        "discovery on any other host (identity.md §3)."
+        "discovery on any other host."
     ),
     "provisioning": (
         "CLI for M365: POST servicePrincipals, then grants in parallel, no check that a token "
-        "carries them; PnP: a second sign-in for consent (anchors.md §1)."
+        "carries them; PnP: a second sign-in for consent."
     ),
     "replication": (
         "PnP waits a fixed 30 s after creating the app; Terraform users add a 60 s sleep and "
         "still time out; Azure CLI retries role assignments 36×5 s, so it notices readiness "
-        "up to 5 s late; CLI for M365 does not wait (anchors.md §0–1)."
+        "up to 5 s late; CLI for M365 does not wait."
     ),
     "idle_repaint": "Not published for comparable tools.",
     "memory": "Not published for comparable tools.",
     "manual_check": (
         "Connect-MgGraph -Certificate only signs in; it does not check permissions or the "
-        "admin (anchors.md §1)."
+        "admin."
     ),
 }
 

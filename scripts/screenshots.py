@@ -1,4 +1,4 @@
-"""Regenerate the README's SVG screenshots from a headless demo run.
+"""Regenerate the SVG screenshots of the README and the guide from a headless demo run.
 
     .venv/bin/python scripts/screenshots.py [--out screenshots] [--size 100x30]
 

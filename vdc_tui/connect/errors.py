@@ -63,6 +63,76 @@ ERROR_CODES: dict[str, int] = {
     "renewal_incomplete": EXIT_SERVICE,
 }
 
+#: What each code means, one line for the operator; ``docs/errors.md`` is generated from
+#: this table, :data:`ERROR_CODES` and :data:`CHECK_CODES` (``make docs``), and a test
+#: fails when a code has no meaning or the page is out of date.
+ERROR_MEANINGS: dict[str, str] = {
+    "invalid_argument": "An option, argument or typed value cannot be used (unknown tenant, "
+    "malformed GUID or e-mail, a service the tenant does not have, a busy profile lock).",
+    "pfx_unreadable": "The PFX file cannot be read or is not a PKCS#12 file.",
+    "pfx_too_large": "The file is far larger than a PFX holding one certificate (a wrong "
+    "file?).",
+    "pfx_password_required": "The PFX is encrypted and no password was given.",
+    "pfx_wrong_password": "The PFX password is wrong.",
+    "pfx_no_private_key": "The PFX holds a certificate but no private key.",
+    "key_passphrase_required": "A saved key must be read or written and no source gave the "
+    "store passphrase.",
+    "key_passphrase_wrong": "The store passphrase does not open the saved keys; nothing was "
+    "changed.",
+    "key_passphrase_file_unsafe": "VDC_TUI_KEY_PASSPHRASE_FILE is readable by others, not "
+    "yours, or not a regular file.",
+    "key_file_unreadable": "A saved key file is missing, damaged or under another passphrase.",
+    "pfx_key_mismatch": "The PFX's private key does not belong to its certificate.",
+    "certificate_expired": "The certificate's validity has ended.",
+    "certificate_not_yet_valid": "The certificate's validity has not begun (or this clock is "
+    "wrong).",
+    "certificate_key_too_weak": "The certificate does not use an RSA key of at least 2048 "
+    "bits.",
+    "tenant_not_found": "No tenant answers for that domain or id.",
+    "app_not_found_in_tenant": "No app registration with that Application (client) ID exists "
+    "in the tenant.",
+    "app_missing_service_principal": "The app registration has no enterprise application "
+    "(service principal) in the tenant.",
+    "enterprise_app_not_registration": "The id is an enterprise application of another "
+    "tenant, not an app registration of this one.",
+    "certificate_not_registered": "The certificate is not among the app registration's keys.",
+    "clock_skew": "This machine's clock is too far from Microsoft's for a sign-in.",
+    "missing_permissions": "Application permissions are not consented: the app-only tokens "
+    "lack them.",
+    "user_not_in_tenant": "The admin e-mail is not a user of the tenant.",
+    "not_global_admin": "The signed-in user is not a Global Administrator.",
+    "sign_in_declined": "The administrator declined the sign-in.",
+    "device_code_expired": "The device code expired before anyone signed in.",
+    "device_code_blocked_by_policy": "Conditional Access blocks device-code sign-in for this "
+    "tenant.",
+    "service_unavailable": "Microsoft (or the network to it) kept failing after retries.",
+    "cancelled": "The operator or a signal (Ctrl+C, SIGHUP, SIGTERM) stopped the run.",
+    "provisioning_failed": "A step that reads or changes the tenant's app, principal or grants "
+    "could not finish (onboarding, renewal, repair); the message names the step.",
+    "rollback_incomplete": "A rollback could not remove everything; the error says what is "
+    "left.",
+    "proof_rejected": "Graph refused the proof of possession for addKey/removeKey; nothing "
+    "was changed.",
+    "credential_lifetime_policy": "The tenant's app management policy refuses even a "
+    "30-day certificate.",
+    "app_not_managed": "The app was not made by vdc-tui (no vdc-tui:managed tag) or does not "
+    "match the profile; nothing is deleted.",
+    "renewal_incomplete": "The new certificate is on the app but had not replicated in time; "
+    "the old one still works and the next renewal finishes.",
+}
+
+#: Codes that only appear in a ``connections check`` result (a check's ``code``), never as
+#: an error of a command, with their meanings. A check's sign-in failures use the codes of
+#: :data:`ERROR_CODES`.
+CHECK_CODES: dict[str, str] = {
+    "certificate_expiring": "The certificate ends within 30 days (a warning): renew it.",
+    "certificate_mismatch": "The key file holds another certificate than the profile names.",
+    "global_reader_missing": "The app's principal no longer holds Global Reader (a warning).",
+    "service_not_licensed": "A selected service is no longer licensed in the tenant (a "
+    "warning).",
+    "profile_damaged": "The saved profile cannot be read.",
+}
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
