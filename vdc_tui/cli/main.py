@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from vdc_tui import __version__
-from vdc_tui.cli.argtypes import ranged
+from vdc_tui.cli.argtypes import guid, ranged
 from vdc_tui.cli.output import OutputClosed, Reporter, is_output_closed, quiet_exit
 from vdc_tui.connect.errors import (
     EXIT_CANCELLED,
@@ -176,7 +176,7 @@ def _add_json(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_app_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--client-id", metavar="GUID", default=argparse.SUPPRESS,
+    parser.add_argument("--client-id", metavar="GUID", type=guid, default=argparse.SUPPRESS,
                         help="public client used for the device-code sign-in "
                              "(default: Microsoft Graph Command Line Tools)")
     parser.add_argument("--app-name", metavar="NAME", default=argparse.SUPPRESS,
@@ -597,6 +597,7 @@ def _wizard(ns: argparse.Namespace) -> int:
         tenant_name=_opt(ns, "tenant_name"),
         theme=_opt(ns, "theme", "vdc"),
     )
+    _refuse_without_terminal()
     from vdc_tui.app import make_app  # Textual only now, after the options are known to be good
 
     app = make_app(settings)
@@ -608,6 +609,20 @@ def _wizard(ns: argparse.Namespace) -> int:
             print(DEMO_KEYS_NOTE, flush=True)
     code = app.return_code
     return code if isinstance(code, int) else 0
+
+
+def _refuse_without_terminal() -> None:
+    """The wizard reads keys from stdin and draws on stderr (Textual's driver): without a
+    terminal on both, and on stdout, it would wait for nothing or write escape codes into a
+    file or a log. Refused as the dashboard is."""
+    streams = (sys.stdin, sys.stdout, sys.stderr)
+    if not all(stream is not None and stream.isatty() for stream in streams):
+        raise InvalidInput(
+            "invalid_argument",
+            "`vdc-tui` without a command starts the wizard, which needs a terminal "
+            "(stdin, stdout and stderr).",
+            "Run it in a terminal; in scripts use `vdc-tui connect auto --json` or "
+            "`vdc-tui connect manual ... --json`.")
 
 
 def _connect(ns: argparse.Namespace, reporter: Reporter) -> int:
