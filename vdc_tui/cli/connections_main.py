@@ -58,8 +58,8 @@ def add_connections_parser(commands: Any, formatter: type[argparse.HelpFormatter
     """Register ``connections`` and its actions on the main parser's sub-commands
     (``full=False``: its name and help only, for a command line that does not use it)."""
     connections = commands.add_parser(
-        "connections", help="the fleet dashboard; list, show, check or remove saved "
-                            "connection profiles",
+        "connections", help="the fleet dashboard; list, show, check, renew, repair, export "
+                            "or remove (--offboard) saved connections",
         allow_abbrev=False, formatter_class=formatter, epilog=EPILOG)
     if not full:
         return

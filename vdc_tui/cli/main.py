@@ -59,13 +59,24 @@ examples:
   PFX_PW=... vdc-tui connect manual --admin-email admin@contoso.com \\
       --app-id 11111111-2222-3333-4444-555555555555 --pfx app.pfx \\
       --pfx-password-env PFX_PW --services exchange,sharepoint --json
+  vdc-tui connections                       the fleet dashboard (in a terminal)
   vdc-tui connections list
-  vdc-tui doctor
-  vdc-tui emulator --port 8443               a standalone emulator for rehearsals
+  vdc-tui connections check --all --openmetrics vdc_tui.prom
+                                            check every connection, write metrics
+  vdc-tui connections renew --all --within 30
+                                            new certificates, no admin needed
+  vdc-tui connections repair contoso.com    an admin signs in; missing grants are added
+  EXPORT_PW=... vdc-tui connections export contoso.com --pfx contoso.pfx \\
+      --pfx-password-env EXPORT_PW          the certificate for the manual form
+  vdc-tui connections remove contoso.com --offboard
+                                            delete the app in the tenant, then the profile
+  vdc-tui doctor                            can this machine onboard? each line with a fix
+  vdc-tui emulator --port 8443              a standalone emulator for rehearsals
   vdc-tui emulator --print-demo             the demo tenant's manual app, PFX and password
 
 exit codes: 0 connected/done, 2 invalid invocation or input, 3 the check found a problem,
-            4 a service was unreachable or failed after retries, 130 cancelled.
+            4 a service was unreachable or failed after retries, 130 cancelled (Ctrl+C,
+            SIGHUP, SIGTERM), 141 output closed by its reader (e.g. | head).
 environment: VDC_TUI_HOME  folder for profiles and keys (default: the user data folder).
              VDC_TUI_KEY_PASSPHRASE_FILE  owner-only file holding the store passphrase.
 demo mode keeps its profiles in $VDC_TUI_HOME/demo, apart from real connections.
