@@ -31,6 +31,7 @@ from vdc_tui.cli.main import (
     _RefusePassword,
     _session_endpoints,
     _wizard,
+    add_qr_option,
     connect_settings,
     key_passphrase,
 )
@@ -87,6 +88,7 @@ def add_connections_parser(commands: Any, formatter: type[argparse.HelpFormatter
     remove.add_argument("--yes", action="store_true",
                         help="with --offboard: do not ask for confirmation")
     _add_app_options(remove)
+    add_qr_option(remove)
     _add_demo_port(remove, said="on stderr")
     renew = actions.add_parser(
         "renew", help="roll a connection's certificate with addKey/removeKey (no admin)",
@@ -112,6 +114,7 @@ def add_connections_parser(commands: Any, formatter: type[argparse.HelpFormatter
                     "release's catalog), assigns Global Reader again if it was removed, and "
                     "verifies with app-only tokens.")
     _add_app_options(repair)
+    add_qr_option(repair)
     _add_demo_port(repair, said="on stderr")
     for sub in (show, remove, repair, export):
         sub.add_argument("tenant", metavar="TENANT", help="tenant id, default domain or name")

@@ -27,7 +27,7 @@ from typing import Any, NoReturn
 
 from vdc_tui import __version__
 from vdc_tui.cli.argtypes import guid, ranged
-from vdc_tui.cli.output import OutputClosed, Reporter, is_output_closed, quiet_exit
+from vdc_tui.cli.output import QR_STYLES, OutputClosed, Reporter, is_output_closed, quiet_exit
 from vdc_tui.connect.errors import (
     EXIT_CANCELLED,
     EXIT_INVALID,
@@ -186,6 +186,14 @@ def _add_json(parser: argparse.ArgumentParser) -> None:
                         help="print exactly one JSON object on stdout (progress stays on stderr)")
 
 
+def add_qr_option(parser: argparse.ArgumentParser) -> None:
+    """``--qr``: how a command that shows a device code draws its QR code on stderr."""
+    parser.add_argument("--qr", choices=QR_STYLES, default=argparse.SUPPRESS,
+                        help="the sign-in address's QR code on stderr: unicode (half blocks, "
+                             "for a dark terminal; default), ascii (## per dark module, only "
+                             "ASCII characters, for a log, e-mail or paper) or off")
+
+
 def _add_app_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--client-id", metavar="GUID", type=guid, default=argparse.SUPPRESS,
                         help="public client used for the device-code sign-in "
@@ -309,6 +317,7 @@ def _add_connect_modes(connect: argparse.ArgumentParser,
         _add_demo_port(sub, said="on stderr")
         _add_common(sub)
     _add_app_options(auto)
+    add_qr_option(auto)
     _add_common(connect)
 
 
@@ -514,7 +523,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_INVALID
     except SystemExit as done:  # --help and --version
         return done.code if isinstance(done.code, int) else 0
-    reporter = Reporter(json_mode=bool(_opt(ns, "json", False)))
+    reporter = Reporter(json_mode=bool(_opt(ns, "json", False)), qr=_opt(ns, "qr", "unicode"))
     try:
         with _logging(_opt(ns, "log")):
             # Errors are answered while the log is still open: an unexpected one is logged
