@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from vdc_tui.emulator import shapes
 from vdc_tui.emulator.core import EmulatorCore, GraphResult
 from vdc_tui.emulator.graph import odata
 from vdc_tui.emulator.schema import validate_entity
@@ -74,6 +75,13 @@ class Handlers:
     # -- answers ---------------------------------------------------------------------------
     def _ok(self, status: int, body: Any) -> GraphResult:
         return GraphResult(status, body)
+
+    def _created(self, call: GraphCall, entity: str, object_id: str,
+                 body: dict[str, Any]) -> GraphResult:
+        """The 201 of a create, with Graph's ``Location`` (``shapes.location``: the v2
+        directory URL) and the body's ``@odata.context`` first."""
+        return GraphResult(201, body, {"Location": shapes.location(
+            self.core.graph_url, call.tenant.id, entity, object_id)})
 
     def _not_found(self, call: GraphCall, what: str) -> GraphResult:
         return self.core.graph_error(

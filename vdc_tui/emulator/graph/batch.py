@@ -7,6 +7,7 @@ import random
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
+from vdc_tui.emulator import shapes
 from vdc_tui.emulator.core import GraphResult
 from vdc_tui.emulator.graph.base import GraphCall
 from vdc_tui.emulator.schema import validate_batch_envelope
@@ -57,8 +58,10 @@ class BatchRunner:
         for req in requests:
             result = results[req["id"]]
             answer: dict[str, Any] = {"id": req["id"], "status": result.status,
-                                      "headers": {"Content-Type": "application/json",
-                                                  **(result.headers or {})}}
+                                      "headers": {
+                                          **shapes.content_headers(
+                                              result.status, result.body is not None),
+                                          **(result.headers or {})}}
             if result.body is not None:
                 answer["body"] = result.body
             answers.append(answer)
