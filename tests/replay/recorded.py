@@ -51,6 +51,7 @@ class Exchange:
     """One recorded request and its answer."""
 
     index: int
+    source: str
     call: str
     method: str
     uri: str
@@ -86,7 +87,8 @@ def exchanges() -> tuple[Exchange, ...]:
     out = []
     for i, raw in enumerate(data["exchanges"]):
         out.append(Exchange(
-            i, raw["call"], raw["method"], raw["uri"], raw.get("request_body"), raw["status"],
+            i, raw["source"], raw["call"], raw["method"], raw["uri"], raw.get("request_body"),
+            raw["status"],
             {k.lower(): v for k, v in (raw.get("response_headers") or {}).items()},
             raw.get("response_body"), "fixture" in raw["call"].lower()))
     return tuple(out)

@@ -12,6 +12,7 @@ import asyncio
 import base64
 import hashlib
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -250,9 +251,7 @@ def test_catalog_passes_against_the_recorded_microsoft_graph_principal() -> None
     required = tuple(p for p in catalog.permissions
                      if p.resource.key == "graph" and p.value in published)
     assert len(required) == 11
-    first = batch_answers(sp_graph=Exchange(
-        recorded.index, recorded.call, recorded.method, recorded.uri, None, 200,
-        recorded.headers, recorded.body["value"][0], False))
+    first = batch_answers(sp_graph=replace(recorded, body=recorded.body["value"][0]))
     resources = check_resources(catalog, required, first, checklist())
     assert resources["graph"].principal_id == recorded.body["value"][0]["id"]
 
@@ -260,9 +259,7 @@ def test_catalog_passes_against_the_recorded_microsoft_graph_principal() -> None
 def test_catalog_check_names_a_role_the_recorded_principal_does_not_publish() -> None:
     catalog = load_catalog()
     recorded = _graph_principal()
-    first = batch_answers(sp_graph=Exchange(
-        recorded.index, recorded.call, recorded.method, recorded.uri, None, 200,
-        recorded.headers, recorded.body["value"][0], False))
+    first = batch_answers(sp_graph=replace(recorded, body=recorded.body["value"][0]))
     required = tuple(p for p in catalog.permissions if p.value == "User.ReadBasic.All")
     with pytest.raises(ProvisioningFailed) as caught:
         check_resources(catalog, required, first, checklist())
@@ -273,8 +270,7 @@ def test_sharepoint_principal_fixture_resolves_roles_of_its_own_resource() -> No
     catalog = load_catalog()
     recorded = exchange("GET /servicePrincipals?$filter=... (Office 365 SharePoint Online SP)")
     body = recorded.body["value"][0]
-    first = batch_answers(sp_sharepoint=Exchange(
-        recorded.index, recorded.call, recorded.method, recorded.uri, None, 200, {}, body, True))
+    first = batch_answers(sp_sharepoint=replace(recorded, body=body))
     required = tuple(p for p in catalog.permissions if p.resource.key == "sharepoint")
     resources = check_resources(catalog, required, first, checklist())
     # df021288… is User.Read.All here and on Graph: read on this resource, it is this one's.

@@ -129,6 +129,43 @@ PROJECTIONS: dict[str, dict[str, Any]] = {
 }
 
 
+#: Graph's projection of complex values a client gives (an app's ``appRoles``, its
+#: ``optionalClaims``' claims…): the properties Graph fills in when the client leaves them
+#: out, by complex type, as in :data:`PROJECTIONS`. (Not every declared property: Graph
+#: serves no ``origin`` on a permissionScope though the CSDL declares one.)
+ITEM_PROJECTIONS: dict[str, dict[str, Any]] = {
+    "appRole": {"allowedMemberTypes": SCHEMA, "description": SCHEMA, "displayName": SCHEMA,
+                "id": SCHEMA, "isEnabled": True, "origin": "Application", "value": SCHEMA},
+    "permissionScope": {"adminConsentDescription": SCHEMA, "adminConsentDisplayName": SCHEMA,
+                        "id": SCHEMA, "isEnabled": True, "type": SCHEMA,
+                        "userConsentDescription": SCHEMA, "userConsentDisplayName": SCHEMA,
+                        "value": SCHEMA},
+    "optionalClaim": {"additionalProperties": SCHEMA, "essential": False, "name": SCHEMA,
+                      "source": SCHEMA},
+    "resourceSpecificPermission": {"description": SCHEMA, "displayName": SCHEMA, "id": SCHEMA,
+                                   "isEnabled": True, "value": SCHEMA},
+}
+
+
+def _complete(type_name: str, value: Any) -> Any:
+    """A complex value (or a collection of them) with the properties Graph fills in."""
+    if isinstance(value, list):
+        return [_complete(type_name, v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = dict(value)
+    for name, default in ITEM_PROJECTIONS.get(type_name, {}).items():
+        if name not in out:
+            out[name] = _default(type_name, name, default)
+    declared = entity_properties(type_name)
+    for name, item in out.items():
+        spec = declared.get(name)
+        if spec is not None and not spec["type"].startswith("Edm.") and isinstance(
+                item, dict | list):
+            out[name] = _complete(spec["type"], item)
+    return out
+
+
 @cache
 def _collections(entity: str) -> frozenset[str]:
     """The collection-valued properties of ``entity`` in the CSDL extract."""
@@ -156,7 +193,7 @@ def full_entity(entity: str, values: dict[str, Any]) -> dict[str, Any]:
     (their complex objects merged into the defaults), extra names of ``values`` kept last."""
     projection = PROJECTIONS[entity]
     out = {name: _default(entity, name, d) for name, d in projection.items()}
-    return overlay(out, values)  # type: ignore[no-any-return]
+    return _complete(entity, overlay(out, values))  # type: ignore[no-any-return]
 
 
 def content_headers(status: int, has_body: bool) -> dict[str, str]:

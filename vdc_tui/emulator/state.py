@@ -127,7 +127,7 @@ class Application:
         """The full ``application`` JSON (``fresh``: as the create answers it, its
         ``createdDateTime`` with 7 fractional digits)."""
         personal = self.sign_in_audience == "AzureADandPersonalMicrosoftAccount"
-        out = full_entity("application", {
+        out = full_entity("application", overlay({
             "id": self.id,
             "appId": self.app_id,
             "createdDateTime": iso7(self.created) if fresh else iso(self.created),
@@ -136,8 +136,7 @@ class Application:
             "signInAudience": self.sign_in_audience,
             # Graph's default token version follows the audience (research/recordings.md C5)
             "api": {"requestedAccessTokenVersion": 2 if personal else None},
-        })
-        out = dict(overlay(out, self.props))
+        }, self.props))
         out["keyCredentials"] = [k.to_graph(with_key=with_keys) for k in self.key_credentials]
         return out
 
@@ -450,7 +449,9 @@ class Directory:
         ]
         scopes = [
             {"adminConsentDescription": s["value"], "adminConsentDisplayName": s["value"],
-             "id": s["id"], "isEnabled": True, "type": "Admin", "value": s["value"]}
+             "id": s["id"], "isEnabled": True, "type": "Admin",
+             "userConsentDescription": s["value"], "userConsentDisplayName": s["value"],
+             "value": s["value"]}
             for s in res["scopes"]
         ]
         sp = ServicePrincipal(

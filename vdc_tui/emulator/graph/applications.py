@@ -113,8 +113,8 @@ class ApplicationHandlers(Handlers):
         if problem is not None:
             return problem
         with_keys = "keyCredentials" in call.query.get("$select", "")
-        return self._ok(200, {"@odata.context": self._context("applications/$entity"),
-                              **self._select(call, app.to_graph(with_keys=with_keys))})
+        return self._entity(call, "applications", "application",
+                            app.to_graph(with_keys=with_keys))
 
     def patch_application(self, call: GraphCall, match: re.Match[str]) -> GraphResult:
         """``PATCH /applications/{id}``: set properties; ``keyCredentials`` replaces the set."""

@@ -121,6 +121,13 @@ class Handlers:
     def _select(self, call: GraphCall, item: dict[str, Any]) -> dict[str, Any]:
         return odata.select(call.query, item)
 
+    def _entity(self, call: GraphCall, what: str, entity: str | None,
+                item: dict[str, Any]) -> GraphResult:
+        """The 200 of one entity: ``item`` under ``$select``, its ``@odata.context`` first
+        (``what``: the entity set, e.g. ``applications``)."""
+        context = odata.selected_context(self._context(f"{what}/$entity"), call.query, entity)
+        return self._ok(200, {"@odata.context": context, **self._select(call, item)})
+
     def _select_problem(self, call: GraphCall, entity: str) -> GraphResult | None:
         """The 400 for a ``$select`` of a property ``entity`` does not have, or ``None``."""
         return odata.select_problem(self.core, call.query, call.client_request_id, entity)

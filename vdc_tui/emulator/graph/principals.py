@@ -76,8 +76,7 @@ class PrincipalHandlers(Handlers):
         problem = self._select_problem(call, "servicePrincipal")
         if problem is not None:
             return problem
-        return self._ok(200, {"@odata.context": self._context("servicePrincipals/$entity"),
-                              **self._select(call, sp.to_graph())})
+        return self._entity(call, "servicePrincipals", "servicePrincipal", sp.to_graph())
 
     def delete_principal(self, call: GraphCall, match: re.Match[str]) -> GraphResult:
         """``DELETE /servicePrincipals/{id}`` (its grants go too)."""
