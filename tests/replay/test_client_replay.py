@@ -29,6 +29,7 @@ from vdc_tui.connect.entra.application import (
 from vdc_tui.connect.entra.journal import Journal, RunState
 from vdc_tui.connect.entra.pacing import Pacing
 from vdc_tui.connect.entra.principal import ensure_service_principal
+from vdc_tui.connect.entra.services import sharepoint_root_from_principal
 from vdc_tui.connect.entra.tenant import FirstReads, check_organization, check_resources
 from vdc_tui.connect.errors import ProvisioningFailed
 from vdc_tui.connect.microsoft.answers import graph_error_text, is_duplicate, is_replication_lag
@@ -305,3 +306,12 @@ def test_oldest_app_is_picked_whatever_form_graph_gave_its_time() -> None:
     older = {**listed, "id": "older", "appId": "older", "tags": [MANAGED_TAG]}
     chosen = pick_existing([newer, older], None, None, None, checklist())
     assert chosen is not None and chosen["id"] == "older"
+
+
+def test_sharepoint_root_is_not_guessed_from_a_wildcard_or_another_cloud_name() -> None:
+    recorded = exchange("GET /servicePrincipals?$filter=... (Office 365 SharePoint Online SP)")
+    body = recorded.body["value"][0]
+    # Its names: '…/*.sharepoint.com' (no https host) and Microsoft's dogfood host.
+    assert sharepoint_root_from_principal(body, resolve_endpoints("global")) is None
+    first = batch_answers(sp_sharepoint=replace(recorded, body=body))
+    assert first.sharepoint_hint(resolve_endpoints("global")) is None
