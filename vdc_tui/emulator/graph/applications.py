@@ -112,7 +112,7 @@ class ApplicationHandlers(Handlers):
         problem = self._select_problem(call, "application")
         if problem is not None:
             return problem
-        with_keys = "keyCredentials" in call.query.get("$select", "")
+        with_keys = "keycredentials" in call.query.get("$select", "").lower()
         return self._entity(call, "applications", "application",
                             app.to_graph(with_keys=with_keys))
 
