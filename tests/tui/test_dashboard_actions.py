@@ -531,14 +531,16 @@ async def test_cancelling_the_passphrase_checks_nothing(
 
 
 def test_the_dashboard_gets_no_terminal_prompt_for_the_passphrase() -> None:
-    from vdc_tui.cli.main import build_parser, key_passphrase
+    from vdc_tui.cli.main import build_parser
+    from vdc_tui.cli.session import key_passphrase
 
     provider = key_passphrase(build_parser().parse_args(["connections"]))
     assert provider._asker is None
 
 
 def test_the_wizard_opened_with_n_keeps_the_passphrase_typed_in_the_dashboard() -> None:
-    from vdc_tui.cli.main import build_parser, connect_settings, key_passphrase
+    from vdc_tui.cli.main import build_parser
+    from vdc_tui.cli.session import connect_settings, key_passphrase
     from vdc_tui.connect.microsoft.clouds import resolve_endpoints
 
     ns = build_parser().parse_args(["connections"])

@@ -357,7 +357,7 @@ class ProfileStore:
         phrase = self.passphrase.resolve(self.root)
         if phrase is None:
             raise keystore.passphrase_required(what)
-        verdict = keystore.verify_passphrase(self.root, phrase)
+        verdict = keystore.verify_passphrase(self.root, phrase.data)
         if verdict is None:
             # No check value yet (or a damaged one): an encrypted key decides.
             sample = self._encrypted_sample()
@@ -368,8 +368,8 @@ class ProfileStore:
                     verdict = False
             if verdict is None and (writing or sample is not None):
                 self._prepare_tree()
-                keystore.write_verifier(self.root, phrase)
-                keystore.remember(self.root, phrase)
+                keystore.write_verifier(self.root, phrase.data)
+                keystore.remember(self.root, phrase.data)
         if verdict is False:
             self.passphrase.forget_typed()
             raise keystore.passphrase_wrong(phrase.origin)
