@@ -17,6 +17,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
 from bench.fleet import save_profiles, synthetic_home
+from vdc_tui.connect.microsoft.clouds import server_endpoints
 from vdc_tui.connect.store.keystore import PassphraseProvider
 from vdc_tui.connect.store.profiles import ProfileStore
 from vdc_tui.dashboard import DashboardApp
@@ -72,7 +73,7 @@ def the_app(emu: EmulatorServer, tenant_id: str) -> Any:
 
 
 def dashboard(store: ProfileStore, emu: EmulatorServer) -> DashboardApp:
-    return DashboardApp(store, emu.endpoints(), clock=frozen)
+    return DashboardApp(store, server_endpoints(emu), clock=frozen)
 
 
 def board(app: DashboardApp) -> DashboardScreen:

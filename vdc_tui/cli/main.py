@@ -392,7 +392,15 @@ def _emulator(ns: argparse.Namespace) -> int:
         facts = demo_facts(ns.scenario or DEMO_SCENARIO)
         print(json.dumps(facts.to_json(), ensure_ascii=True), flush=True)
         return 0
-    from vdc_tui.emulator.cli import serve
+    from vdc_tui.emulator.cli import PortUnavailable, serve
 
-    outcome = serve(ns.port, ns.scenario)
+    try:
+        outcome = serve(ns.port, ns.scenario)
+    except PortUnavailable as exc:
+        raise InvalidInput(
+            "invalid_argument",
+            f"The emulator cannot listen on 127.0.0.1:{exc.port} ({exc.reason}).",
+            "Choose another --port, or --port 0 for any free port.",
+            {"field": "port"},
+        ) from None
     return outcome if isinstance(outcome, int) else 0
