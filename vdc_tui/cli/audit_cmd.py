@@ -23,8 +23,6 @@ _ROW = "{time:<20} {action:<15} {outcome:<10} {tenant:<28} {app:<36} {who}"
 def add_audit_parser(commands: Any, formatter: type[argparse.HelpFormatter], *,
                      full: bool, add_common: Any, add_demo: Any, add_json: Any) -> None:
     """Register ``audit`` (its options only when ``full``: the command line names it)."""
-    from vdc_tui.connect.store.audit import ACTIONS
-
     audit = commands.add_parser(
         "audit", help="the audit log: who changed which tenant or key, and when",
         allow_abbrev=False, formatter_class=formatter,
@@ -32,6 +30,8 @@ def add_audit_parser(commands: Any, formatter: type[argparse.HelpFormatter], *,
                     "change, hash-chained), newest last; --verify checks the chain.")
     if not full:
         return
+    from vdc_tui.connect.store.audit import ACTIONS
+
     audit.add_argument("tenant", nargs="?", metavar="TENANT",
                        help="only this tenant (id, default domain or name)")
     audit.add_argument("--since", metavar="DATE", type=_since,
