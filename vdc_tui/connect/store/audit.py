@@ -56,6 +56,8 @@ ACTIONS = ("onboard", "renew", "repair", "offboard", "remove", "export", "consen
 OUTCOMES = ("ok", "failed", "cancelled")
 #: Seconds to wait for another process's append (each one holds the lock for milliseconds).
 LOCK_TIMEOUT = 15.0
+#: Bytes of the log's end that :meth:`AuditLog.history` reads.
+HISTORY_TAIL = 2 * 1024 * 1024
 
 _SECRET_KEY = re.compile(r"(?i)password|passphrase|secret|token|private|pfx_bytes|assertion")
 _HASH_TAIL = re.compile(rb',"hash":"([0-9a-f]{64})"}$')
@@ -371,10 +373,18 @@ class AuditLog:
 
     # -- reading ---------------------------------------------------------------------
 
-    def lines(self) -> list[AuditLine]:
-        """Every line of the log (none when it does not exist yet)."""
+    def lines(self, *, tail: int | None = None) -> list[AuditLine]:
+        """Every line of the log (none when it does not exist yet); with ``tail``, only the
+        whole lines of its last ``tail`` bytes (numbered from 1 within them)."""
         try:
-            data = self.path.read_bytes()
+            with open(self.path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if tail is not None and size > tail:
+                    handle.seek(size - tail)
+                    data = handle.read()
+                    data = data[data.find(b"\n") + 1:]  # the first line is cut
+                else:
+                    data = handle.read()
         except FileNotFoundError:
             return []
         out: list[AuditLine] = []
@@ -391,13 +401,14 @@ class AuditLog:
             out.append(AuditLine(number, raw, record))
         return out
 
-    def actions(self) -> list[dict[str, Any]]:
+    def actions(self, *, tail: int | None = None) -> list[dict[str, Any]]:
         """One entry per action, in the order they ended (unfinished ones where they began):
         its end record with ``started`` (the start's time), or its start record with
-        ``unfinished: true``. Damaged lines are skipped (``verify`` reports them)."""
+        ``unfinished: true``. Damaged lines are skipped (``verify`` reports them).
+        ``tail``: read only the log's last ``tail`` bytes."""
         starts: dict[str, dict[str, Any]] = {}
         order: dict[str, tuple[int, dict[str, Any]]] = {}
-        for line in self.lines():
+        for line in self.lines(tail=tail):
             record = line.record
             if record is None or not isinstance(record.get("id"), str):
                 continue
@@ -415,8 +426,9 @@ class AuditLog:
         return [entry for _, entry in sorted(order.values(), key=lambda pair: pair[0])]
 
     def history(self, tenant_id: str, limit: int = 5) -> list[dict[str, Any]]:
-        """The last ``limit`` actions on one tenant, newest last."""
-        mine = [a for a in self.actions() if a.get("tenant_id") == tenant_id]
+        """The last ``limit`` actions on one tenant, newest last (from the log's last
+        :data:`HISTORY_TAIL` bytes: a few thousand records, read quickly)."""
+        mine = [a for a in self.actions(tail=HISTORY_TAIL) if a.get("tenant_id") == tenant_id]
         return mine[-limit:] if limit > 0 else mine
 
     def verify(self) -> VerifyReport:
