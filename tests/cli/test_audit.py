@@ -173,7 +173,8 @@ def test_manual_onboarding_is_recorded_when_its_profile_is_saved(run: Run,
     assert onboard[0]["details"]["mode"] == "manual"
     assert onboard[0]["app_id"] == result.app_id
     assert onboard[0]["actor"]["admin"] == result.signed_in_as
-    assert onboard[0]["details"]["key_added"]["sha1"] == result.certificate.sha1
+    assert onboard[0]["details"]["certificate"]["sha1"] == result.certificate.sha1
+    assert "key_added" not in onboard[0]["details"]
 
 
 def test_a_key_migrated_to_the_encrypted_store_is_recorded(run: Run, home: Path) -> None:

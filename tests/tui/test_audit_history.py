@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
@@ -75,3 +76,41 @@ async def test_a_tenant_without_records_shows_no_history_section(tmp_path: Path)
         panel = app.screen.query_one(AuditHistory)
         await pilot.pause(0.2)
         assert panel.records == [] and not panel.display
+
+
+async def test_a_renewal_from_the_detail_screen_is_recorded_and_shown_there(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dashboard's actions go through the service layer: the same record as headless."""
+    from bench.fleet import save_profiles
+    from vdc_tui.emulator import EmulatorServer
+    from vdc_tui.emulator.fleet import write_fleet
+    from vdc_tui.screens.lifecycle import ActionScreen
+
+    fleet = write_fleet(tmp_path / "fleet", ["expiring"])
+    home = tmp_path / "home"
+    monkeypatch.setenv("VDC_TUI_HOME", str(home))
+    store = save_profiles(fleet.manifest, home)
+    tid = fleet.tenants[0]["tenant_id"]
+    with EmulatorServer(str(fleet.scenario)) as emu:
+        app = DashboardApp(store, emu.endpoints(), clock=lambda: NOW)
+        async with app.run_test(size=(100, 40)) as pilot:
+            await open_detail(pilot, app, tid)
+            detail = app.screen
+            panel = detail.query_one(AuditHistory)
+            await pilot.press("r")
+            await wait_until(pilot, lambda: isinstance(app.screen, ActionScreen), timeout=60)
+            action = app.screen
+            assert isinstance(action, ActionScreen)
+            await wait_until(pilot, lambda: not action.busy, timeout=60)
+            assert action.error is None, action.error
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: app.screen is detail)
+            await wait_until(pilot, lambda: len(panel.records) == 1)
+            await pilot.pause()
+            assert panel.display
+            line = str(panel.query_one("#audit-history-lines", Static).content)
+            assert "renew" in line and "ok" in line
+    (record,) = AuditLog(home).actions()
+    assert record["action"] == "renew" and record["outcome"] == "ok"
+    assert record["tenant_id"] == tid and record["actor"]["admin"] is None
+    assert record["details"]["key_added"]["sha1"] == store.load(tid)["certificate"]["sha1"]

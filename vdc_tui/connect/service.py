@@ -310,14 +310,19 @@ def _certificate_facts(cert: Any) -> dict[str, Any]:
 def onboard_details(result: ConnectionResult) -> dict[str, Any]:
     """What an onboarding changed: the app, its certificate, the permissions granted."""
     extra = result.extra or {}
-    return {
+    facts: dict[str, Any] = {
         "mode": result.mode,
         "created_app": result.created_app,
         "app_object_id": result.app_object_id,
         "service_principal_id": extra.get("service_principal_id"),
-        "key_added": _certificate_facts(result.certificate),
         "permissions_granted": list(result.permissions.granted),
     }
+    # Automatic mode added this key to the app; manual mode saved the operator's.
+    facts["key_added" if result.mode == "automatic" else "certificate"] = \
+        _certificate_facts(result.certificate)
+    if result.mode == "manual":
+        facts["permissions_verified"] = facts.pop("permissions_granted")
+    return facts
 
 
 def renew_details(outcome: RenewOutcome) -> dict[str, Any]:

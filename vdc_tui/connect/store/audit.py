@@ -34,6 +34,7 @@ import contextlib
 import getpass
 import hashlib
 import json
+import logging
 import os
 import re
 import socket
@@ -59,6 +60,7 @@ LOCK_TIMEOUT = 15.0
 #: Bytes of the log's end that :meth:`AuditLog.history` reads.
 HISTORY_TAIL = 2 * 1024 * 1024
 
+_log = logging.getLogger(__name__)
 _SECRET_KEY = re.compile(r"(?i)password|passphrase|secret|token|private|pfx_bytes|assertion")
 _HASH_TAIL = re.compile(rb',"hash":"([0-9a-f]{64})"}$')
 _THREAD_LOCKS: dict[str, threading.Lock] = {}
@@ -166,8 +168,11 @@ class AuditAction:
         details = dict(self.details)
         if error is not None:
             details["error"] = _error_facts(error)
-        with contextlib.suppress(AuditUnwritable):
+        try:
             self.log.append(self._fields("end", outcome, details))
+        except AuditUnwritable as problem:
+            _log.warning("audit: the end record of %s %s was not written: %s", self.action,
+                         self.id, problem.message)
 
     def _fields(self, phase: str, outcome: str | None,
                 details: dict[str, Any]) -> dict[str, Any]:
