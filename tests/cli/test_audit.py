@@ -210,6 +210,28 @@ def test_a_killed_renewal_leaves_an_unfinished_record(run: Run, emu: EmulatorSer
     assert run("audit", "--verify").code == 0
 
 
+def test_a_terminated_onboarding_is_recorded_cancelled_with_its_rollback(
+        start_emulator: StartEmulator, tmp_path: Path) -> None:
+    """SIGTERM of a real ``connect auto`` process after the app was created: the record
+    says cancelled, and what the rollback deleted."""
+    from .test_resilience import auto, finish, lagging, reached, wait_for
+
+    env = {**os.environ, "VDC_TUI_HOME": str(tmp_path / "home")}
+    emu = lagging(start_emulator, lag=1.0)
+    before = set(emu.state.applications)
+    proc = auto(emu, env)
+    wait_for(lambda: reached(emu, "service_principal", before), proc, "the principal")
+    proc.send_signal(signal.SIGTERM)
+    code, _, err = finish(proc)
+    assert code == 130, err
+    (record,) = AuditLog(tmp_path / "home").actions()
+    assert record["action"] == "onboard" and record["outcome"] == "cancelled"
+    assert record["details"]["error"]["code"] == "cancelled"
+    assert any("Rolled back: deleted app registration" in line
+               for line in record["details"]["rolled_back"]), record["details"]
+    assert record["actor"]["admin"] and record["tenant_id"]
+
+
 WRITER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
