@@ -104,6 +104,11 @@ def build_parser(words: Collection[str] | None = None) -> argparse.ArgumentParse
 
     add_connections_parser(commands, formatter, full=wanted("connections"))
 
+    from vdc_tui.cli.audit_cmd import add_audit_parser
+
+    add_audit_parser(commands, formatter, full=wanted("audit"), add_common=_add_common,
+                     add_demo=_add_demo, add_json=_add_json)
+
     doctor = commands.add_parser(
         "doctor", help="can this machine do an onboarding? (network, TLS, proxy, clock, terminal)",
         allow_abbrev=False, formatter_class=formatter, epilog=EPILOG)
@@ -356,6 +361,10 @@ def _dispatch(ns: argparse.Namespace, reporter: Reporter) -> int:
         from vdc_tui.cli.connections_main import run_connections
 
         return run_connections(ns, reporter)
+    if command == "audit":
+        from vdc_tui.cli.audit_cmd import run_audit
+
+        return run_audit(ns, _home(ns), reporter)
     if command == "doctor":
         from vdc_tui.cli.doctor_cmd import run_doctor_command
 

@@ -460,15 +460,22 @@ class ProfileStore:
         from dataclasses import replace
 
         from vdc_tui.connect.certificates import load_pfx_bytes
+        from vdc_tui.connect.store.audit import AuditLog, AuditUnwritable
 
         plain = load_pfx_bytes(data, None, source=str(path))
         encrypted = self._encrypt(plain, what="protect the key saved without one")
         try:
             with self.lock(tenant_id):
                 if path.read_bytes() == data:  # nobody replaced it meanwhile
-                    atomic_write(path, encrypted, mode=PRIVATE_FILE_MODE)
-        except InvalidInput:
-            return plain  # another run holds the tenant: migrated next time
+                    # Audited (``key_migrated``); an unwritable log leaves the key as it
+                    # was, for a later read to migrate.
+                    with AuditLog(self.root).action(
+                            "key_migrated", tenant_id=tenant_id,
+                            details={"path": str(path), "sha1": plain.info.sha1,
+                                     "to": "aes-256 pkcs#12 under the store passphrase"}):
+                        atomic_write(path, encrypted, mode=PRIVATE_FILE_MODE)
+        except (InvalidInput, AuditUnwritable):
+            return plain  # another run holds the tenant (or no audit): migrated next time
         except OSError as exc:
             raise self._unusable(exc) from None
         return replace(plain, pfx_bytes=encrypted)
