@@ -12,6 +12,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
 from bench.fleet import synthetic_home
+from vdc_tui.connect.microsoft.clouds import server_endpoints
 from vdc_tui.connect.store.audit import AuditLog
 from vdc_tui.dashboard import DashboardApp
 from vdc_tui.screens.health_detail import HealthDetailScreen
@@ -92,7 +93,7 @@ async def test_a_renewal_from_the_detail_screen_is_recorded_and_shown_there(
     store = save_profiles(fleet.manifest, home)
     tid = fleet.tenants[0]["tenant_id"]
     with EmulatorServer(str(fleet.scenario)) as emu:
-        app = DashboardApp(store, emu.endpoints(), clock=lambda: NOW)
+        app = DashboardApp(store, server_endpoints(emu), clock=lambda: NOW)
         async with app.run_test(size=(100, 40)) as pilot:
             await open_detail(pilot, app, tid)
             detail = app.screen

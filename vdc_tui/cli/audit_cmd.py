@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from vdc_tui.cli.options import add_common, add_demo, add_json
 from vdc_tui.cli.output import Reporter
 from vdc_tui.connect.errors import EXIT_OK, VdcError, scrub
 
@@ -21,7 +22,7 @@ _ROW = "{time:<20} {action:<15} {outcome:<10} {tenant:<28} {app:<36} {who}"
 
 
 def add_audit_parser(commands: Any, formatter: type[argparse.HelpFormatter], *,
-                     full: bool, add_common: Any, add_demo: Any, add_json: Any) -> None:
+                     full: bool) -> None:
     """Register ``audit`` (its options only when ``full``: the command line names it)."""
     audit = commands.add_parser(
         "audit", help="the audit log: who changed which tenant or key, and when",

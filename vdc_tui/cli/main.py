@@ -106,8 +106,7 @@ def build_parser(words: Collection[str] | None = None) -> argparse.ArgumentParse
 
     from vdc_tui.cli.audit_cmd import add_audit_parser
 
-    add_audit_parser(commands, formatter, full=wanted("audit"), add_common=_add_common,
-                     add_demo=_add_demo, add_json=_add_json)
+    add_audit_parser(commands, formatter, full=wanted("audit"))
 
     doctor = commands.add_parser(
         "doctor", help="can this machine do an onboarding? (network, TLS, proxy, clock, terminal)",
@@ -364,7 +363,7 @@ def _dispatch(ns: argparse.Namespace, reporter: Reporter) -> int:
     if command == "audit":
         from vdc_tui.cli.audit_cmd import run_audit
 
-        return run_audit(ns, _home(ns), reporter)
+        return run_audit(ns, home_of(ns), reporter)
     if command == "doctor":
         from vdc_tui.cli.doctor_cmd import run_doctor_command
 
