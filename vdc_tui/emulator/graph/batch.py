@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from vdc_tui.emulator import shapes
 from vdc_tui.emulator.core import EmulatorCore, GraphResult
 from vdc_tui.emulator.graph.base import GraphCall
 from vdc_tui.emulator.schema import validate_batch_envelope
@@ -58,8 +59,10 @@ class BatchRunner:
         for req in requests:
             result = results[req["id"]]
             answer: dict[str, Any] = {"id": req["id"], "status": result.status,
-                                      "headers": {"Content-Type": "application/json",
-                                                  **(result.headers or {})}}
+                                      "headers": {
+                                          **shapes.content_headers(
+                                              result.status, result.body is not None),
+                                          **(result.headers or {})}}
             if result.body is not None:
                 answer["body"] = result.body
             answers.append(answer)
