@@ -117,8 +117,9 @@ ERROR_MEANINGS: dict[str, str] = {
     "30-day certificate.",
     "app_not_managed": "The app was not made by vdc-tui (no vdc-tui:managed tag) or does not "
     "match the profile; nothing is deleted.",
-    "renewal_incomplete": "The new certificate is on the app but had not replicated in time; "
-    "the old one still works and the next renewal finishes.",
+    "renewal_incomplete": "The new certificate is on the app but its tokens did not carry every "
+    "permission in time (replication, or a grant removed meanwhile); the old one still works "
+    "and the next renewal finishes or undoes it.",
 }
 
 #: Codes that only appear in a ``connections check`` result (a check's ``code``), never as
