@@ -175,7 +175,7 @@ def run_check(
         # run the same way: named, exit 130, the tenants already checked keep their results.
         results = asyncio.run(run_cancellable(
             fleet.run(entries, progress), on_cancel=lambda: None, rollback_bound=10.0,
-            undoing="stopping the checks still running"))
+            undoing="stopping the checks still running", reporter=reporter))
     except Cancelled as cancelled:
         cancelled.remediation = (
             f"{len(finished)} of {len(entries)} connections were checked before it stopped; "
