@@ -31,6 +31,7 @@ ERROR_CODES: dict[str, int] = {
     "pfx_too_large": EXIT_INVALID,
     "pfx_password_required": EXIT_INVALID,
     "pfx_wrong_password": EXIT_INVALID,
+    "password_needs_terminal": EXIT_INVALID,
     "pfx_no_private_key": EXIT_DIAGNOSED,
     "key_passphrase_required": EXIT_INVALID,
     "key_passphrase_wrong": EXIT_INVALID,
@@ -74,6 +75,9 @@ ERROR_MEANINGS: dict[str, str] = {
     "file?).",
     "pfx_password_required": "The PFX is encrypted and no password was given.",
     "pfx_wrong_password": "The PFX password is wrong.",
+    "password_needs_terminal": "A generated export password is shown only on a terminal, "
+    "never on redirected output; give the password with --pfx-password-env or "
+    "--pfx-password-stdin instead.",
     "pfx_no_private_key": "The PFX holds a certificate but no private key.",
     "key_passphrase_required": "A saved key must be read or written and no source gave the "
     "store passphrase.",
