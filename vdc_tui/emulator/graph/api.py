@@ -62,7 +62,7 @@ class GraphApi:
         claims, tenant = auth
         query = dict(parse_qsl(request.url.query, keep_blank_values=True))
         if path == "/$batch" and request.method == "POST":
-            result = BatchRunner(self).run(body, claims, tenant, crid)
+            result = BatchRunner(self.core, self.dispatch).run(body, claims, tenant, crid)
         else:
             result = self.dispatch(GraphCall(request.method, path, query, body, crid, claims,
                                              tenant))
