@@ -98,7 +98,7 @@ def test_an_unreachable_tenant_is_not_broken_in_the_metrics(
     # A loopback port nobody listens on: the network, not the tenant.
     ran = check(healthy, "--openmetrics", str(metrics),
                 "--authority-host", "https://127.0.0.1:9", "--graph-url", "https://127.0.0.1:9",
-                "--ca-bundle", str(health_fleet.emu.endpoints().ca_bundle))
+                "--ca-bundle", str(health_fleet.emu.ca_bundle))
     assert ran.code == 4, ran.err
     values = samples(metrics.read_text())
     assert values[("vdc_tui_connection_unreachable", healthy)] == 1

@@ -18,11 +18,12 @@ from cli.conftest import Outcome
 
 from vdc_tui.connect.errors import DiagnosedProblem, ProvisioningFailed
 from vdc_tui.connect.lifecycle.renew import RenewOutcome
+from vdc_tui.connect.microsoft.clouds import server_endpoints
 from vdc_tui.connect.service import ConnectionService, ConnectSettings
 from vdc_tui.connect.store.profiles import ProfileStore
 from vdc_tui.emulator import EmulatorServer
 
-from .helpers import TENANT, managed_app, scenario
+from .helpers import TENANT, endpoint_args, managed_app, scenario
 from .test_renew import app_sha1s, assert_renewed_cleanly, connect, profile_of
 
 Run = Callable[..., Outcome]
@@ -40,7 +41,7 @@ def grants_of_the_app(emu: EmulatorServer) -> list[Any]:
 
 
 def service(emu: EmulatorServer, home: Path) -> ConnectionService:
-    return ConnectionService(ConnectSettings(endpoints=emu.endpoints(), home=home,
+    return ConnectionService(ConnectSettings(endpoints=server_endpoints(emu), home=home,
                                              verify_timeout=2.0))
 
 
@@ -92,9 +93,7 @@ def test_the_rerun_undoes_the_renewal_while_the_permission_is_still_gone(
     emu = start_emulator(scenario(), auto_approve_after=0)
     old = connect(run, emu)["certificate"]["sha1"]
     asyncio.run(renew_without_the_role(emu, home, old))
-    outcome = run("connections", "renew", TENANT, "--json", "--authority-host",
-                  emu.authority_host, "--graph-url", emu.graph_url, "--ca-bundle",
-                  str(emu.endpoints().ca_bundle))
+    outcome = run("connections", "renew", TENANT, "--json", *endpoint_args(emu))
     assert outcome.code == 3, outcome.err
     error = outcome.json()["error"]
     assert error["code"] == "missing_permissions"
