@@ -167,7 +167,8 @@ def _add_export_options(parser: argparse.ArgumentParser) -> None:
                         help=argparse.SUPPRESS)
     parser.add_argument("--force", action="store_true", help="replace OUT if it exists")
     parser.add_argument("--show-password", action="store_true",
-                        help="with --json: put a generated password into the JSON document")
+                        help="with --json at a terminal: put a generated password into the "
+                        "JSON document")
 
 
 def run_connections(ns: argparse.Namespace, reporter: Reporter) -> int:
