@@ -148,7 +148,9 @@ class HealthChecker:
         )
         checks.append(self._token_check("sign_in_exchange", "Exchange Online", exchange,
                                         tid, mode, pfx))
-        detection = reads.detection()
+        from vdc_tui.connect.entra.services import detection_from
+
+        detection = detection_from(reads)
         tokens: dict[str, AppToken | None] = {
             "graph": graph_token,
             "exchange": exchange if not isinstance(exchange, VdcError) else None,
