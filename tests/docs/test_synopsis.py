@@ -99,7 +99,7 @@ def test_top_level_help_names_every_action_and_exit_code() -> None:
     shown = _help(())
     for command in ("connect auto", "connect manual", "connections list", "connections check",
                     "connections renew", "connections repair", "connections export",
-                    "connections remove", "doctor", "emulator"):
+                    "connections remove", "audit", "doctor", "emulator"):
         assert f"vdc-tui {command}" in shown, f"top-level --help has no example of {command}"
     exit_codes = shown[shown.index("exit codes:"):shown.index("environment:")]
     codes = {EXIT_OK, EXIT_CANCELLED, EXIT_OUTPUT_CLOSED} | set(
