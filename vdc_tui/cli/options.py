@@ -44,7 +44,7 @@ examples:
       --pfx-password-env EXPORT_PW          the certificate for the manual form
   vdc-tui connections remove contoso.com --offboard
                                             delete the app in the tenant, then the profile
-  vdc-tui audit --verify                    who changed what; is the audit trail intact?
+  vdc-tui audit --verify                    is the audit trail intact? (exit 3 if not)
   vdc-tui doctor                            can this machine onboard? each line with a fix
   vdc-tui emulator --port 8443              a standalone emulator for rehearsals
   vdc-tui emulator --print-demo             the demo tenant's manual app, PFX and password
