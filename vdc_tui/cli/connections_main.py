@@ -26,6 +26,7 @@ from vdc_tui.cli.options import (
     add_demo,
     add_demo_port,
     add_json,
+    add_qr_option,
 )
 from vdc_tui.cli.output import Reporter
 from vdc_tui.cli.session import (
@@ -60,8 +61,8 @@ def add_connections_parser(commands: Any, formatter: type[argparse.HelpFormatter
     """Register ``connections`` and its actions on the main parser's sub-commands
     (``full=False``: its name and help only, for a command line that does not use it)."""
     connections = commands.add_parser(
-        "connections", help="the fleet dashboard; list, show, check or remove saved "
-                            "connection profiles",
+        "connections", help="the fleet dashboard; list, show, check, renew, repair, export "
+                            "or remove (--offboard) saved connections",
         allow_abbrev=False, formatter_class=formatter, epilog=EPILOG)
     if not full:
         return
@@ -89,6 +90,7 @@ def add_connections_parser(commands: Any, formatter: type[argparse.HelpFormatter
     remove.add_argument("--yes", action="store_true",
                         help="with --offboard: do not ask for confirmation")
     add_app_options(remove)
+    add_qr_option(remove)
     add_demo_port(remove, said="on stderr")
     renew = actions.add_parser(
         "renew", help="roll a connection's certificate with addKey/removeKey (no admin)",
@@ -114,6 +116,7 @@ def add_connections_parser(commands: Any, formatter: type[argparse.HelpFormatter
                     "release's catalog), assigns Global Reader again if it was removed, and "
                     "verifies with app-only tokens.")
     add_app_options(repair)
+    add_qr_option(repair)
     add_demo_port(repair, said="on stderr")
     for sub in (show, remove, repair, export):
         sub.add_argument("tenant", metavar="TENANT", help="tenant id, default domain or name")

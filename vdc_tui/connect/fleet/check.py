@@ -218,13 +218,13 @@ class HealthChecker:
         facts: dict[str, Any],
     ) -> Check:
         from vdc_tui.connect.certificates import check_validity
+        from vdc_tui.connect.models import days_left
 
         info = pfx.info
         now = self.clock()
         facts["sha1"] = info.sha1
         facts["not_after"] = now_iso(info.not_after.astimezone(UTC))
-        # Whole days, counted toward zero: 9.9 days left is 9, expired 1.1 days ago is -1.
-        facts["days_left"] = int((info.not_after - now).total_seconds() / 86400)
+        facts["days_left"] = days_left(info.not_after, now)
         cert_rec = profile.get("certificate")
         recorded = str((cert_rec if isinstance(cert_rec, dict) else {}).get("sha1") or "").upper()
         try:

@@ -47,7 +47,7 @@ from vdc_tui.connect.errors import (
     scrub,
 )
 from vdc_tui.connect.microsoft.graph import GraphClient, GraphError
-from vdc_tui.connect.models import CertificateInfo, ProgressCallback, ignore_progress
+from vdc_tui.connect.models import CertificateInfo, ProgressCallback, days_left, ignore_progress
 from vdc_tui.connect.permissions import PermissionCatalog, load_catalog, roles_in_tokens
 from vdc_tui.connect.progress import Checklist, Clock, Sleep
 
@@ -587,14 +587,15 @@ class RenewalCandidate:
     Attributes:
         tenant_id: The tenant.
         name: Its display name (may be ``None``).
-        days_left: Days until the certificate expires (negative: expired).
+        days_left: Whole days until the certificate expires (negative: expired), counted
+            as the check counts them (:func:`~vdc_tui.connect.models.days_left`).
         due: It expires within the window and may be renewed.
         skip_reason: Why it is not renewed (``None`` when due).
     """
 
     tenant_id: str
     name: str | None
-    days_left: float | None
+    days_left: int | None
     due: bool
     skip_reason: str | None
 
@@ -616,15 +617,14 @@ def renewal_candidates(profiles: ProfileStore, *, within_days: float, include_ma
             out.append(RenewalCandidate(entry.tenant_id, entry.name, None, False,
                                         "the profile has no certificate end date"))
             continue
-        days = (not_after - moment).total_seconds() / 86400
+        days = days_left(not_after, moment)
         if profile.get("mode") == "manual" and not include_manual:
             reason: str | None = "manual mode (renewed only with --include-manual)"
         elif days > within_days:
-            reason = f"not due: {days:.0f} days left"
+            reason = f"not due: {days} days left"
         else:
             reason = None
-        out.append(RenewalCandidate(entry.tenant_id, entry.name, round(days, 1), reason is None,
-                                    reason))
+        out.append(RenewalCandidate(entry.tenant_id, entry.name, days, reason is None, reason))
     return out
 
 
