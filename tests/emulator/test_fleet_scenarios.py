@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 
 from vdc_tui.emulator import load_scenario
-from vdc_tui.emulator.fleet import KINDS, write_fleet
+from vdc_tui.emulator.fleet import ALL_KINDS, write_fleet
 
 
 def test_every_kind_becomes_a_tenant_of_a_loadable_scenario(tmp_path: Path) -> None:
-    files = write_fleet(tmp_path, list(KINDS))
+    files = write_fleet(tmp_path, list(ALL_KINDS))
     scenario = load_scenario(str(files.scenario))
-    assert len(scenario.tenants) == len(KINDS)
+    assert len(scenario.tenants) == len(ALL_KINDS)
     manifest = json.loads(files.manifest.read_text())["tenants"]
-    assert [t["kind"] for t in manifest] == list(KINDS)
+    assert [t["kind"] for t in manifest] == list(ALL_KINDS)
     assert all((tmp_path / t["pfx"]).stat().st_mode & 0o077 == 0 for t in manifest)
 
 

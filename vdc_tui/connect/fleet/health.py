@@ -236,6 +236,25 @@ def now_iso(moment: datetime | None = None) -> str:
 # --- which command fixes what ---------------------------------------------------------
 
 
+#: The dashboard's action that fixes a finding where it is shown: ``renew`` (``r``: the app
+#: rolls its own key, no admin) or ``repair`` (``p``: what a Global Administrator's one
+#: sign-in fixes, keeping the app).
+FIX_ACTIONS = {
+    "certificate_expiring": "renew",
+    "certificate_expired": "repair",
+    "certificate_not_registered": "repair",
+    "app_not_found_in_tenant": "repair",
+    "app_missing_service_principal": "repair",
+    "missing_permissions": "repair",
+    "global_reader_missing": "repair",
+}
+
+
+def fix_action(code: str | None) -> str | None:
+    """The dashboard action (``renew`` or ``repair``) that fixes ``code``, if one does."""
+    return FIX_ACTIONS.get(code or "")
+
+
 def remedy(code: str, tenant_id: str, mode: str | None, fallback: str = "") -> str:
     """The remediation of a problem code: the vdc-tui command that fixes it first.
 
@@ -365,10 +384,12 @@ def unreachable_health(entry: ProfileEntry, why: str, *, checked_at: str | None 
 __all__ = [
     "BROKEN",
     "CHECK_NAMES",
+    "FIX_ACTIONS",
     "Check",
     "HEALTHY",
     "HealthCache",
     "TenantHealth",
+    "fix_action",
     "WARNING",
     "remedy",
     "unreachable_health",
