@@ -251,3 +251,16 @@ def test_repair_of_a_healthy_connection_fixes_nothing(run: Run, emu: EmulatorSer
     assert document["fixed"] == []
     assert document["certificate"]["sha1"] == connected["certificate"]["sha1"]
     assert document["export_needed"] is False
+
+
+def test_a_key_the_app_lists_but_entra_refuses_is_named_at_once(
+        run: Run, emu: EmulatorServer, home: Path) -> None:
+    """The app lists the saved certificate (nothing for repair to put back), yet the token
+    endpoint refuses it: a break named at once, not a verification waited out."""
+    connect(run, emu)
+    with emu.state.lock:
+        managed_app(emu).key_credentials[0].visible_at = time.time() + 3600
+    outcome, elapsed = repair(run, emu)
+    assert outcome.code == 3, outcome.err
+    assert outcome.json()["error"]["code"] in ("certificate_not_registered", "sign_in_declined")
+    assert elapsed < AT_ONCE_SECONDS, f"named after {elapsed:.0f} s"

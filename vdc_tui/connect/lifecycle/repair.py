@@ -216,6 +216,8 @@ class _Run:
     new_key: LoadedPfx | None = None
     pending: _Pending | None = None
     application: dict[str, Any] = field(default_factory=dict)
+    #: This run (or the unfinished one it continues) put the signing key on the app.
+    key_changed: bool = False
 
     def fix(self, kind: str, **facts: Any) -> None:
         self.fixed.append({"kind": kind, **facts})
@@ -340,6 +342,7 @@ class Repairer:
             app = await restore_application(graph, self._pacing, deleted, checklist, "app")
             run.fix("app_restored", object_id=str(app.get("id")),
                     deleted_at=deleted.get("deletedDateTime"))
+            run.key_changed = True  # its keys come back with it, replicating like it
             checklist.passed("app", f"restored from deleted items ({app.get('id')}), same "
                                     f"app id {run.app_id}")
         else:
@@ -359,6 +362,7 @@ class Repairer:
                 # Killed after the key file was switched: make the profile say so too.
                 self._record(run, pending)
                 run.new_key = run.signer
+                run.key_changed = True
                 run.fixed.extend(pending.fixes)
                 checklist.passed("certificate", f"the new certificate {pending.new_sha1} "
                                                 "(an earlier run's) is saved")
@@ -369,6 +373,7 @@ class Repairer:
                 if find_key(keys, new.info.sha1) is None:
                     await self._patch(graph, application_id, keys_body(app, new))
                 run.signer = run.new_key = new
+                run.key_changed = True
                 checklist.passed("certificate", f"the new certificate {new.info.sha1} (an "
                                                 "earlier run's) is on the app")
                 return
@@ -388,6 +393,7 @@ class Repairer:
             # The saved certificate is good: put it back, so the PFX the backup service
             # holds works again (every other key stays; an ended entry of it is replaced).
             await self._patch(graph, application_id, keys_body(app, run.signer, drop=stale))
+            run.key_changed = True
             why = ("was not on the app" if state.verdict == "not_on_app" else
                    "had an ended key credential on the app")
             run.fix("certificate_registered", sha1=sha1,
@@ -411,6 +417,7 @@ class Repairer:
         await self._patch(graph, application_id, keys_body(app, new, drop=stale))
         run.fixed = list(pending.fixes)
         run.signer = run.new_key = new
+        run.key_changed = True
         checklist.passed("certificate", f"SHA-1 {sha1} expired on "
                                         f"{state.ends:%Y-%m-%d}: new certificate "
                                         f"{new.info.sha1} on the app (valid until "
@@ -489,8 +496,11 @@ class Repairer:
         """
         checklist.running("verify")
         started = self._pacing.clock()
+        # A key this run did not put on the app was judged valid there: its refusal is a
+        # break to name now, not replication to wait out.
+        settled = not run.key_changed
         verifier = Verifier(self._endpoints, self._identity, self._pacing, self._catalog,
-                            required)
+                            required, key_settled=settled)
         credential = run.signer.credential()
         needs_sharepoint = any(p.resource.key == "sharepoint" for p in required)
         tokens = await verifier.verify(run.tenant_id, run.app_id, credential, sharepoint_url,
@@ -507,7 +517,7 @@ class Repairer:
                     {"resource": "sharepoint"})
             sharepoint_only = [p for p in required if p.resource.key == "sharepoint"]
             more = await Verifier(self._endpoints, self._identity, self._pacing,
-                                  self._catalog, sharepoint_only).verify(
+                                  self._catalog, sharepoint_only, key_settled=settled).verify(
                 run.tenant_id, run.app_id, credential, sharepoint_url, checklist)
             tokens["sharepoint"] = more["sharepoint"]
         run.application["sharepoint_url"] = sharepoint_url
