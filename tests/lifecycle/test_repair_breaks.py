@@ -248,6 +248,9 @@ def test_repair_of_a_healthy_connection_fixes_nothing(run: Run, emu: EmulatorSer
                                                       home: Path) -> None:
     connected = connect(run, emu)
     document = repaired(run, emu)
+    assert {"status", "tenant", "app_id", "fixed", "certificate", "export_needed",
+            "permissions", "profile"} <= set(document)
+    assert set(document["certificate"]) == {"sha1", "sha256", "not_after"}
     assert document["fixed"] == []
     assert document["certificate"]["sha1"] == connected["certificate"]["sha1"]
     assert document["export_needed"] is False

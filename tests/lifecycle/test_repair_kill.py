@@ -202,3 +202,24 @@ def test_killed_while_granting_after_a_restore(
     rerun(run, emu)
     assert_consistent(emu, home, connected["app_id"])
     assert_healthy(run, emu, connected["app_id"])
+
+
+def test_killed_while_graph_removed_the_old_certificate(
+        run: Run, emu: EmulatorServer, home: Path) -> None:
+    connected = connect(run, emu)
+    old = expire_saved_certificate(emu, home)
+    # /applications/{id} is asked three times: the new key's PATCH, the read before the old
+    # key goes, and that PATCH: the third stalls, and Graph carries it out after the kill.
+    emu.faults.update(stall_every=3, stall_path=APPLICATION, stall_seconds=2)
+    kill_repair_at(emu, home, "[pass] Profile records the verified permissions",
+                   lambda: emu.fault_hits("stall") >= 3)
+    new = profile_of(home)["certificate"]["sha1"]
+    assert new != old and new in app_sha1s(emu)  # the profile's key is on the app
+    deadline = time.monotonic() + 30
+    while old in app_sha1s(emu):
+        assert time.monotonic() < deadline, "the stalled removal never landed"
+        time.sleep(0.05)
+    rerun(run, emu)
+    assert_consistent(emu, home, connected["app_id"])
+    assert profile_of(home)["certificate"]["sha1"] == new
+    assert_healthy(run, emu, connected["app_id"])

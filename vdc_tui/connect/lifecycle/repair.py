@@ -270,7 +270,9 @@ class Repairer:
                                                   checklist)
                     version = self._save(run, profile, verified, found, checklist)
                     await self._remove_old_key(graph, run, checklist)
-                # The run's last step (work that follows a verified repair goes here).
+                    # The run's last step: work that follows a verified, saved repair goes
+                    # here, with the admin's ``graph`` client (a failure of it must not undo
+                    # the repair).
         except VdcError as error:
             checklist.failed(checklist.current or "admin", error)
             raise
