@@ -152,6 +152,7 @@ def test_killed_while_verifying_a_replaced_certificate(
     replicate_everything(emu)
     document = rerun(run, emu)
     assert [f["kind"] for f in document["fixed"]] == ["certificate_replaced"]
+    assert document["fixed"][0]["resumed"] is True  # finished what the killed run began
     assert document["export_needed"] is True
     assert document["certificate"]["sha1"] != old
     assert_consistent(emu, home, connected["app_id"])

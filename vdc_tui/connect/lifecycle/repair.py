@@ -365,13 +365,13 @@ class Repairer:
                 self._record(run, pending)
                 run.new_key = run.signer
                 run.key_changed = True
-                run.fixed.extend(pending.fixes)
+                run.fixed.extend({**f, "resumed": True} for f in pending.fixes)
                 checklist.passed("certificate", f"the new certificate {pending.new_sha1} "
                                                 "(an earlier run's) is saved")
                 return
             new = self._pending_key(run.tenant_id, pending)
             if new is not None:
-                run.fixed.extend(pending.fixes)
+                run.fixed.extend({**f, "resumed": True} for f in pending.fixes)
                 if find_key(keys, new.info.sha1) is None:
                     await self._patch(graph, application_id, keys_body(app, new))
                 run.signer = run.new_key = new
