@@ -37,8 +37,18 @@ def not_restorable(app_id: str) -> DiagnosedProblem:
 
 
 async def find_deleted(graph: GraphClient, app_id: str) -> dict[str, Any] | None:
-    """The deleted application with ``appId`` ``app_id``, if deleted items still hold it."""
-    items = await graph.get_all(DELETED_APPS, params={"$filter": f"appId eq '{app_id}'"})
+    """The deleted application with ``appId`` ``app_id``, if deleted items still hold it.
+
+    A directory that refuses the ``$filter`` (400) is listed whole and filtered here.
+    """
+    from vdc_tui.connect.microsoft.graph import GraphError
+
+    try:
+        items = await graph.get_all(DELETED_APPS, params={"$filter": f"appId eq '{app_id}'"})
+    except GraphError as err:
+        if err.status != 400:
+            raise
+        items = await graph.get_all(DELETED_APPS)
     return next((i for i in items if str(i.get("appId") or "").lower() == app_id.lower()),
                 None)
 
