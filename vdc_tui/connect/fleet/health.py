@@ -288,7 +288,10 @@ def remedy(code: str, tenant_id: str, mode: str | None, fallback: str = "") -> s
         "works again.",
         "certificate_expired": "An expired certificate cannot renew itself. " + repair
         + ": a new certificate goes on the same app; then give the backup service the new "
-        f"PFX (`vdc-tui connections export {tenant_id}`).",
+        f"PFX (`vdc-tui connections export {tenant_id}`)." + (
+            " For your own app you may instead upload a new certificate to it and prove it "
+            "with `vdc-tui connect manual --admin-email … --app-id … --pfx …`."
+            if mode == "manual" else ""),
         "certificate_expiring": f"Renew it now: `vdc-tui connections renew {tenant_id}` (no "
         "admin sign-in needed while the certificate is valid).",
         "missing_permissions": f"Grant what is missing: `vdc-tui connections repair "
