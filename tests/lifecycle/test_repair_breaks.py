@@ -267,3 +267,26 @@ def test_a_key_the_app_lists_but_entra_refuses_is_named_at_once(
     assert outcome.code == 3, outcome.err
     assert outcome.json()["error"]["code"] in ("certificate_not_registered", "sign_in_declined")
     assert elapsed < AT_ONCE_SECONDS, f"named after {elapsed:.0f} s"
+
+
+def test_a_restore_through_replication_lag_ends_healthy(
+        run: Run, emu: EmulatorServer, home: Path) -> None:
+    connected = connect(run, emu)
+    with emu.state.lock:
+        emu.state.delete_application(managed_app(emu), now=time.time())
+    emu.faults.update(replication_delay=3)  # the new principal and grants replicate slowly
+    document = repaired(run, emu)
+    assert kinds(document)[:2] == ["app_restored", "principal_created"]
+    emu.faults.update(replication_delay=0)
+    assert_healthy(run, emu, connected["app_id"])
+
+
+def test_a_new_certificate_through_replication_lag_ends_healthy(
+        run: Run, emu: EmulatorServer, home: Path) -> None:
+    connected = connect(run, emu)
+    expire_saved_certificate(emu, home)
+    emu.faults.update(replication_delay=3)  # the new key signs in only after 3 s
+    document = repaired(run, emu)
+    assert kinds(document) == ["certificate_replaced"]
+    emu.faults.update(replication_delay=0)
+    assert_healthy(run, emu, connected["app_id"])

@@ -291,16 +291,19 @@ class Repairer:
         resources = check_resources(self._catalog, required, first, checklist)
         app = await self._application(graph, first, run, checklist)
         await self._certificate(graph, app, run, checklist)
-        sp_id = await self._principal(graph, run, checklist)
+        sp_id, created = await self._principal(graph, run, checklist)
 
         checklist.running("application")
-        assignments = await graph.get_all(f"/servicePrincipals/{sp_id}/appRoleAssignments")
+        # A principal made just now holds nothing (and may not be readable yet).
+        assignments = [] if created else await graph.get_all(
+            f"/servicePrincipals/{sp_id}/appRoleAssignments")
         have = {(str(a.get("resourceId")), str(a.get("appRoleId"))) for a in assignments}
         missing = [p for p in required
                    if (resources[p.resource.key].principal_id, p.id) not in have]
         already = [p.display for p in required if p not in missing]
-        roles = await graph.get_all("/roleManagement/directory/roleAssignments",
-                                    params={"$filter": f"principalId eq '{sp_id}'"})
+        roles = [] if created else await graph.get_all(
+            "/roleManagement/directory/roleAssignments",
+            params={"$filter": f"principalId eq '{sp_id}'"})
         reader = any(r.get("roleDefinitionId") == GLOBAL_READER_ROLE for r in roles)
         checklist.passed("application", f"{len(already)}/{len(required)} permissions granted; "
                          f"Global Reader {'assigned' if reader else 'missing'}")
@@ -425,16 +428,18 @@ class Repairer:
                                         f"{new.info.sha1} on the app (valid until "
                                         f"{new.info.not_after:%Y-%m-%d})")
 
-    async def _principal(self, graph: GraphClient, run: _Run, checklist: Checklist) -> str:
+    async def _principal(self, graph: GraphClient, run: _Run,
+                         checklist: Checklist) -> tuple[str, bool]:
+        """The app's principal id, and whether this run created it."""
         checklist.running("principal")
         sp_id = await find_principal(graph, run.app_id)
         if sp_id is not None:
             checklist.passed("principal", f"principal {sp_id}")
-            return sp_id
+            return sp_id, False
         sp_id = await create_principal(graph, self._pacing, run.app_id, checklist, "principal")
         run.fix("principal_created", id=sp_id)
         checklist.passed("principal", f"created again: principal {sp_id}")
-        return sp_id
+        return sp_id, True
 
     async def _patch(self, graph: GraphClient, application_id: str,
                      body: dict[str, Any]) -> None:
