@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -87,8 +88,10 @@ def test_repair_of_an_app_gone_for_good_says_connect_again(
         run: Run, start_emulator: StartEmulator) -> None:
     emu = start_emulator(scenario(), auto_approve_after=0)
     connect(run, emu)
-    with emu.state.lock:  # gone, and not in deleted items either (purged)
-        del emu.state.applications[managed_app(emu).id]
+    with emu.state.lock:  # deleted (its principal with it), then purged from deleted items
+        app = managed_app(emu)
+        emu.state.delete_application(app, now=time.time())
+        del emu.state.deleted_applications[app.id]
     outcome = run("connections", "repair", TENANT, "--json", *endpoint_args(emu))
     assert outcome.code == 3, outcome.err
     error = outcome.json()["error"]

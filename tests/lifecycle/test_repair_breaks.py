@@ -290,3 +290,17 @@ def test_a_new_certificate_through_replication_lag_ends_healthy(
     assert kinds(document) == ["certificate_replaced"]
     emu.faults.update(replication_delay=0)
     assert_healthy(run, emu, connected["app_id"])
+
+
+def test_an_enterprise_app_whose_registration_is_elsewhere_is_named_at_once(
+        run: Run, emu: EmulatorServer, home: Path) -> None:
+    """The principal is in the tenant but no registration (it lives in another tenant):
+    nothing to restore here, and it is said at once."""
+    connect(run, emu)
+    with emu.state.lock:
+        app = managed_app(emu)
+        del emu.state.applications[app.id]  # the principal stays
+    outcome, elapsed = repair(run, emu)
+    assert outcome.code == 3, outcome.err
+    assert outcome.json()["error"]["code"] == "enterprise_app_not_registration"
+    assert elapsed < AT_ONCE_SECONDS

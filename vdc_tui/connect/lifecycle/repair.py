@@ -61,7 +61,8 @@ from vdc_tui.connect.entra.tenant import (
     read_tenant,
 )
 from vdc_tui.connect.entra.verification import Verifier
-from vdc_tui.connect.errors import DiagnosedProblem, ServiceUnavailable, VdcError
+from vdc_tui.connect.errors import DiagnosedProblem, InvalidInput, ServiceUnavailable, VdcError
+from vdc_tui.connect.inputs import is_guid
 from vdc_tui.connect.microsoft.graph import GraphClient, GraphError
 from vdc_tui.connect.models import ProgressCallback, ignore_progress
 from vdc_tui.connect.permissions import GLOBAL_READER_ROLE, PermissionCatalog, load_catalog
@@ -246,8 +247,11 @@ class Repairer:
         Raises:
             SignInError: ``user_not_in_tenant``.
             DiagnosedProblem: ``not_global_admin``, ``app_not_restorable``.
-            ProvisioningFailed: a grant was refused, replication did not finish, or a
-                required permission could not be verified.
+            DiagnosedProblem: ``missing_permissions`` (SharePoint could not be verified),
+                ``enterprise_app_not_registration`` (the app's registration lives in another
+                tenant), a refused sign-in of a key repair did not change.
+            ProvisioningFailed: a grant was refused, or replication did not finish in time.
+            InvalidInput: the profile names no valid app id.
             ServiceUnavailable: Graph kept failing.
         """
         entry = self._profiles.find(tenant)
@@ -258,6 +262,12 @@ class Repairer:
         services = list((profile.get("services") or {}).get("selected") or ["exchange"])
         required = self._catalog.required_for(services)
         try:
+            if not is_guid(app_id):
+                raise InvalidInput(
+                    "invalid_argument",
+                    f"The profile of tenant {tenant_id} names no valid app id.",
+                    "Connect the tenant again with `vdc-tui connect auto`.",
+                    {"tenant_id": tenant_id})
             check_signed_in_tenant(token, tenant_id)
             current = self._profiles.read_key(tenant_id)
             with self._profiles.lock(tenant_id):
@@ -340,6 +350,16 @@ class Repairer:
         if app is None:
             if first.status("saved_app") not in (404, None):
                 first.raise_for("saved_app")
+            if await find_principal(graph, run.app_id) is not None:
+                # Entra deletes an app's principal with it: a principal without the app
+                # here is an enterprise app of a registration in another tenant.
+                raise DiagnosedProblem(
+                    "enterprise_app_not_registration",
+                    f"The app {run.app_id} is an enterprise application here; its "
+                    "registration (and so its certificates) lives in another tenant.",
+                    "Fix the certificate on the registration in its own tenant, or connect "
+                    "this tenant with `vdc-tui connect auto` (an app of its own).",
+                    {"app_id": run.app_id})
             deleted = await find_deleted(graph, run.app_id)
             if deleted is None:
                 raise not_restorable(run.app_id)
