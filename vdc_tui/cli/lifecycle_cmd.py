@@ -233,7 +233,7 @@ class RenewRun:
                            lifetime_days=outcome.lifetime_days, resumed=outcome.resumed)
 
             await run_cancellable(asyncio.gather(*(renew(c) for c in candidates)),
-                                  on_cancel=lambda: None)
+                                  on_cancel=lambda: None, reporter=self.reporter)
         except VdcError as error:
             self.reporter.failure(error)
             return error.exit_code

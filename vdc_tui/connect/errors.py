@@ -31,6 +31,7 @@ ERROR_CODES: dict[str, int] = {
     "pfx_too_large": EXIT_INVALID,
     "pfx_password_required": EXIT_INVALID,
     "pfx_wrong_password": EXIT_INVALID,
+    "password_needs_terminal": EXIT_INVALID,
     "pfx_no_private_key": EXIT_DIAGNOSED,
     "key_passphrase_required": EXIT_INVALID,
     "key_passphrase_wrong": EXIT_INVALID,
@@ -62,6 +63,9 @@ ERROR_CODES: dict[str, int] = {
     "credential_lifetime_policy": EXIT_DIAGNOSED,
     "app_not_managed": EXIT_DIAGNOSED,
     "renewal_incomplete": EXIT_SERVICE,
+    # the audit trail
+    "audit_unwritable": EXIT_INVALID,
+    "audit_chain_broken": EXIT_DIAGNOSED,
 }
 
 #: What each code means, one line for the operator; ``docs/errors.md`` is generated from
@@ -75,6 +79,9 @@ ERROR_MEANINGS: dict[str, str] = {
     "file?).",
     "pfx_password_required": "The PFX is encrypted and no password was given.",
     "pfx_wrong_password": "The PFX password is wrong.",
+    "password_needs_terminal": "A generated export password is shown only on a terminal, "
+    "never on redirected output; give the password with --pfx-password-env or "
+    "--pfx-password-stdin instead.",
     "pfx_no_private_key": "The PFX holds a certificate but no private key.",
     "key_passphrase_required": "A saved key must be read or written and no source gave the "
     "store passphrase.",
@@ -121,8 +128,13 @@ ERROR_MEANINGS: dict[str, str] = {
     "30-day certificate.",
     "app_not_managed": "The app was not made by vdc-tui (no vdc-tui:managed tag) or does not "
     "match the profile; nothing is deleted.",
-    "renewal_incomplete": "The new certificate is on the app but had not replicated in time; "
-    "the old one still works and the next renewal finishes.",
+    "renewal_incomplete": "The new certificate is on the app but its tokens did not carry every "
+    "permission in time (replication, or a grant removed meanwhile); the old one still works "
+    "and the next renewal finishes or undoes it.",
+    "audit_unwritable": "The audit log ($VDC_TUI_HOME/audit.jsonl) cannot be appended to "
+    "(read-only home, full disk); the action stopped before changing anything.",
+    "audit_chain_broken": "`vdc-tui audit --verify` found a line of the audit log edited, "
+    "removed or reordered; the error names the first one.",
 }
 
 #: Codes that only appear in a ``connections check`` result (a check's ``code``), never as

@@ -65,6 +65,26 @@ class PermissionCatalog:
                 return res
         raise KeyError(key)
 
+    def find(self, resource_key: str, value: str) -> RequiredPermission | None:
+        """The permission named ``value`` on the API ``resource_key``, or ``None``."""
+        for perm in self.permissions:
+            if perm.resource.key == resource_key and perm.value == value:
+                return perm
+        return None
+
+    def by_role_id(self, resource_key: str, role_id: str) -> RequiredPermission | None:
+        """The permission whose app role is ``role_id`` *on the API* ``resource_key``.
+
+        Always by the pair: one id can be two resources' roles (``df021288…`` is
+        ``User.Read.All`` on Microsoft Graph and on SharePoint Online), so an id alone
+        names no permission.
+        """
+        wanted = role_id.lower()
+        for perm in self.permissions:
+            if perm.resource.key == resource_key and perm.id.lower() == wanted:
+                return perm
+        return None
+
     def required_for(self, services: Iterable[str]) -> tuple[RequiredPermission, ...]:
         """Permissions needed by the given services (Exchange Online is always included)."""
         wanted = set(services) | {"exchange"}

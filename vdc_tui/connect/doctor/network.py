@@ -20,7 +20,8 @@ from vdc_tui.connect.microsoft.clouds import Endpoints
 from vdc_tui.connect.microsoft.http import make_async_client, ssl_context
 from vdc_tui.connect.models import CheckStatus
 
-#: Skew beyond which the clock line warns; Entra rejects client assertions at ~5 minutes.
+#: Skew beyond which the clock line warns; beyond CLOCK_SIGN_IN_LIMIT it fails (Entra
+#: rejects client assertions at ~5 minutes: AADSTS700024).
 CLOCK_WARN_SECONDS = 60.0
 CLOCK_SIGN_IN_LIMIT = 300.0
 
@@ -86,7 +87,7 @@ def proxy_check(endpoints: Endpoints, env: Mapping[str, str]) -> DoctorCheck:
             CheckStatus.PASS,
             "No proxy variables set: connections go direct.",
         )
-    hosts = sorted({_host(endpoints.authority_host), _host(endpoints.graph_url)})
+    hosts = sorted({url_host(endpoints.authority_host), url_host(endpoints.graph_url)})
     routes = []
     for host in hosts:
         proxy = _proxy_for(host, env)
@@ -100,11 +101,13 @@ def proxy_check(endpoints: Endpoints, env: Mapping[str, str]) -> DoctorCheck:
     )
 
 
-def _host(url: str) -> str:
+def url_host(url: str) -> str:
+    """The host name of ``url`` (the text itself when it has none)."""
     return urlsplit(url).hostname or url
 
 
-def _port(url: str) -> int:
+def url_port(url: str) -> int:
+    """The port of ``url`` (443 when it names none)."""
     return urlsplit(url).port or 443
 
 
@@ -152,7 +155,7 @@ async def probe(
     """DNS then one HTTPS request to ``url``: reachability, TLS, and the server's clock."""
     import httpx
 
-    host, port = _host(url), _port(url)
+    host, port = url_host(url), url_port(url)
     checks: list[DoctorCheck] = []
 
     def failed(kind: str, detail: str, fix: str) -> Probe:
@@ -165,7 +168,7 @@ async def probe(
     proxy = _proxy_for(host, env)
     if proxy:
         # The proxy resolves the name; what we must resolve is the proxy itself.
-        lookup_host, lookup_port = _host(proxy), urlsplit(proxy).port or 80
+        lookup_host, lookup_port = url_host(proxy), urlsplit(proxy).port or 80
         what = f"proxy {redact_url(proxy)} (for {host})"
     else:
         lookup_host, lookup_port, what = host, port, host
@@ -282,7 +285,19 @@ def clock_check(server_date: float | None, local_time: float | None, source: str
             f"Local clock agrees with {source} (within {abs(skew):.0f} s).",
         )
     if abs(skew) > CLOCK_SIGN_IN_LIMIT:
-        detail += " Certificate sign-ins fail beyond about 5 minutes (AADSTS700024)."
+        # Beyond what Entra accepts in a client assertion's nbf/exp (about 5 minutes,
+        # research/identity.md): every certificate sign-in of this machine would fail, so
+        # an onboarding cannot run. A failure, not a warning.
+        return check(
+            "clock",
+            "clock",
+            "Clock",
+            CheckStatus.FAIL,
+            detail + " Certificate sign-ins fail beyond about 5 minutes (AADSTS700024, "
+            "clock_skew): onboarding, renewal and checks cannot sign in from here.",
+            "Synchronise the clock (for example `timedatectl set-ntp true`, or w32tm), then "
+            "run `vdc-tui doctor` again.",
+        )
     return check(
         "clock",
         "clock",

@@ -155,7 +155,9 @@ class HealthChecker:
         on_app = self._key_on_app(reads, pfx, tid, mode, facts)
         if on_app is not None and checks[0].name == "certificate" and checks[0].status != FAIL:
             checks[0] = on_app
-        detection = reads.detection()
+        from vdc_tui.connect.entra.services import detection_from
+
+        detection = detection_from(reads)
         tokens: dict[str, AppToken | None] = {
             "graph": graph_token,
             "exchange": exchange if not isinstance(exchange, VdcError) else None,

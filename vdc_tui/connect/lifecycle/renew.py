@@ -260,7 +260,17 @@ class Renewer:
                 return await self._finish(graph, tenant_id, progress, current, keys,
                                           checklist, resumed=True, token=None)
             sharepoint_url = await _sharepoint_url(graph)
-            await self._baseline(tenant_id, progress.app_id, current, required, sharepoint_url)
+            try:
+                await self._baseline(tenant_id, progress.app_id, current, required,
+                                     sharepoint_url)
+            except DiagnosedProblem as problem:
+                if problem.code != "missing_permissions" or not progress.new_sha1:
+                    raise
+                # An earlier run stopped because the new key's tokens lacked a permission,
+                # and the saved key's lack it too now: the grant is gone, not replicating.
+                # Take the new key off the app again; repair comes first, then a renewal.
+                raise await self._abandon(graph, tenant_id, progress, keys, current,
+                                          journal, problem) from problem
             new = pending_key if pending_key is not None and progress.new_sha1 and (
                 pending_key.info.sha1 == progress.new_sha1) else None
             if new is None and progress.new_sha1 and progress.new_sha1 in keys:
@@ -445,6 +455,20 @@ class Renewer:
             raise _graph_failure(err) from err
         return True
 
+    async def _abandon(self, graph: GraphClient, tenant_id: str, progress: _Progress,
+                       keys: dict[str, dict[str, Any]], current: LoadedPfx, journal: Journal,
+                       problem: DiagnosedProblem) -> VdcError:
+        """Undo an unfinished renewal (its new key off the app, the pending key and the
+        journal gone): the app and the profile keep the saved certificate only."""
+        pending = keys.get(progress.new_sha1 or "")
+        if pending is not None:
+            await self._remove(graph, progress.application_id, str(pending["keyId"]), current)
+        return self._undo_pending(tenant_id, journal, DiagnosedProblem(
+            "missing_permissions", problem.message,
+            problem.remediation + " The unfinished renewal was undone: its new certificate "
+            "is off the app again, the saved one still works.",
+            {**problem.details, "renewal_undone": True}))
+
     def _undo_pending(self, tenant_id: str, journal: Journal, error: VdcError) -> VdcError:
         """Nothing reached the app: forget the pending key and the journal."""
         self._profiles.drop_renewal_key(tenant_id)
@@ -460,12 +484,17 @@ class Renewer:
             tokens, _ = await verifier.confirm(tenant_id, progress.app_id, new.credential(),
                                                sharepoint_url, checklist)
         except ProvisioningFailed as exc:
+            # The new key signs in (or not yet) but its tokens lack a permission when time
+            # runs out: replication still going, or a grant removed meanwhile. Either way
+            # the saved certificate stays in the profile and on the app.
             raise ProvisioningFailed(
                 "renewal_incomplete",
-                "The new certificate is on the app but Microsoft Entra has not finished "
-                f"replicating it ({scrub(exc.message, limit=300)}).",
-                "Nothing is broken: the old certificate still works. Run the same renew "
-                "command again in a few minutes; it finishes this renewal.",
+                "The new certificate is on the app but its tokens do not carry every "
+                f"permission yet ({scrub(exc.message, limit=300)}).",
+                "Nothing is broken: the old certificate still works and stays in the "
+                "profile. Run the same renew command again in a few minutes: it finishes "
+                "this renewal, or undoes it if a permission is really gone (then "
+                f"`vdc-tui connections repair {tenant_id}` first).",
                 dict(exc.details)) from exc
         return tokens
 

@@ -116,7 +116,8 @@ class RepairOutcome:
         verified: Permissions the app-only tokens carried afterwards.
         catalog_version: The catalog version the profile now records.
         fixed: What was repaired, in order: ``{"kind": one of FIX_KINDS, …}``.
-        certificate: The certificate the profile names now (the one on the app).
+        certificate: The certificate the profile names now (the one on the app):
+            ``sha1``, ``sha256``, ``not_after`` (ISO), plain data (the audit record keeps it).
         export_needed: A new certificate replaced the saved one: the backup service needs
             the new PFX (``connections export``).
     """
@@ -130,7 +131,7 @@ class RepairOutcome:
     verified: tuple[str, ...]
     catalog_version: str
     fixed: tuple[dict[str, Any], ...] = ()
-    certificate: CertificateInfo | None = None
+    certificate: dict[str, str] | None = None
     export_needed: bool = False
 
     def summary(self) -> str:
@@ -147,13 +148,10 @@ class RepairOutcome:
 
     def to_json(self) -> dict[str, Any]:
         """The repair-specific part of ``repair --json`` (design.md)."""
-        cert = self.certificate
         return {
             "fixed": [dict(f) for f in self.fixed],
             "app_id": self.app_id,
-            "certificate": None if cert is None else {
-                "sha1": cert.sha1, "sha256": cert.sha256,
-                "not_after": cert.not_after.isoformat()},
+            "certificate": None if self.certificate is None else dict(self.certificate),
             "export_needed": self.export_needed,
         }
 
@@ -289,7 +287,8 @@ class Repairer:
         replaced = any(f["kind"] == "certificate_replaced" for f in run.fixed)
         return RepairOutcome(tenant_id=tenant_id, app_id=app_id, verified=tuple(verified),
                              catalog_version=version, fixed=tuple(run.fixed),
-                             certificate=run.signer.info, export_needed=replaced, **found)
+                             certificate=_certificate_facts(run.signer.info),
+                             export_needed=replaced, **found)
 
     # -- the tenant side -----------------------------------------------------------------
     async def _repair(self, graph: GraphClient, token: DelegatedToken, run: _Run,
@@ -602,6 +601,10 @@ class Repairer:
                 fix["old_key_removed"] = removed or fix.get("old_key_removed", False)
         self._profiles.drop_renewal_key(run.tenant_id)
         pending.remove()
+
+
+def _certificate_facts(info: CertificateInfo) -> dict[str, str]:
+    return {"sha1": info.sha1, "sha256": info.sha256, "not_after": info.not_after.isoformat()}
 
 
 async def _root_site(endpoints: Endpoints, access_token: str) -> str | None:
