@@ -110,11 +110,15 @@ def add_connections_parser(commands: Any, formatter: type[argparse.HelpFormatter
     renew.add_argument("--concurrency", metavar="N", type=_concurrency, default=None,
                        help="with --all: tenants renewed at once (default 4)")
     repair = actions.add_parser(
-        "repair", help="a Global Administrator signs in; only missing permissions are granted",
+        "repair", help="a Global Administrator signs in once; what an admin can fix is fixed",
         allow_abbrev=False, formatter_class=formatter, epilog=EPILOG,
-        description="Grants the permissions the connection lacks (revoked, or new in this "
-                    "release's catalog), assigns Global Reader again if it was removed, and "
-                    "verifies with app-only tokens.")
+        description="Keeps the app and its app id and fixes, in one run: a deleted app "
+                    "(restored from the tenant's deleted items), the saved certificate "
+                    "missing from the app (registered again) or expired (a new one on the "
+                    "same app: export it for the backup service), a deleted service "
+                    "principal, the permissions the connection lacks (revoked, or new in "
+                    "this release's catalog) and Global Reader; then verifies every "
+                    "permission with app-only tokens.")
     add_app_options(repair)
     add_qr_option(repair)
     add_demo_port(repair, said="on stderr")

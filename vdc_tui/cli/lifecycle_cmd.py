@@ -85,7 +85,6 @@ class RepairRun(_AdminRun):
             self.reporter.emit({
                 "status": "repaired",
                 "tenant": _tenant_facts(outcome.tenant_id, profile),
-                "app_id": outcome.app_id,
                 "permissions": {"granted_now": list(outcome.granted),
                                 "already": list(outcome.already),
                                 "granted": list(outcome.verified), "missing": []},
@@ -93,6 +92,7 @@ class RepairRun(_AdminRun):
                 "required_access_updated": outcome.required_access_updated,
                 "catalog_version": outcome.catalog_version,
                 "profile": profile_path,
+                **outcome.to_json(),
             })
         return 0
 

@@ -44,6 +44,7 @@ ERROR_CODES: dict[str, int] = {
     "tenant_not_found": EXIT_DIAGNOSED,
     "app_not_found_in_tenant": EXIT_DIAGNOSED,
     "app_missing_service_principal": EXIT_DIAGNOSED,
+    "app_not_restorable": EXIT_DIAGNOSED,
     "enterprise_app_not_registration": EXIT_DIAGNOSED,
     "certificate_not_registered": EXIT_DIAGNOSED,
     "clock_skew": EXIT_DIAGNOSED,
@@ -98,6 +99,9 @@ ERROR_MEANINGS: dict[str, str] = {
     "tenant_not_found": "No tenant answers for that domain or id.",
     "app_not_found_in_tenant": "No app registration with that Application (client) ID exists "
     "in the tenant.",
+    "app_not_restorable": "The saved connection's app registration was deleted and is not "
+    "in the tenant's deleted items any more (they keep it 30 days): repair cannot bring it "
+    "back; `connect auto` makes a new app.",
     "app_missing_service_principal": "The app registration has no enterprise application "
     "(service principal) in the tenant.",
     "enterprise_app_not_registration": "The id is an enterprise application of another "

@@ -90,7 +90,9 @@ class DashboardScreen(WizardScreen[str | None]):
         Binding("r", "renew", "Renew", id="dashboard.renew",
                 tooltip="Roll the selected connection's certificate (no admin needed)"),
         Binding("p", "repair", "Repair", id="dashboard.repair",
-                tooltip="A Global Admin signs in; only the missing permissions are granted"),
+                tooltip="A Global Admin signs in once: what is missing is granted, the "
+                        "certificate put back on the app (or replaced when expired), a "
+                        "deleted app restored; the app id stays"),
         Binding("x", "offboard", "Offboard", id="dashboard.offboard",
                 tooltip="Delete the app registration in the tenant, then the local profile "
                         "and key (asks first; a Global Admin signs in)"),

@@ -61,7 +61,9 @@ class HealthDetailScreen(WizardScreen[None]):
         Binding("r", "act('renew')", "Renew", id="detail.renew",
                 tooltip="Roll this connection's certificate (no admin needed)"),
         Binding("p", "act('repair')", "Repair", id="detail.repair",
-                tooltip="A Global Admin signs in; only the missing permissions are granted"),
+                tooltip="A Global Admin signs in once: missing permissions and Global Reader "
+                        "granted, the certificate put back on the app (or replaced when "
+                        "expired), a deleted app restored; the app id stays"),
         Binding("x", "act('offboard')", "Offboard", id="detail.offboard",
                 tooltip="Delete the app registration in the tenant, then the local profile "
                         "and key (asks first; a Global Admin signs in)"),
@@ -157,11 +159,28 @@ class HealthDetailScreen(WizardScreen[None]):
             if check.remediation and check.status in ("broken", "warning"):
                 body.append(Content.assemble(("Fix: ", "bold $accent"),
                                              scrub(check.remediation, limit=1000)))
+            key = self._fix_key(check.code) if check.status in ("broken", "warning") else None
+            if key is not None:
+                body.append(Content.assemble(("Here: press ", "bold $accent"),
+                                             (f" {key[0]} ", "reverse"), f" {key[1]}"))
             widgets.append(Vertical(
                 Static(head, classes="detail-check-title"),
                 Static(Content("\n").join(body), classes="detail-check-body"),
                 classes="detail-check"))
         box.mount_all(widgets)
+
+    def _fix_key(self, code: str | None) -> tuple[str, str] | None:
+        """The key of this screen that fixes a finding, and what it does."""
+        from vdc_tui.connect.fleet.health import fix_action
+
+        action = fix_action(code)
+        if action is None:
+            return None
+        binding = next(b for b in self.BINDINGS
+                       if isinstance(b, Binding) and b.action == f"act('{action}')")
+        said = ("to renew the certificate (no admin needed)" if action == "renew" else
+                "to repair it (a Global Administrator signs in once; the app and its id stay)")
+        return self.app.get_key_display(binding), said
 
     def action_back(self) -> None:
         """Back to the dashboard."""

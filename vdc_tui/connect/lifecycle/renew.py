@@ -245,8 +245,9 @@ class Renewer:
                     raise DiagnosedProblem(
                         "certificate_not_registered",
                         "The saved certificate is not on the app registration any more.",
-                        "A Global Administrator signs in with `vdc-tui connect auto` to put "
-                        "a new certificate on the app.",
+                        f"Run `vdc-tui connections repair {tenant_id}`: a Global "
+                        "Administrator signs in once and the saved certificate is registered "
+                        "on the app again.",
                         {"sha1": current.info.sha1, "app_id": app.get("appId")})
             checklist.passed("application", f"{app.get('displayName') or progress.app_id} "
                              f"({progress.application_id})")
@@ -314,9 +315,10 @@ class Renewer:
                 f"The certificate of tenant {tenant_id} expired on "
                 f"{info.not_after:%Y-%m-%d %H:%M} UTC: it can no longer prove possession, so "
                 "the app cannot roll its own key.",
-                "A Global Administrator signs in once with `vdc-tui connect auto` (automatic "
-                "mode reuses the app and puts a new certificate on it); renew before expiry "
-                "from then on (`vdc-tui connections renew --all --within 30` in cron).",
+                f"Run `vdc-tui connections repair {tenant_id}`: a Global Administrator signs "
+                "in once and a new certificate goes on the same app (then give the backup "
+                f"service the new PFX: `vdc-tui connections export {tenant_id}`); renew before "
+                "expiry from then on (`vdc-tui connections renew --all --within 30` in cron).",
                 {"tenant_id": tenant_id, "sha1": info.sha1,
                  "not_after": info.not_after.isoformat()})
 
