@@ -128,8 +128,8 @@ def test_missing_permission_comes_from_the_tokens_not_the_profile(
     fleet_run: Ran, health_fleet: Any, fleet_store: ProfileStore
 ) -> None:
     entry = connection(fleet_run, health_fleet, "grant_revoked")
-    remembered = fleet_store.load(entry["tenant_id"])["permissions"]
-    assert remembered["missing"] == [] and remembered["granted"]  # the profile says "all"
+    remembered = fleet_store.load(entry["tenant_id"]).permissions
+    assert remembered.missing == () and remembered.granted  # the profile says "all"
     assert entry["permissions"]["missing"] == ["Microsoft Graph: Sites.Read.All"]
     assert "Microsoft Graph: Sites.Read.All" in named(entry, "permissions")["detail"]
 

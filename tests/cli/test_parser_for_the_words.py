@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from vdc_tui.cli.main import UsageError, build_parser
+from vdc_tui.cli.main import build_parser
+from vdc_tui.cli.options import UsageError
 
 COMMAND_LINES = [
     [], ["--help"], ["-h"], ["--version"], ["--demo"], ["--theme", "nope"], ["--bogus"],

@@ -133,7 +133,7 @@ def test_a_profile_is_found_by_id_domain_or_name(tmp_path: Path) -> None:
     store = ProfileStore(tmp_path)
     store.save(make_result(), ["exchange"], plan="flex", cloud="global")
     for key in (TENANT, TENANT.upper(), "contoso.com", "CONTOSO LTD"):
-        assert store.load(key)["tenant"]["id"] == TENANT
+        assert store.load(key).tenant.id == TENANT
 
 
 def test_an_ambiguous_name_asks_for_the_id(tmp_path: Path) -> None:
@@ -143,7 +143,7 @@ def test_an_ambiguous_name_asks_for_the_id(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as caught:
         store.load("same")
     assert TENANT in caught.value.message and OTHER in caught.value.message
-    assert store.load("other.com")["tenant"]["id"] == OTHER
+    assert store.load("other.com").tenant.id == OTHER
 
 
 def test_an_unknown_tenant_is_invalid_input(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from vdc_tui.connect.certificates import check_validity, generate_self_signed
 from vdc_tui.connect.fleet.check import HealthChecker
 from vdc_tui.connect.lifecycle.renew import renewal_candidates
 from vdc_tui.connect.models import days_left
+from vdc_tui.connect.store.profile import Profile
 from vdc_tui.connect.store.profiles import ProfileStore
 from vdc_tui.emulator import EmulatorServer
 
@@ -32,7 +33,7 @@ def test_days_left_counts_whole_days_toward_zero(left: timedelta, shown: int) ->
     assert days_left(now + left, now) == shown
 
 
-def _certificate_days(checker_clock: datetime, pfx: object, profile: dict[str, object]
+def _certificate_days(checker_clock: datetime, pfx: object, profile: Profile
                       ) -> tuple[int, str]:
     # The check's certificate piece alone: it reads the clock and the key, nothing else.
     checker = HealthChecker.__new__(HealthChecker)

@@ -133,13 +133,16 @@ def test_purge_without_offboard_is_an_invalid_invocation(run: Run,
 
 def test_the_confirmation_names_the_tenant_and_what_will_be_deleted() -> None:
     from vdc_tui.connect.lifecycle.offboard import offboard_plan
+    from vdc_tui.connect.store.profile import Profile
 
-    profile = {"tenant": {"id": TENANT, "name": "Northwind"}, "mode": "automatic",
-               "app": {"app_id": "11111111-2222-4333-8444-555555555555"}}
+    document = {"tenant": {"id": TENANT, "name": "Northwind"}, "mode": "automatic",
+                "app": {"app_id": "11111111-2222-4333-8444-555555555555"}}
+    profile = Profile.from_json(document)
     said = offboard_plan(profile, delete_app=False, purge=False)
     assert "Northwind" in said and TENANT in said
     assert "delete the app registration 11111111-2222-4333-8444-555555555555" in said
     assert "30 days" in said
     assert "purge" in offboard_plan(profile, delete_app=False, purge=True)
-    manual = offboard_plan({**profile, "mode": "manual"}, delete_app=False, purge=False)
+    manual = offboard_plan(Profile.from_json({**document, "mode": "manual"}), delete_app=False,
+                           purge=False)
     assert "keep the app registration" in manual and "--delete-app" in manual

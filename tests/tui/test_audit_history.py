@@ -114,4 +114,4 @@ async def test_a_renewal_from_the_detail_screen_is_recorded_and_shown_there(
     (record,) = AuditLog(home).actions()
     assert record["action"] == "renew" and record["outcome"] == "ok"
     assert record["tenant_id"] == tid and record["actor"]["admin"] is None
-    assert record["details"]["key_added"]["sha1"] == store.load(tid)["certificate"]["sha1"]
+    assert record["details"]["key_added"]["sha1"] == store.load(tid).certificate.sha1

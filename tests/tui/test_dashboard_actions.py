@@ -4,6 +4,7 @@ snapshots of the export dialog and the offboarding confirmation."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -131,7 +132,7 @@ async def test_r_renews_an_expiring_certificate_and_the_row_turns_healthy(
         store: ProfileStore, emu: EmulatorServer, fleet_files: Any) -> None:
     expiring = tenant(fleet_files, "expiring")
     tid = expiring["tenant_id"]
-    before = store.load(tid)["certificate"]["sha1"]
+    before = store.load(tid).certificate.thumbprint
     app = dashboard(store, emu)
     async with app.run_test(size=(100, 30)) as pilot:
         await select(pilot, app, tid)
@@ -142,10 +143,10 @@ async def test_r_renews_an_expiring_certificate_and_the_row_turns_healthy(
         assert board(app).results[tid].health == "healthy"
         row = row_of(app, tid)
         assert row is not None and row[0] == "✔ healthy"
-    after = store.load(tid)["certificate"]["sha1"]
+    after = store.load(tid).certificate.thumbprint
     assert after != before
     thumbprints = {k.sha1.hex().upper() for k in the_app(emu, tid).key_credentials}
-    assert thumbprints == {after.upper()}
+    assert thumbprints == {after}
 
 
 async def test_r_on_an_expired_certificate_shows_the_error_code_and_remediation(
@@ -170,7 +171,7 @@ async def test_r_on_an_expired_certificate_shows_the_error_code_and_remediation(
 async def test_cancelling_a_renewal_keeps_the_current_certificate_working(
         store: ProfileStore, fleet_files: Any, key: str) -> None:
     tid = tenant(fleet_files, "expiring")["tenant_id"]
-    before = store.load(tid)["certificate"]["sha1"]
+    before = store.load(tid).certificate.thumbprint
     with EmulatorServer(str(fleet_files.scenario), faults={"latency": 0.4}) as emu:
         app = dashboard(store, emu)
         async with app.run_test(size=(100, 30)) as pilot:
@@ -186,15 +187,15 @@ async def test_cancelling_a_renewal_keeps_the_current_certificate_working(
             assert screen.outcome is None
         # The profile still names a certificate that is on the app and signs in.
         profile = store.load(tid)
-        assert profile["certificate"]["sha1"] == before
+        assert profile.certificate.thumbprint == before
         on_app = {k.sha1.hex().upper() for k in the_app(emu, tid).key_credentials}
-        assert before.upper() in on_app
+        assert before in on_app
 
 
 async def test_quitting_during_a_renewal_asks_then_cancels_it(
         store: ProfileStore, fleet_files: Any) -> None:
     tid = tenant(fleet_files, "expiring")["tenant_id"]
-    before = store.load(tid)["certificate"]["sha1"]
+    before = store.load(tid).certificate.thumbprint
     with EmulatorServer(str(fleet_files.scenario), faults={"latency": 0.4}) as emu:
         app = dashboard(store, emu)
         async with app.run_test(size=(100, 30)) as pilot:
@@ -207,9 +208,9 @@ async def test_quitting_during_a_renewal_asks_then_cancels_it(
             assert isinstance(app.screen_stack[-2], ActionScreen)  # asked first
             await pilot.press("y")
             await wait_until(pilot, lambda: app._exit, timeout=30)
-        assert store.load(tid)["certificate"]["sha1"] == before
+        assert store.load(tid).certificate.thumbprint == before
         on_app = {k.sha1.hex().upper() for k in the_app(emu, tid).key_credentials}
-        assert before.upper() in on_app
+        assert before in on_app
 
 
 async def test_r_on_a_manual_connection_asks_first(
@@ -221,7 +222,7 @@ async def test_r_on_a_manual_connection_asks_first(
     profile = json.loads(path.read_text(encoding="utf-8"))
     profile["mode"] = "manual"
     path.write_text(json.dumps(profile), encoding="utf-8")
-    before = profile["certificate"]["sha1"]
+    before = str(profile["certificate"]["sha1"]).upper()
     app = dashboard(store, emu)
     async with app.run_test(size=(100, 30)) as pilot:
         await select(pilot, app, tid)
@@ -230,13 +231,13 @@ async def test_r_on_a_manual_connection_asks_first(
                          and app.screen.id == "renew-manual")
         await pilot.press("n")
         await wait_until(pilot, lambda: board(app).actions.acting is None)
-        assert store.load(tid)["certificate"]["sha1"] == before
+        assert store.load(tid).certificate.thumbprint == before
         await pilot.press("r")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("y")
         done = await action_done(pilot, app)
         assert done.error is None, done.error
-    assert store.load(tid)["certificate"]["sha1"] != before
+    assert store.load(tid).certificate.thumbprint != before
 
 
 async def test_r_on_the_detail_screen_renews_that_tenant_and_the_detail_follows(
@@ -360,8 +361,7 @@ async def test_the_offboard_confirmation_of_a_manual_connection_keeps_its_app(
         tmp_path: Path) -> None:
     store = synthetic_home(tmp_path / "home", 3, now=NOW)
     tid = store.list()[0].tenant_id
-    profile = store.load(tid)
-    profile["mode"] = "manual"
+    profile = dataclasses.replace(store.load(tid), mode="manual")
     dialog = OffboardDialog(profile, tid, store.tenant_dir(tid))
     assert "kept" in str(dialog._plan_text())
     assert dialog.check_action("toggle_delete_app", ()) is True

@@ -66,7 +66,7 @@ async def test_p_on_the_detail_repairs_what_an_admin_must_fix(
         apps = [a for a in emu.state.applications.values() if a.tenant_id == tid]
         assert [a.app_id for a in apps] == [entry["app_id"]]  # the same app, only one
         keys = [k.sha1.hex().upper() for k in apps[0].key_credentials]
-        assert keys == [store.load(tid)["certificate"]["sha1"].upper()]
+        assert keys == [store.load(tid).certificate.thumbprint]
 
 
 async def test_the_detail_of_an_expiring_certificate_offers_r(

@@ -40,7 +40,7 @@ async def test_demo_mode_automatic_flow_saves_a_profile(tmp_path: Path) -> None:
 
 
 def _service(emu: object, home: Path) -> ConnectionService:
-    endpoints = server_endpoints(emu)  # type: ignore[attr-defined]
+    endpoints = server_endpoints(emu)  # type: ignore[arg-type]
     return ConnectionService(ConnectSettings(endpoints=endpoints, home=home))
 
 

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from vdc_tui.cli.output import Reporter
 from vdc_tui.connect.errors import VdcError, scrub
+from vdc_tui.connect.store.profile import Profile
 from vdc_tui.connect.store.profiles import ProfileEntry, ProfileStore
 
 log = logging.getLogger("vdc_tui.cli.connections")
@@ -49,18 +50,16 @@ KEY_DESCRIPTIONS = {
 
 
 def _summary(entry: ProfileEntry, store: ProfileStore | None = None) -> dict[str, Any]:
-    profile = entry.profile or {}
-    app = profile.get("app") if isinstance(profile.get("app"), dict) else {}
-    services = profile.get("services") if isinstance(profile.get("services"), dict) else {}
+    profile = entry.profile or Profile()
     return {
         "tenant_id": entry.tenant_id,
         "name": entry.name,
         "default_domain": entry.default_domain,
-        "mode": profile.get("mode"),
-        "plan": profile.get("plan"),
-        "app_id": (app or {}).get("app_id"),
-        "services": (services or {}).get("selected", []),
-        "updated_at": profile.get("updated_at"),
+        "mode": profile.mode,
+        "plan": profile.plan,
+        "app_id": profile.app_id or None,
+        "services": list(profile.services.selected),
+        "updated_at": profile.updated_at,
         "path": str(entry.path),
         **({"key": store.key_status(entry.tenant_id)} if store is not None else {}),
     }
@@ -139,7 +138,7 @@ def show_connection(store: ProfileStore, reporter: Reporter, tenant: str) -> int
     entry, profile = found
     key = store.key_status(entry.tenant_id)
     if reporter.json_mode:
-        reporter.emit({"status": "ok", "path": str(entry.path), "profile": profile,
+        reporter.emit({"status": "ok", "path": str(entry.path), "profile": profile.to_json(),
                        "key": key})
         return 0
     for line in _describe(profile, entry):
@@ -148,31 +147,26 @@ def show_connection(store: ProfileStore, reporter: Reporter, tenant: str) -> int
     return 0
 
 
-def _describe(profile: dict[str, Any], entry: ProfileEntry) -> list[str]:
-    def get(*keys: str) -> Any:
-        value: Any = profile
-        for key in keys:
-            value = value.get(key) if isinstance(value, dict) else None
-        return value
+def _describe(profile: Profile, entry: ProfileEntry) -> list[str]:
+    def listed(values: tuple[str, ...]) -> str:
+        return ", ".join(values) if values else "-"
 
-    def listed(value: Any) -> str:
-        return ", ".join(str(v) for v in value) if isinstance(value, list) and value else "-"
-
+    tenant, cert = profile.tenant, profile.certificate
     return [
-        f"Tenant:        {get('tenant', 'name') or '-'} ({entry.tenant_id})",
-        f"Domain:        {get('tenant', 'default_domain') or '-'}",
-        f"Cloud:         {get('tenant', 'cloud') or '-'}",
-        f"Mode:          {get('mode') or '-'}    Plan: {get('plan') or '-'}",
-        f"Signed in as:  {get('signed_in_admin') or '-'}",
-        f"App (client):  {get('app', 'app_id') or '-'}",
-        f"Certificate:   SHA-1 {get('certificate', 'sha1') or '-'}",
-        f"               valid until {get('certificate', 'not_after') or '-'}",
-        f"Key file:      {get('certificate', 'key_file') or '(none)'}",
-        f"Services:      {listed(get('services', 'selected'))}"
-        f"  (available: {listed(get('services', 'available'))})",
-        f"Permissions:   {len(get('permissions', 'granted') or [])} granted, "
-        f"missing: {listed(get('permissions', 'missing'))}",
-        f"Verified at:   {get('verified_at') or '-'}",
+        f"Tenant:        {tenant.name or '-'} ({entry.tenant_id})",
+        f"Domain:        {tenant.default_domain or '-'}",
+        f"Cloud:         {tenant.cloud or '-'}",
+        f"Mode:          {profile.mode or '-'}    Plan: {profile.plan or '-'}",
+        f"Signed in as:  {profile.signed_in_admin or '-'}",
+        f"App (client):  {profile.app_id or '-'}",
+        f"Certificate:   SHA-1 {cert.sha1 or '-'}",
+        f"               valid until {cert.not_after or '-'}",
+        f"Key file:      {cert.key_file or '(none)'}",
+        f"Services:      {listed(profile.services.selected)}"
+        f"  (available: {listed(profile.services.available)})",
+        f"Permissions:   {len(profile.permissions.granted)} granted, "
+        f"missing: {listed(profile.permissions.missing)}",
+        f"Verified at:   {profile.verified_at or '-'}",
         f"Profile:       {entry.path}",
     ]
 
@@ -189,11 +183,8 @@ def remove_connection(store: ProfileStore, reporter: Reporter, tenant: str) -> i
     log.info("removed profile of tenant %s (%d paths)", entry.tenant_id, len(removed))
     label = entry.name or entry.default_domain or entry.tenant_id
     reporter.note(f"Removed the connection profile of {label} ({entry.tenant_id}).")
-    profile = entry.profile or {}
-    app = profile.get("app") if isinstance(profile.get("app"), dict) else {}
-    mode = profile.get("mode")
-    note = tenant_untouched(entry.tenant_id, str((app or {}).get("app_id") or "") or None,
-                            mode if isinstance(mode, str) else None)
+    profile = entry.profile or Profile()
+    note = tenant_untouched(entry.tenant_id, profile.app_id or None, profile.mode)
     reporter.note(note)
     if reporter.json_mode:
         reporter.emit({

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from vdc_tui.connect.lifecycle.renew import RenewalCandidate, RenewOutcome
     from vdc_tui.connect.lifecycle.repair import RepairOutcome
     from vdc_tui.connect.microsoft.identity import DelegatedToken
+    from vdc_tui.connect.store.profile import Profile
 
 
 def _confirm(reporter: Reporter, question: str) -> bool:
@@ -53,11 +54,10 @@ class _AdminRun:
                                    on_session=self._sign_in.track)
 
 
-def _tenant_facts(tenant_id: str, profile: dict[str, Any]) -> dict[str, Any]:
+def _tenant_facts(tenant_id: str, profile: Profile) -> dict[str, Any]:
     """The ``tenant`` object of a command's JSON answer, from the saved profile."""
-    tenant = profile.get("tenant") if isinstance(profile.get("tenant"), dict) else {}
-    return {"id": tenant_id, "name": (tenant or {}).get("name"),
-            "default_domain": (tenant or {}).get("default_domain")}
+    return {"id": tenant_id, "name": profile.tenant.name,
+            "default_domain": profile.tenant.default_domain}
 
 
 class RepairRun(_AdminRun):
@@ -66,7 +66,7 @@ class RepairRun(_AdminRun):
     async def run(self, tenant: str) -> int:
         """Exit code of the command."""
 
-        async def work(service: ConnectionService) -> tuple[RepairOutcome, dict[str, Any], str]:
+        async def work(service: ConnectionService) -> tuple[RepairOutcome, Profile, str]:
             token = await self._sign_in_admin(service)
             outcome = await service.repair(tenant, token, self.reporter.progress)
             return (outcome, service.profiles.load(outcome.tenant_id),
@@ -142,12 +142,12 @@ class OffboardRun(_AdminRun):
                 self.reporter.result(f"removed {path}")
 
 
-def _renewed_document(outcome: RenewOutcome, profile: dict[str, Any]) -> dict[str, Any]:
+def _renewed_document(outcome: RenewOutcome, profile: Profile) -> dict[str, Any]:
     cert = outcome.certificate
     return {
         "status": "renewed",
         "tenant": _tenant_facts(outcome.tenant_id, profile),
-        "mode": profile.get("mode"),
+        "mode": profile.mode,
         "app_id": outcome.app_id,
         "certificate": {"sha1": cert.sha1, "sha256": cert.sha256,
                         "not_after": cert.not_after.isoformat()},
@@ -179,7 +179,7 @@ class RenewRun:
     async def one(self, tenant: str, *, include_manual: bool) -> int:
         """Renew one connection."""
 
-        async def work(service: ConnectionService) -> tuple[RenewOutcome, dict[str, Any]]:
+        async def work(service: ConnectionService) -> tuple[RenewOutcome, Profile]:
             outcome = await service.renew(tenant, include_manual=include_manual,
                                           on_progress=self.reporter.progress)
             return outcome, service.profiles.load(outcome.tenant_id)

@@ -298,9 +298,8 @@ def profile_facts(store: ProfileStore, tenant: str) -> tuple[str, str | None, st
         entry = store.find(tenant)
     except VdcError:
         return tenant, None, None
-    app = (entry.profile or {}).get("app")
-    app_id = app.get("app_id") if isinstance(app, dict) else None
-    return entry.tenant_id, entry.name, app_id if isinstance(app_id, str) else None
+    app_id = entry.profile.app_id if entry.profile is not None else ""
+    return entry.tenant_id, entry.name, app_id or None
 
 
 def _certificate_facts(cert: Any) -> dict[str, Any]:

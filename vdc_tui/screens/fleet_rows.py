@@ -134,7 +134,7 @@ def row_cells(entry: ProfileEntry, result: TenantHealth | None, now: datetime,
               *, checking: bool = False) -> list[Cell]:
     """The cells of one row (untrusted text scrubbed, never parsed as markup)."""
     label, style = HEALTH_STYLE["checking" if checking else state_of(result)]
-    mode = (entry.profile or {}).get("mode")
+    mode = entry.mode
     days = "-" if result is None or result.days_left is None else str(result.days_left)
     days_style = ""
     if result is not None and result.days_left is not None and result.days_left < 30:

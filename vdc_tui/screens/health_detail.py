@@ -125,7 +125,7 @@ class HealthDetailScreen(WizardScreen[None]):
         label = scrub(entry.name or entry.default_domain or entry.tenant_id, limit=80)
         state, style = HEALTH_STYLE[state_of(result)]
         self.query_one("#detail-heading", Static).update(f"{label} — {state}")
-        mode = (entry.profile or {}).get("mode")
+        mode = entry.mode
         facts = [
             ("Tenant ID", entry.tenant_id),
             ("Domain", entry.default_domain or "-"),

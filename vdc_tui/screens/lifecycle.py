@@ -25,6 +25,7 @@ from textual.widgets import Static
 from vdc_tui.connect.errors import Cancelled, VdcError, scrub
 from vdc_tui.connect.lifecycle.offboard import RESTORE_DAYS, deletes_app
 from vdc_tui.connect.models import CheckEvent, CheckStatus, ProgressCallback
+from vdc_tui.connect.store.profile import Profile
 from vdc_tui.screens.base import WizardScreen
 from vdc_tui.screens.device_code import DeviceCodeScreen
 from vdc_tui.screens.dialogs import ConfirmDialog
@@ -251,27 +252,24 @@ class OffboardDialog(ConfirmDialog):
                 tooltip="Manual mode: also delete the app registration you brought"),
     ]
 
-    def __init__(self, profile: dict[str, Any], tenant_id: str, folder: Path) -> None:
+    def __init__(self, profile: Profile, tenant_id: str, folder: Path) -> None:
         """Create the dialog for the saved ``profile`` of ``tenant_id`` kept in ``folder``."""
         self.profile = profile
         self.tenant_id = tenant_id
         self.folder = folder
         self.purge = False
         self.delete_app = False
-        tenant = profile.get("tenant") if isinstance(profile.get("tenant"), dict) else {}
-        self._label = str((tenant or {}).get("name") or (tenant or {}).get("default_domain")
-                          or tenant_id)
+        self._label = profile.tenant.name or profile.tenant.default_domain or tenant_id
         super().__init__(f"Offboard {scrub(self._label, limit=40)}?", self._plan_text(),
                          yes="Offboard", no="Cancel", id="offboard-confirm")
 
     @property
     def manual(self) -> bool:
         """The connection uses the operator's own app (manual mode)."""
-        return self.profile.get("mode") == "manual"
+        return self.profile.manual
 
     def _plan_text(self) -> Content:
-        app = self.profile.get("app") if isinstance(self.profile.get("app"), dict) else {}
-        app_id = scrub(str((app or {}).get("app_id") or "-"), limit=60)
+        app_id = scrub(self.profile.app_id or "-", limit=60)
         lines: list[Content] = [Content.assemble(
             ("Tenant ", "bold"), scrub(f"{self._label} ({self.tenant_id})", limit=120))]
         if deletes_app(self.profile, delete_app=self.delete_app):

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from vdc_tui.connect.errors import VdcError, scrub
 
 if TYPE_CHECKING:
-    from textual.widget import Widget
     from textual.signal import Signal
+    from textual.widget import Widget
 
     from vdc_tui.connect.fleet.health import TenantHealth
     from vdc_tui.connect.fleet.run import FleetCheck
@@ -168,7 +168,7 @@ class TenantActions:
         from vdc_tui.screens.lifecycle import ActionScreen
 
         app = self.owner.app
-        manual = (entry.profile or {}).get("mode") == "manual"
+        manual = entry.mode == "manual"
         if manual and not await app.push_screen_wait(ConfirmDialog(
                 "Renew your own app's certificate?", MANUAL_RENEWAL, yes="Renew",
                 no="Cancel", id="renew-manual")):

@@ -131,8 +131,7 @@ def saved_app_id(profiles: ProfileStore, tenant_id: str) -> str | None:
         profile = profiles.load(tenant_id)
     except (VdcError, OSError, KeyError, ValueError):
         return None
-    app_id = profile.get("app_id") or (profile.get("app") or {}).get("app_id")
-    return str(app_id) if app_id else None
+    return profile.app_id or None
 
 
 def saved_certificate_sha1(
@@ -143,14 +142,9 @@ def saved_certificate_sha1(
         profile = profiles.load(tenant_id)
     except (VdcError, OSError, KeyError, ValueError):
         return None
-    connection = profile.get("app") or {}
-    certificate = profile.get("certificate") or {}
-    if not isinstance(connection, dict) or not isinstance(certificate, dict):
+    if app_id is None or profile.app_id.lower() != app_id.lower():
         return None
-    if app_id is None or str(connection.get("app_id") or "").lower() != app_id.lower():
-        return None
-    sha1 = certificate.get("sha1")
-    return str(sha1).upper() if sha1 else None
+    return profile.certificate.thumbprint
 
 
 def _created_at(app: Mapping[str, Any]) -> float:

@@ -24,7 +24,7 @@ The results and the last result per tenant are in :mod:`.health`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from vdc_tui.connect.certificates import LoadedPfx
     from vdc_tui.connect.microsoft.answers import BatchAnswers
     from vdc_tui.connect.microsoft.identity import AppSignIn, AppToken, IdentityClient
+    from vdc_tui.connect.store.profile import Profile
     from vdc_tui.connect.store.profiles import ProfileEntry
 
 
@@ -106,14 +107,10 @@ class HealthChecker:
             return self._done(entry, [Check(
                 "profile", FAIL, f"The profile cannot be read: {entry.error}.",
                 remedy(code, tid, None), code)])
-        mode = profile.get("mode") if isinstance(profile.get("mode"), str) else None
+        mode = profile.mode
         self._domains[tid] = entry.default_domain or tid
-        app = profile.get("app") if isinstance(profile.get("app"), dict) else {}
-        app_id = str((app or {}).get("app_id") or "")
-        services_rec = profile.get("services") if isinstance(profile.get("services"), dict) else {}
-        selected = frozenset(
-            str(s) for s in (services_rec or {}).get("selected") or () if isinstance(s, str)
-        ) | {"exchange"}
+        app_id = profile.app_id
+        selected = frozenset(profile.services.backed_up)
         checks: list[Check] = []
         facts: dict[str, Any] = {}
 
@@ -221,7 +218,7 @@ class HealthChecker:
     # -- pieces ---------------------------------------------------------------------
 
     def _certificate(
-        self, pfx: LoadedPfx, profile: Mapping[str, Any], tid: str, mode: str | None,
+        self, pfx: LoadedPfx, profile: Profile, tid: str, mode: str | None,
         facts: dict[str, Any],
     ) -> Check:
         from vdc_tui.connect.certificates import check_validity
@@ -232,8 +229,7 @@ class HealthChecker:
         facts["sha1"] = info.sha1
         facts["not_after"] = now_iso(info.not_after.astimezone(UTC))
         facts["days_left"] = days_left(info.not_after, now)
-        cert_rec = profile.get("certificate")
-        recorded = str((cert_rec if isinstance(cert_rec, dict) else {}).get("sha1") or "").upper()
+        recorded = profile.certificate.thumbprint or ""
         try:
             warnings = check_validity(info, now=now)
         except VdcError as exc:
@@ -377,13 +373,11 @@ class HealthChecker:
 
     def _done(self, entry: ProfileEntry, checks: list[Check], *, unreachable: bool = False,
               **facts: Any) -> TenantHealth:
-        profile = entry.profile or {}
-        mode = profile.get("mode")
         return TenantHealth(
             tenant_id=entry.tenant_id,
             name=entry.name,
             default_domain=entry.default_domain,
-            mode=mode if isinstance(mode, str) else None,
+            mode=entry.mode,
             health=verdict(checks),
             checks=tuple(checks),
             sha1=facts.get("sha1"),

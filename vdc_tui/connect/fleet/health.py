@@ -374,8 +374,7 @@ class HealthCache:
 def unreachable_health(entry: ProfileEntry, why: str, *, checked_at: str | None = None
                        ) -> TenantHealth:
     """The record of a tenant that gave no answer in time (network down, deadline)."""
-    profile = entry.profile or {}
-    mode = profile.get("mode")
+    mode = entry.mode
     code = "service_unavailable"
     check = Check("sign_in_graph", FAIL, why, remedy(code, entry.tenant_id, None), code)
     return TenantHealth(

@@ -128,9 +128,8 @@ def export_connection(store: ProfileStore, tenant: str, out: Path,
 
     entry = store.find(tenant)
     profile = store.load(entry.tenant_id)
-    app = profile.get("app") if isinstance(profile.get("app"), dict) else {}
-    admin = profile.get("signed_in_admin")
-    app_id = (app or {}).get("app_id")
+    admin = profile.signed_in_admin
+    app_id = profile.app_id
     # Audited as ``export`` (the CLI and the dashboard both come here): the start record is
     # written before the key is read, so an unwritable log stops the export.
     with AuditLog(store.root).action(

@@ -37,6 +37,7 @@ from vdc_tui.connect.microsoft.identity import DelegatedToken
 from vdc_tui.connect.models import ProgressCallback, ignore_progress
 from vdc_tui.connect.permissions import load_catalog
 from vdc_tui.connect.progress import Backoff, Checklist
+from vdc_tui.connect.store.profile import Profile
 from vdc_tui.connect.store.profiles import ProfileStore
 
 OFFBOARD_STEPS = {
@@ -100,20 +101,18 @@ class OffboardOutcome:
         }
 
 
-def deletes_app(profile: dict[str, Any], *, delete_app: bool) -> bool:
+def deletes_app(profile: Profile, *, delete_app: bool) -> bool:
     """Whether offboarding deletes the app registration: always for the app this tool made
     (automatic mode), for the operator's own (manual mode) only when ``delete_app``."""
-    return profile.get("mode") != "manual" or delete_app
+    return not profile.manual or delete_app
 
 
-def offboard_plan(profile: dict[str, Any], *, delete_app: bool, purge: bool) -> str:
+def offboard_plan(profile: Profile, *, delete_app: bool, purge: bool) -> str:
     """One sentence naming the tenant and what offboarding will delete: the confirmation of
     the command line and of the dashboard's ``x``."""
-    tenant = profile.get("tenant") if isinstance(profile.get("tenant"), dict) else {}
-    app = profile.get("app") if isinstance(profile.get("app"), dict) else {}
-    label = (tenant or {}).get("name") or (tenant or {}).get("default_domain") or (
-        tenant or {}).get("id")
-    app_id = (app or {}).get("app_id")
+    tenant = profile.tenant
+    label = tenant.name or tenant.default_domain or tenant.id
+    app_id = profile.app_id
     if not deletes_app(profile, delete_app=delete_app):
         what = (f"keep the app registration {app_id} (brought in manual mode; add "
                 "--delete-app to delete it)")
@@ -121,7 +120,7 @@ def offboard_plan(profile: dict[str, Any], *, delete_app: bool, purge: bool) -> 
         what = (f"delete the app registration {app_id} "
                 + ("and purge it from deleted items" if purge
                    else "(restorable for 30 days from deleted items)"))
-    return (f"Offboard {label} ({(tenant or {}).get('id')}): {what}, then remove the local "
+    return (f"Offboard {label} ({tenant.id}): {what}, then remove the local "
             "profile and key.")
 
 
@@ -148,10 +147,9 @@ class Offboarder:
         entry = self._profiles.find(tenant)
         profile = self._profiles.load(entry.tenant_id)
         checklist = Checklist(OFFBOARD_STEPS, on_progress)
-        app = profile.get("app") if isinstance(profile.get("app"), dict) else {}
-        app_id = str((app or {}).get("app_id") or "")
-        object_id = (app or {}).get("object_id")
-        mode = str(profile.get("mode") or "")
+        app_id = profile.app_id
+        object_id = profile.app.object_id
+        mode = profile.mode or ""
         if not app_id:
             raise InvalidInput("invalid_argument",
                                f"The profile of tenant {entry.tenant_id} names no app.",

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from vdc_tui.connect.certificates import LoadedPfx
     from vdc_tui.connect.microsoft.clouds import Endpoints
     from vdc_tui.connect.microsoft.identity import AppToken, IdentityClient
+    from vdc_tui.connect.store.profile import Profile
     from vdc_tui.connect.store.profiles import ProfileStore
 
 RENEW_STEPS = {
@@ -179,7 +180,7 @@ class Renewer:
         entry = self._profiles.find(tenant)
         tenant_id = entry.tenant_id
         profile = self._profiles.load(tenant_id)
-        if profile.get("mode") == "manual" and not include_manual:
+        if profile.manual and not include_manual:
             raise InvalidInput(
                 "invalid_argument",
                 f"Tenant {tenant_id} was connected in manual mode with the operator's own app.",
@@ -204,7 +205,7 @@ class Renewer:
                 raise
 
     # -- the run -----------------------------------------------------------------------
-    async def _renew(self, tenant_id: str, profile: dict[str, Any],
+    async def _renew(self, tenant_id: str, profile: Profile,
                      checklist: Checklist) -> RenewOutcome:
         journal_path = self._profiles.tenant_dir(tenant_id) / JOURNAL_NAME
         journal = Journal.read(journal_path, tenant_id)
@@ -220,7 +221,7 @@ class Renewer:
         if journal is None or progress is None:
             journal = Journal(journal_path, tenant_id, uuid.uuid4().hex, pending=PENDING)
         current = self._read_key(tenant_id)
-        services = list((profile.get("services") or {}).get("selected") or ["exchange"])
+        services = list(profile.services.backed_up)
         required = self._catalog.required_for(services)
         resumed = progress is not None
         pending_key = self._pending_key(tenant_id, progress)
@@ -234,7 +235,7 @@ class Renewer:
                                     f"{current.info.not_after:%Y-%m-%d}")
         async with GraphClient(self._endpoints, token.access_token) as graph:
             checklist.running("application")
-            app = await _read_app(graph, str((profile.get("app") or {}).get("app_id") or ""))
+            app = await _read_app(graph, profile.app_id)
             keys = {_sha1(k): k for k in app.get("keyCredentials") or []}
             if progress is None:
                 old = keys.get(current.info.sha1)
@@ -254,8 +255,7 @@ class Renewer:
             if progress.new_sha1 and current.info.sha1 == progress.new_sha1:
                 # Killed after the key file was replaced: the profile may still name the old
                 # certificate (killed between the two writes), and the old key may be left.
-                if str((profile.get("certificate") or {}).get("sha1") or "").upper() != (
-                        current.info.sha1):
+                if (profile.certificate.thumbprint or "") != current.info.sha1.upper():
                     self._save(tenant_id, progress, current, journal, checklist)
                 return await self._finish(graph, tenant_id, progress, current, keys,
                                           checklist, resumed=True, token=None)
@@ -322,9 +322,9 @@ class Renewer:
                 {"tenant_id": tenant_id, "sha1": info.sha1,
                  "not_after": info.not_after.isoformat()})
 
-    async def _app_token(self, tenant_id: str, profile: dict[str, Any],
+    async def _app_token(self, tenant_id: str, profile: Profile,
                          pfx: LoadedPfx) -> AppToken:
-        app_id = str((profile.get("app") or {}).get("app_id") or "")
+        app_id = profile.app_id
         return await self._identity.app_token(tenant_id, app_id, pfx.credential(),
                                               self._endpoints.graph_scope)
 
@@ -527,7 +527,7 @@ class Renewer:
             previous_sha1=progress.old_sha1, lifetime_days=progress.lifetime_days,
             policy_limited=progress.policy_limited, resumed=resumed, old_key_removed=removed,
             profile=str(self._profiles.tenant_dir(tenant_id) / "profile.json"),
-            mode=str(self._profiles.load(tenant_id).get("mode") or "automatic"))
+            mode=self._profiles.load(tenant_id).mode or "automatic")
 
 
 def _common_name(subject: str) -> str | None:
@@ -613,14 +613,13 @@ def renewal_candidates(profiles: ProfileStore, *, within_days: float, include_ma
             out.append(RenewalCandidate(entry.tenant_id, None, None, False,
                                         f"damaged profile: {entry.error}"))
             continue
-        try:
-            not_after = datetime.fromisoformat(str(profile["certificate"]["not_after"]))
-        except (KeyError, TypeError, ValueError):
+        not_after = profile.certificate.expires
+        if not_after is None:
             out.append(RenewalCandidate(entry.tenant_id, entry.name, None, False,
                                         "the profile has no certificate end date"))
             continue
         days = days_left(not_after, moment)
-        if profile.get("mode") == "manual" and not include_manual:
+        if profile.manual and not include_manual:
             reason: str | None = "manual mode (renewed only with --include-manual)"
         elif days > within_days:
             reason = f"not due: {days} days left"

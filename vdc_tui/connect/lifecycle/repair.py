@@ -79,6 +79,7 @@ if TYPE_CHECKING:
     from vdc_tui.connect.microsoft.identity import DelegatedToken, IdentityClient
     from vdc_tui.connect.models import CertificateInfo
     from vdc_tui.connect.permissions import RequiredPermission
+    from vdc_tui.connect.store.profile import Profile
     from vdc_tui.connect.store.profiles import ProfileStore
 
 REPAIR_STEPS = {
@@ -256,8 +257,8 @@ class Repairer:
         tenant_id = entry.tenant_id
         profile = self._profiles.load(tenant_id)
         checklist = Checklist(REPAIR_STEPS, on_progress)
-        app_id = str((profile.get("app") or {}).get("app_id") or "")
-        services = list((profile.get("services") or {}).get("selected") or ["exchange"])
+        app_id = profile.app_id
+        services = list(profile.services.backed_up)
         required = self._catalog.required_for(services)
         try:
             if not is_guid(app_id):
@@ -292,7 +293,7 @@ class Repairer:
 
     # -- the tenant side -----------------------------------------------------------------
     async def _repair(self, graph: GraphClient, token: DelegatedToken, run: _Run,
-                      profile: dict[str, Any], required: tuple[RequiredPermission, ...],
+                      profile: Profile, required: tuple[RequiredPermission, ...],
                       checklist: Checklist) -> dict[str, Any]:
         checklist.running("admin")
         first = await read_tenant(graph, token, self._catalog, None, run.app_id)
@@ -493,18 +494,16 @@ class Repairer:
 
     def _record(self, run: _Run, pending: _Pending) -> None:
         """The key file holds the new certificate: the profile names it too."""
-        named = str((self._profiles.load(run.tenant_id).get("certificate") or {})
-                    .get("sha1") or "").upper()
-        if named != run.signer.info.sha1:
+        named = self._profiles.load(run.tenant_id).certificate.thumbprint
+        if named != run.signer.info.sha1.upper():
             self._profiles.record_certificate(
                 run.tenant_id, run.signer.info, renewed_at=self._now().isoformat(),
                 previous_certificate={"sha1": pending.old_sha1})
 
-    def _sharepoint_url(self, profile: dict[str, Any], first: FirstReads) -> str | None:
+    def _sharepoint_url(self, profile: Profile, first: FirstReads) -> str | None:
         """The tenant's SharePoint root: as the profile recorded it, else the root site the
         admin read, else what the SharePoint principal names."""
-        services = profile.get("services") if isinstance(profile.get("services"), dict) else {}
-        recorded = str((services or {}).get("sharepoint_url") or "")
+        recorded = profile.services.sharepoint_url or ""
         if recorded.startswith("https://"):
             return recorded
         site = first.body("site") or {}
@@ -549,7 +548,7 @@ class Repairer:
         run.application["sharepoint_url"] = sharepoint_url
         return verifier.report(tokens, self._pacing.clock() - started, checklist)
 
-    def _save(self, run: _Run, profile: dict[str, Any], verified: list[str],
+    def _save(self, run: _Run, profile: Profile, verified: list[str],
               found: dict[str, Any], checklist: Checklist) -> str:
         checklist.running("save")
         if run.new_key is not None and run.pending is not None:
@@ -557,16 +556,12 @@ class Repairer:
             self._profiles.write_key(run.tenant_id, run.new_key)
             self._record(run, run.pending)
         version = self._catalog.version
-        permissions = dict(profile.get("permissions") or {})
-        permissions.update(granted=verified, missing=[], catalog_version=version)
-        services = dict(self._profiles.load(run.tenant_id).get("services") or {})
         url = run.application.get("sharepoint_url")
-        if url:
-            services["sharepoint_url"] = url
-        app = dict(self._profiles.load(run.tenant_id).get("app") or {})
-        app["object_id"] = str(run.application.get("id") or app.get("object_id") or "")
-        self._profiles.update(run.tenant_id, permissions=permissions, services=services,
-                              app=app, verified_at=self._now().isoformat())
+        object_id = run.application.get("id")
+        self._profiles.record_verified(
+            run.tenant_id, granted=verified, catalog_version=version,
+            verified_at=self._now().isoformat(), sharepoint_url=str(url) if url else None,
+            object_id=str(object_id) if object_id else None)
         checklist.passed("save", f"catalog {version}" + (
             f"; certificate {run.signer.info.sha1}" if run.new_key is not None else ""))
         return version

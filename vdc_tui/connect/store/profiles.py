@@ -42,6 +42,7 @@ from vdc_tui.connect.store.fsutil import PRIVATE_FILE_MODE, atomic_write, ensure
 from vdc_tui.connect.store.home import (
     vdc_home as vdc_home,  # where it lived before; still exported here
 )
+from vdc_tui.connect.store.profile import Profile
 
 if TYPE_CHECKING:
     from vdc_tui.connect.certificates import LoadedPfx
@@ -79,34 +80,29 @@ class ProfileEntry:
     Attributes:
         tenant_id: The folder name (the tenant id).
         path: Path of its ``profile.json``.
-        profile: The parsed profile, or ``None`` when it could not be read.
+        profile: The profile, or ``None`` when it could not be read.
         error: Why it could not be read (one line, safe to print), or ``None``.
     """
 
     tenant_id: str
     path: Path
-    profile: dict[str, Any] | None
+    profile: Profile | None
     error: str | None = None
 
     @property
     def name(self) -> str | None:
         """The tenant's display name, when known."""
-        return _tenant_field(self.profile, "name")
+        return self.profile.tenant.name if self.profile is not None else None
 
     @property
     def default_domain(self) -> str | None:
         """The tenant's default domain, when known."""
-        return _tenant_field(self.profile, "default_domain")
+        return self.profile.tenant.default_domain if self.profile is not None else None
 
-
-def _tenant_field(profile: dict[str, Any] | None, key: str) -> str | None:
-    if not profile:
-        return None
-    tenant = profile.get("tenant")
-    if isinstance(tenant, dict):
-        value = tenant.get(key)
-        return value if isinstance(value, str) else None
-    return None
+    @property
+    def mode(self) -> str | None:
+        """``automatic`` or ``manual``, when known."""
+        return self.profile.mode if self.profile is not None else None
 
 
 def profile_record(
@@ -518,7 +514,7 @@ class ProfileStore:
 
         ``facts`` are extra top-level fields to set (``renewed_at``, …).
         """
-        certificate = dict(self.load(tenant_id).get("certificate") or {})
+        certificate = dict(self._document(tenant_id).get("certificate") or {})
         certificate.update({
             "subject": info.subject, "sha1": info.sha1, "sha256": info.sha256,
             "not_before": info.not_before.isoformat(),
@@ -527,11 +523,29 @@ class ProfileStore:
         })
         return self.update(tenant_id, certificate=certificate, **facts)
 
+    def record_verified(self, tenant_id: str, *, granted: Sequence[str], catalog_version: str,
+                        verified_at: str, sharepoint_url: str | None = None,
+                        object_id: str | None = None) -> Path:
+        """After a verification in app-only tokens (repair): the permissions they carried,
+        the catalog they were held against, and what was learnt on the way (the tenant's
+        SharePoint root, the app's object id), keeping the rest of the profile."""
+        document = self._document(tenant_id)
+        permissions = dict(document.get("permissions") or {})
+        permissions.update(granted=list(granted), missing=[], catalog_version=catalog_version)
+        services = dict(document.get("services") or {})
+        if sharepoint_url:
+            services["sharepoint_url"] = sharepoint_url
+        app = dict(document.get("app") or {})
+        if object_id:
+            app["object_id"] = object_id
+        return self.update(tenant_id, permissions=permissions, services=services, app=app,
+                           verified_at=verified_at)
+
     def update(self, tenant_id: str, **fields: Any) -> Path:
         """Set top-level fields of a saved profile (atomically, under the tenant's lock)."""
         path = self.tenant_dir(tenant_id) / PROFILE_FILE
         with self.lock(tenant_id):
-            profile = self.load(tenant_id)
+            profile = self._document(tenant_id)
             profile.update(fields)
             profile["updated_at"] = _now()
             data = (json.dumps(profile, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
@@ -606,7 +620,7 @@ class ProfileStore:
                 f"profile.json has schema version {version}; this vdc-tui reads up to "
                 f"{SCHEMA_VERSION} (upgrade vdc-tui)",
             )
-        return ProfileEntry(folder.name, path, data)
+        return ProfileEntry(folder.name, path, Profile.from_json(data))
 
     def find(self, tenant: str) -> ProfileEntry:
         """The entry for a tenant id, default domain or display name (case-insensitive).
@@ -637,21 +651,41 @@ class ProfileStore:
             "`vdc-tui connections list` shows the saved connections (tenant id, domain, name).",
         )
 
-    def load(self, tenant: str) -> dict[str, Any]:
+    def load(self, tenant: str) -> Profile:
         """The profile of a tenant id, default domain or name.
 
         Raises:
             InvalidInput: not found, ambiguous, or the profile file is damaged.
         """
+        return self._entry(tenant)[1]
+
+    def _document(self, tenant: str) -> dict[str, Any]:
+        """The saved JSON document itself, for the store's own updates (fields it does not
+        model are written back as they were)."""
+        entry = self._entry(tenant)[0]
+        try:
+            document: dict[str, Any] = json.loads(entry.path.read_bytes().decode("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InvalidInput(
+                "invalid_argument",
+                f"The profile of tenant {entry.tenant_id} cannot be read again "
+                f"({type(exc).__name__}).",
+                "Check the file's permissions, or connect the tenant again.",
+                {"path": str(entry.path)},
+            ) from None
+        return document
+
+    def _entry(self, tenant: str) -> tuple[ProfileEntry, Profile]:
         entry = self.find(tenant)
-        if entry.profile is None:
+        profile = entry.profile
+        if profile is None:
             raise InvalidInput(
                 "invalid_argument",
                 f"The profile of tenant {entry.tenant_id} is damaged: {entry.error}.",
                 f"Remove it with `vdc-tui connections remove {entry.tenant_id}` and connect again.",
                 {"path": str(entry.path)},
             )
-        return entry.profile
+        return entry, profile
 
     def remove(self, tenant: str) -> builtins.list[Path]:
         """Delete a tenant's profile folder (profile and key files) under its lock.
