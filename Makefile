@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 # the suite in one process.
 TEST_WORKERS ?= auto
 
-.PHONY: demo test lint typecheck bench screenshots emulator docs clean
+.PHONY: demo test lint typecheck bench screenshots record emulator docs clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "vdc-tui needs Python 3.11 or newer (found " + sys.version.split()[0] + ")")'
@@ -39,6 +39,10 @@ bench: $(STAMP)
 
 screenshots: $(STAMP)
 	$(BIN)/python scripts/screenshots.py
+
+# The demo tour in a pseudo-terminal: screenshots/demo.cast (asciicast v2) and demo.svg.
+record: $(STAMP)
+	$(BIN)/python scripts/record_demo.py
 
 # docs/errors.md is generated from vdc_tui/connect/errors.py (a test checks that it is current).
 docs: $(STAMP)

@@ -71,6 +71,8 @@ class PtyTerminal:
         env: Extra environment variables (added to a copy of ours; ``TERM`` and the size are
             set here).
         cwd: Working directory of the program.
+        keep_bytes: Also keep the bytes themselves with their times (:meth:`recorded`;
+            ``scripts/record_demo.py`` writes them as an asciicast).
     """
 
     def __init__(
@@ -81,8 +83,11 @@ class PtyTerminal:
         rows: int = 30,
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
+        keep_bytes: bool = False,
     ) -> None:
         self.argv = list(argv)
+        self._keep_bytes = keep_bytes
+        self._recorded: list[tuple[float, bytes]] = []
         self.cols = cols
         self.rows = rows
         self._extra_env = dict(env or {})
@@ -156,6 +161,8 @@ class PtyTerminal:
                     self._changed.notify_all()
                     break
                 self._chunks.append(Chunk(at, len(data)))
+                if self._keep_bytes:
+                    self._recorded.append((at, data))
                 self._stream.feed(data)
                 self._changed.notify_all()
 
@@ -225,6 +232,11 @@ class PtyTerminal:
         """The screen as plain text, one line per row."""
         with self._changed:
             return "\n".join(self._screen.display)
+
+    def recorded(self) -> list[tuple[float, bytes]]:
+        """Everything written so far, as (monotonic time, bytes), when ``keep_bytes``."""
+        with self._changed:
+            return list(self._recorded)
 
     def chunks(self) -> list[Chunk]:
         """Everything written so far, as time-stamped reads."""

@@ -54,9 +54,9 @@ async def capture(out: Path, size: tuple[int, int]) -> list[Path]:
     Call it with ``HOME`` pointing at a throw-away folder (``main`` does).
     """
     from vdc_tui.app import VdcApp, make_app
-    from vdc_tui.cli.demo import demo_facts, demo_home
     from vdc_tui.connect.service import ConnectSettings
     from vdc_tui.connect.store.keystore import PassphraseProvider
+    from vdc_tui.demo import demo_facts, demo_home
     from vdc_tui.settings import DEFAULT_DEMO_PORT, AppSettings
 
     out.mkdir(parents=True, exist_ok=True)

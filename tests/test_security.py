@@ -35,7 +35,6 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 import vdc_tui
-from vdc_tui.cli.demo import demo_facts
 from vdc_tui.cli.main import main
 from vdc_tui.cli.output import Reporter
 from vdc_tui.connect.certificates import generate_self_signed
@@ -44,6 +43,7 @@ from vdc_tui.connect.microsoft.clouds import resolve_endpoints
 from vdc_tui.connect.microsoft.http import MsalHttpClient
 from vdc_tui.connect.microsoft.identity import IdentityClient
 from vdc_tui.connect.store.keystore import DEMO_PASSPHRASE
+from vdc_tui.demo import demo_facts
 from vdc_tui.emulator import EmulatorServer, scenario_from_dict
 
 VDC_TUI = str(Path(sys.executable).parent / "vdc-tui")

@@ -42,6 +42,7 @@ class Backend:
         self._ready = asyncio.Event()
         self.error: VdcError | None = None
         self.emulator: Any = None
+        self._release: Callable[[Any], None] | None = None
 
     async def start(self) -> VdcError | None:
         """Build the service (starting the emulator in demo mode), then warm it up.
@@ -99,11 +100,22 @@ class Backend:
         from vdc_tui.emulator.launch import start_for_demo
 
         wanted = self._settings.demo_port
-        emulator = start_for_demo(
-            load_scenario(self._settings.demo_scenario),
-            wanted,
-            approve_after=self._settings.demo_approve_after,
-        )
+        home = self._settings.connect.home
+        emulator: Any
+        if self._settings.demo_world and home is not None:
+            # The persistent demo world (Contoso and the demo fleet), shared with the
+            # dashboard when its `n` opened this wizard.
+            from vdc_tui.demo import acquire_world_emulator, release_world_emulator
+
+            emulator = acquire_world_emulator(home, port=wanted,
+                                              approve_after=self._settings.demo_approve_after)
+            self._release = release_world_emulator
+        else:
+            emulator = start_for_demo(
+                load_scenario(self._settings.demo_scenario),
+                wanted,
+                approve_after=self._settings.demo_approve_after,
+            )
         # Another wizard (or anything else) may hold the port: a free one still works, only
         # recordings lose their fixed address, so the status line says so.
         note = f"port {wanted} busy · " if wanted and emulator.port != wanted else ""
@@ -131,7 +143,7 @@ class Backend:
             except Exception:  # closing must not hide the exit
                 pass
         if self.emulator is not None:
-            await asyncio.to_thread(self.emulator.stop)
+            await asyncio.to_thread(self._release or type(self.emulator).stop, self.emulator)
             self.emulator = None
 
 

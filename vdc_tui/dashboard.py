@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.binding import BindingType
+from textual.reactive import reactive
 
 from vdc_tui.base_app import VdcBaseApp, global_bindings
 
@@ -33,6 +34,8 @@ class DashboardApp(VdcBaseApp[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = global_bindings(
         "Leave the dashboard (asks first while an action runs)")
     QUIT_TITLE = "Quit the dashboard?"
+    #: The DEMO badge's text (every screen's ``DemoBadge`` follows it); empty: no badge.
+    demo_status: reactive[str] = reactive("")
 
     def __init__(
         self,
@@ -43,6 +46,8 @@ class DashboardApp(VdcBaseApp[str | None]):
         fleet_factory: Callable[[], FleetCheck] | None = None,
         concurrency: int | None = None,
         settings: ConnectSettings | None = None,
+        demo_banner: str | None = None,
+        on_admin_sign_in: Callable[[str], None] | None = None,
     ) -> None:
         """Create the dashboard for the profiles of ``store``.
 
@@ -54,6 +59,9 @@ class DashboardApp(VdcBaseApp[str | None]):
             concurrency: Tenants checked at once (default: the command line's default).
             settings: How renew, repair and offboard run (default: ``endpoints``, the
                 store's folder and passphrase, the default public client).
+            demo_banner: Demo mode: the DEMO badge's text, on screen all along.
+            on_admin_sign_in: Told the tenant id before each admin sign-in (demo mode:
+                the simulated customer signs in to that tenant).
         """
         super().__init__()
         self.store = store
@@ -67,6 +75,14 @@ class DashboardApp(VdcBaseApp[str | None]):
         self._fleet_context: FleetContext | None = None
         self.title = "Connections"
         self.start_in_theme()
+        if demo_banner:
+            self.set_reactive(DashboardApp.demo_status, demo_banner)
+        self._on_admin_sign_in = on_admin_sign_in
+
+    def admin_sign_in_starts(self, tenant_id: str) -> None:
+        """An admin sign-in for ``tenant_id`` is about to start (repair, offboarding)."""
+        if self._on_admin_sign_in is not None:
+            self._on_admin_sign_in(tenant_id)
 
     def _load(self) -> tuple[list[ProfileEntry], dict[str, TenantHealth]]:
         from vdc_tui.connect.fleet.health import HealthCache
@@ -164,6 +180,7 @@ class DashboardApp(VdcBaseApp[str | None]):
             self._fleet_context = FleetContext(
                 store=self.store, clock=self.clock, service=self.connection_service,
                 fleet=self.make_fleet, ensure_passphrase=self.ensure_passphrase,
+                admin_sign_in_starts=self.admin_sign_in_starts,
                 results=Signal(self, "tenant-results"),
                 after_first_frame=self.call_after_first_frame)
         return self._fleet_context
@@ -175,10 +192,14 @@ def run_dashboard(
     store: ProfileStore,
     endpoints: Endpoints,
     wizard: Callable[[], int] | None = None,
+    *,
+    demo_banner: str | None = None,
+    on_admin_sign_in: Callable[[str], None] | None = None,
 ) -> int:
     """Run the dashboard; ``n`` runs ``wizard`` and then the dashboard again. Returns 0."""
     while True:
-        app = DashboardApp(store, endpoints)
+        app = DashboardApp(store, endpoints, demo_banner=demo_banner,
+                           on_admin_sign_in=on_admin_sign_in)
         outcome = app.run()
         if outcome != "new" or wizard is None:
             return 0

@@ -25,6 +25,8 @@ class AppSettings:
         demo_port: Loopback port of the demo emulator; 0 = any free port.
         demo_approve_after: Seconds after which the emulator approves the demo device code
             as the demo Global Administrator; ``None`` = only through the device-login page.
+        demo_world: Demo mode serves the persistent demo world of ``connect.home``
+            (``vdc-tui --demo``; tests leave it off for the plain demo scenario).
         tenant_name: The tenant name typed in the product's Settings step (shown in titles).
         theme: Textual theme name.
     """
@@ -34,5 +36,6 @@ class AppSettings:
     demo_scenario: str = "demo"
     demo_port: int = DEFAULT_DEMO_PORT
     demo_approve_after: float | None = 6.0
+    demo_world: bool = False
     tenant_name: str | None = None
     theme: str = "vdc"

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from vdc_tui.cli.demo import demo_facts
 from vdc_tui.cli.main import main
+from vdc_tui.demo import demo_facts
 
 
 @dataclass

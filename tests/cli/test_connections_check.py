@@ -280,12 +280,6 @@ def test_dashboard_needs_a_terminal(fleet_store: ProfileStore) -> None:
     assert "connections check --json" in err.getvalue()
 
 
-def test_demo_connections_cannot_be_checked(fleet_store: ProfileStore) -> None:
-    ran = check("--demo", "--json")
-    assert ran.code == 2
-    assert "keeps no tenant state" in ran.json()["error"]["message"]
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_a_check_stopped_by_a_signal_is_named_keeps_what_it_found_and_reruns(
     fleet_store: ProfileStore, health_fleet: Any, sig: signal.Signals

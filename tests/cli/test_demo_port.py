@@ -77,14 +77,15 @@ def test_the_automatic_demo_falls_back_too(run: Run, busy_port: int) -> None:
 def test_without_the_option_the_demo_asks_for_the_default_port(
     run: Run, manual_args: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import vdc_tui.cli.demo as demo
+    import vdc_tui.demo as demo
 
     asked: list[int] = []
     original = demo.demo_emulator
 
-    def recording(approve_after: float | None, *, port: int = -1) -> object:
+    def recording(approve_after: float | None, *, port: int = -1, **more: object) -> object:
         asked.append(port)
-        return original(approve_after, port=0)  # any free port: the default may be in use
+        # any free port: the default may be in use
+        return original(approve_after, port=0, **more)  # type: ignore[arg-type]
 
     monkeypatch.setattr(demo, "demo_emulator", recording)
     outcome = run(*manual_args, "--json")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from vdc_tui.cli.demo import demo_facts
+from vdc_tui.demo import demo_facts
 
 from .conftest import Outcome
 

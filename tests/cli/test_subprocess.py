@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from vdc_tui.cli.demo import DemoFacts, demo_facts
 from vdc_tui.connect.microsoft.clouds import server_endpoints
 from vdc_tui.connect.steps import AUTOMATIC_TITLES
+from vdc_tui.demo import DemoFacts, demo_facts
 
 VDC_TUI = str(Path(sys.executable).parent / "vdc-tui")
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")

@@ -32,10 +32,14 @@ def run_check_command(store: ProfileStore, endpoints: Endpoints, reporter: Repor
 
 
 def open_dashboard(store: ProfileStore, endpoints: Endpoints,
-                   wizard: Callable[[], int] | None = None) -> int:
+                   wizard: Callable[[], int] | None = None, *,
+                   demo_banner: str | None = None,
+                   on_admin_sign_in: Callable[[str], None] | None = None) -> int:
     """``vdc-tui connections`` with no action: the fleet dashboard, in a terminal only.
 
-    ``wizard`` runs the onboarding wizard when the operator presses ``n``."""
+    ``wizard`` runs the onboarding wizard when the operator presses ``n``; ``demo_banner``
+    is the DEMO badge's text and ``on_admin_sign_in`` is told the tenant of each admin
+    sign-in (demo mode: the simulated customer)."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise InvalidInput(
             "invalid_argument",
@@ -44,7 +48,8 @@ def open_dashboard(store: ProfileStore, endpoints: Endpoints,
             "In scripts use `vdc-tui connections list` or `vdc-tui connections check --json`.")
     from vdc_tui.dashboard import run_dashboard
 
-    return run_dashboard(store, endpoints, wizard)
+    return run_dashboard(store, endpoints, wizard, demo_banner=demo_banner,
+                         on_admin_sign_in=on_admin_sign_in)
 
 
 def select_entries(store: ProfileStore, tenants: Sequence[str], check_all: bool

@@ -31,7 +31,6 @@ from vdc_tui.cli.options import (
 from vdc_tui.cli.output import Reporter
 from vdc_tui.cli.session import (
     connect_settings,
-    endpoints_of,
     home_of,
     key_passphrase,
     opt,
@@ -125,10 +124,15 @@ def add_connections_parser(commands: Any, formatter: type[argparse.HelpFormatter
     for sub in (show, remove, repair, export):
         sub.add_argument("tenant", metavar="TENANT", help="tenant id, default domain or name")
     check = _add_check_parser(actions, formatter)
+    add_demo_port(check, said="on stderr")
+    add_demo_port(renew, said="on stderr")
     for each in (listing, show, remove, renew, repair, export, check):
         add_json(each)
         add_demo(each)
         add_common(each)
+    # The dashboard itself (`vdc-tui connections --demo`).
+    add_demo(connections)
+    add_demo_port(connections, said="in its DEMO badge")
     add_common(connections)
 
 
@@ -183,27 +187,24 @@ def run_connections(ns: argparse.Namespace, reporter: Reporter) -> int:
     from vdc_tui.cli.connections_cmd import list_connections, remove_connection, show_connection
     from vdc_tui.connect.store.profiles import ProfileStore
 
+    demo = bool(opt(ns, "demo", False))
+    if demo:
+        from vdc_tui.demo import ensure_demo_world
+
+        ensure_demo_world(home_of(ns))  # the first demo run seeds the demo fleet
     store = ProfileStore(home_of(ns), passphrase=key_passphrase(ns))
-    if ns.action in (None, "check") and opt(ns, "demo", False):
-        raise InvalidInput(
-            "invalid_argument",
-            "Demo connections cannot be checked: the built-in emulator keeps no tenant state "
-            "between runs, so every app made in a demo is gone when it stops.",
-            "Use `vdc-tui connections list --demo` to see them; to try the check and the "
-            "dashboard, run them against `vdc-tui emulator` with --authority-host, "
-            "--graph-url and --ca-bundle.")
-    talks_to_tenant = ns.action in ("renew", "repair") or (
+    talks_to_tenant = ns.action in (None, "check", "renew", "repair") or (
         ns.action == "remove" and ns.offboard)
-    if opt(ns, "demo", False) and not talks_to_tenant:  # those say it with the emulator
+    if demo and not talks_to_tenant:  # those say it with the emulator
         reporter.note(DEMO_KEYS_NOTE)
     if ns.action is None:
-        from vdc_tui.cli.check_cmd import open_dashboard
-
-        return open_dashboard(store, endpoints_of(ns), lambda: run_wizard(ns))
+        return _dashboard(ns, reporter, store)
     if ns.action == "check":
         from vdc_tui.cli.check_cmd import run_check_command
 
-        return run_check_command(store, endpoints_of(ns), reporter, ns)
+        with contextlib.ExitStack() as stack:
+            endpoints, _ = session_endpoints(ns, reporter, stack, device_code=False)
+            return run_check_command(store, endpoints, reporter, ns)
     if ns.action == "list":
         return list_connections(store, reporter)
     if ns.action == "export":
@@ -223,6 +224,33 @@ def run_connections(ns: argparse.Namespace, reporter: Reporter) -> int:
                                "Add --offboard to delete the app registration in the tenant.")
         return remove_connection(store, reporter, ns.tenant)
     return _admin_command(ns, reporter)
+
+
+def _dashboard(ns: argparse.Namespace, reporter: Reporter, store: Any) -> int:
+    """The dashboard; with ``--demo`` on the demo world, a DEMO banner on screen and the
+    simulated customer approving the admin sign-ins of repair and offboarding."""
+    from vdc_tui.cli.check_cmd import open_dashboard
+    from vdc_tui.settings import AppSettings
+
+    if opt(ns, "demo_approve_after") is None:
+        # A person watches: the code shows as long as in the wizard before it is approved.
+        ns.demo_approve_after = AppSettings.demo_approve_after
+    with contextlib.ExitStack() as stack:
+        endpoints, _ = session_endpoints(ns, reporter, stack, device_code=True)
+        banner = None
+        on_admin_sign_in = None
+        if opt(ns, "demo", False):
+            from vdc_tui.demo import expect_admin_of
+
+            banner = f"demo world · sign-in page {endpoints.authority_host}/devicelogin"
+            home = home_of(ns)
+
+            def on_admin_sign_in(tenant_id: str) -> None:
+                expect_admin_of(home, tenant_id)
+
+        return open_dashboard(store, endpoints, lambda: run_wizard(ns), demo_banner=banner,
+                              on_admin_sign_in=on_admin_sign_in)
+    raise AssertionError("unreachable")  # pragma: no cover (mypy: ExitStack may swallow)
 
 
 def _renew(ns: argparse.Namespace, reporter: Reporter) -> int:
@@ -253,6 +281,10 @@ def _admin_command(ns: argparse.Namespace, reporter: Reporter) -> int:
 
     with contextlib.ExitStack() as stack:
         endpoints, note = session_endpoints(ns, reporter, stack, device_code=True)
+        if opt(ns, "demo", False):
+            from vdc_tui.demo import expect_admin_of
+
+            expect_admin_of(home_of(ns), ns.tenant)
         settings = connect_settings(ns, endpoints)
         if ns.action == "repair":
             return asyncio.run(RepairRun(settings, reporter, demo_note=note).run(ns.tenant))

@@ -92,6 +92,10 @@ def build_parser(words: Collection[str] | None = None) -> argparse.ArgumentParse
     parser.add_argument("--theme", choices=THEMES, default=argparse.SUPPRESS,
                         help="colour theme of the wizard (default: vdc)")
     add_demo_port(parser, said="on screen")
+    parser.add_argument("--demo-reset", action="store_true", default=argparse.SUPPRESS,
+                        help="delete the demo ($VDC_TUI_HOME/demo: the emulator's world, demo "
+                             "profiles and keys), saying what goes; the next demo run seeds "
+                             "a new one")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     connect = commands.add_parser(
@@ -129,7 +133,9 @@ def build_parser(words: Collection[str] | None = None) -> argparse.ArgumentParse
                               help="port to listen on, always on 127.0.0.1 (default: a free "
                                    "one)")
         emulator.add_argument("--scenario", metavar="FILE", default=None,
-                              help="scenario name or JSON file (default: demo)")
+                              help="scenario name or JSON file (default: demo); 'fleet' "
+                                   "serves the demo world of $VDC_TUI_HOME/demo, 'fleet:N' "
+                                   "one of N tenants")
         emulator.add_argument("--print-demo", action="store_true",
                               help="print the demo tenant's admin, manual app id, PFX path and "
                                    "password as JSON, then exit")
@@ -354,6 +360,8 @@ def _command_words(ns: argparse.Namespace) -> list[str]:
 
 def _dispatch(ns: argparse.Namespace, reporter: Reporter) -> int:
     command = opt(ns, "command")
+    if opt(ns, "demo_reset", False):
+        return _demo_reset(ns, reporter)
     if command is None:
         return run_wizard(ns)
     if command == "connect":
@@ -395,9 +403,27 @@ def _connect(ns: argparse.Namespace, reporter: Reporter) -> int:
     raise AssertionError("unreachable")  # pragma: no cover (mypy: ExitStack may swallow)
 
 
+def _demo_reset(ns: argparse.Namespace, reporter: Reporter) -> int:
+    from vdc_tui.demo import demo_home, reset_demo
+
+    if opt(ns, "command") is not None or opt(ns, "demo", False):
+        raise InvalidInput("invalid_argument", "--demo-reset is a command of its own.",
+                           "Run `vdc-tui --demo-reset` alone.")
+    home = demo_home()
+    removed = reset_demo(home)
+    if not removed:
+        reporter.note(f"No demo to reset: {home} does not exist.")
+    else:
+        reporter.note(f"Deleted the demo ({home}):")
+        for line in removed:
+            reporter.note(f"  {line}")
+        reporter.note("The next demo run seeds a new world (Contoso and the demo fleet).")
+    return 0
+
+
 def _emulator(ns: argparse.Namespace) -> int:
     if ns.print_demo:
-        from vdc_tui.cli.demo import DEMO_SCENARIO, demo_facts
+        from vdc_tui.demo import DEMO_SCENARIO, demo_facts
 
         facts = demo_facts(ns.scenario or DEMO_SCENARIO)
         print(json.dumps(facts.to_json(), ensure_ascii=True), flush=True)
@@ -405,6 +431,11 @@ def _emulator(ns: argparse.Namespace) -> int:
     from vdc_tui.emulator.cli import PortUnavailable, serve
 
     try:
+        if ns.scenario is not None and (ns.scenario == "fleet"
+                                        or ns.scenario.startswith("fleet:")):
+            from vdc_tui.demo import serve_fleet
+
+            return serve_fleet(ns.port, ns.scenario)
         outcome = serve(ns.port, ns.scenario)
     except PortUnavailable as exc:
         raise InvalidInput(

@@ -43,7 +43,7 @@ def home_of(ns: argparse.Namespace) -> Path:
     from vdc_tui.connect.store.home import vdc_home
 
     if opt(ns, "demo", False):
-        from vdc_tui.cli.demo import demo_home
+        from vdc_tui.demo import demo_home
 
         return demo_home()
     return vdc_home()
@@ -139,6 +139,7 @@ def run_wizard(ns: argparse.Namespace) -> int:
     settings = AppSettings(
         connect=connect_settings(ns, endpoints_of(ns)),
         demo=demo,
+        demo_world=demo,
         demo_approve_after=opt(ns, "demo_approve_after", AppSettings.demo_approve_after),
         demo_port=opt(ns, "demo_port", DEFAULT_DEMO_PORT),
         tenant_name=opt(ns, "tenant_name"),
@@ -169,13 +170,18 @@ def session_endpoints(ns: argparse.Namespace, reporter: Reporter,
     demo = bool(opt(ns, "demo", False))
     refuse_demo_port_without_demo(ns)
     if not demo:
-        return endpoints_of(ns), None
+        from vdc_tui.demo import refuse_real_cloud
+
+        endpoints = endpoints_of(ns)
+        refuse_real_cloud(home_of(ns), endpoints)
+        return endpoints, None
     refuse_overrides_in_demo(ns)
-    from vdc_tui.cli.demo import demo_emulator, emulator_endpoints
+    from vdc_tui.demo import demo_emulator, emulator_endpoints
 
     approve = opt(ns, "demo_approve_after", HEADLESS_DEMO_APPROVE_AFTER)
     port = opt(ns, "demo_port", DEFAULT_DEMO_PORT)
-    emu = stack.enter_context(demo_emulator(approve if device_code else None, port=port))
+    emu = stack.enter_context(demo_emulator(approve if device_code else None, port=port,
+                                            home=home_of(ns)))
     if port and emu.port != port:
         # Another demo (or anything else) holds the port: say where it went, since a
         # script or a recording may expect the fixed address.

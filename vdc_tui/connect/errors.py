@@ -66,6 +66,9 @@ ERROR_CODES: dict[str, int] = {
     # the audit trail
     "audit_unwritable": EXIT_INVALID,
     "audit_chain_broken": EXIT_DIAGNOSED,
+    # the demo
+    "demo_world_damaged": EXIT_INVALID,
+    "demo_profile_real_cloud": EXIT_INVALID,
 }
 
 #: What each code means, one line for the operator; ``docs/errors.md`` is generated from
@@ -135,6 +138,11 @@ ERROR_MEANINGS: dict[str, str] = {
     "(read-only home, full disk); the action stopped before changing anything.",
     "audit_chain_broken": "`vdc-tui audit --verify` found a line of the audit log edited, "
     "removed or reordered; the error names the first one.",
+    "demo_world_damaged": "The demo's emulator world (`$VDC_TUI_HOME/demo/world/world.json`) "
+    "cannot be read; `vdc-tui --demo-reset` deletes the demo and the next demo run seeds a "
+    "new one.",
+    "demo_profile_real_cloud": "A demo home's profiles were to be used against a real cloud; "
+    "they work only with `--demo` or an emulator on 127.0.0.1.",
 }
 
 #: Codes that only appear in a ``connections check`` result (a check's ``code``), never as

@@ -25,7 +25,13 @@ Each tenant is of one *kind*: how its connection has been broken since onboardin
 ``expired``               The certificate expired yesterday.
 ``throttled``             The tenant's token endpoint answers every 2nd request with 429
                           and ``Retry-After: 1`` (the scenario's ``faults``; one per fleet).
+``manual``                Healthy, but the app is the operator's own (no ``vdc-tui:managed``
+                          tag): the connection was made in manual mode (``"mode"`` in the
+                          manifest). Not in :data:`KINDS` (the tests' fleet of every kind).
 ========================  ==============================================================
+
+An ``app_deleted`` app waits in the tenant's deleted items (deleted 2 days ago: restorable
+for 28 more days); an ``app_purged`` one was deleted 40 days ago, past what Entra keeps.
 
 The emulator's own view only: nothing here reads the client's code or data.
 """
@@ -63,7 +69,17 @@ BROKEN_KINDS = KINDS[1:]
 #: those of :data:`KINDS` (kept apart so the screenshots' fleet stays as it is).
 REPAIR_KINDS = ("key_expired_on_app", "app_purged")
 #: Every kind :func:`write_fleet` accepts.
-ALL_KINDS = KINDS + REPAIR_KINDS
+ALL_KINDS = (*KINDS, *REPAIR_KINDS, "manual")
+
+
+@dataclass(frozen=True)
+class FleetName:
+    """A tenant's believable names: its display name, the label of its
+    ``<label>.onmicrosoft.com`` domain, and its Global Administrator's display name."""
+
+    display_name: str
+    domain_label: str
+    admin_name: str = "Fleet Admin"
 
 _NAMESPACE = uuid.UUID("0f1e2d3c-4b5a-4968-8778-695a4b3c2d1e")
 _ALL_PLANS = ["EXCHANGE_S_ENTERPRISE", "SHAREPOINTENTERPRISE", "TEAMS1"]
@@ -76,7 +92,8 @@ class FleetFiles:
     Attributes:
         scenario: The scenario JSON (``--scenario`` of ``vdc-tui emulator``).
         manifest: ``manifest.json``: one entry per tenant (``tenant_id``, ``name``, ``domain``,
-            ``app_id``, ``app_object_id``, ``admin``, ``pfx``, ``kind``, ``services``).
+            ``app_id``, ``app_object_id``, ``admin``, ``pfx``, ``kind``, ``services``,
+            ``mode``).
         tenants: The manifest's entries.
     """
 
@@ -111,6 +128,7 @@ def write_fleet(
     name: str = "fleet",
     now: _dt.datetime | None = None,
     faults: dict[str, Any] | None = None,
+    names: Sequence[FleetName] | None = None,
 ) -> FleetFiles:
     """Write a scenario with one tenant per entry of ``kinds`` (see the module's table).
 
@@ -123,10 +141,15 @@ def write_fleet(
         name: The scenario's name.
         now: The moment validity periods count from (default: now).
         faults: Extra scenario faults (``latency`` for the benchmark, …).
+        names: One :class:`FleetName` per tenant (default: ``Tenant 0001 (kind)`` at
+            ``t0001.onmicrosoft.com``).
 
     Raises:
-        ValueError: an unknown kind, or more than one ``throttled`` tenant.
+        ValueError: an unknown kind, more than one ``throttled`` tenant, or not one name
+            per tenant.
     """
+    if names is not None and len(names) != len(kinds):
+        raise ValueError("give one name per tenant")
     unknown = sorted(set(kinds) - set(ALL_KINDS))
     if unknown:
         raise ValueError(f"unknown kind(s): {', '.join(unknown)}")
@@ -143,8 +166,10 @@ def write_fleet(
         tid = str(uuid.uuid5(_NAMESPACE, f"{name}/{label}/tenant"))
         app_id = str(uuid.uuid5(_NAMESPACE, f"{name}/{label}/app"))
         app_oid = str(uuid.uuid5(_NAMESPACE, f"{name}/{label}/app-object"))
-        domain = f"{label}.onmicrosoft.com"
-        display = f"Tenant {index:04d} ({kind.replace('_', ' ')})"
+        named = names[index - 1] if names is not None else None
+        domain = f"{named.domain_label if named else label}.onmicrosoft.com"
+        display = named.display_name if named else f"Tenant {index:04d} ({kind.replace('_', ' ')})"
+        admin_name = named.admin_name if named else "Fleet Admin"
         if kind == "expiring":
             start, end = moment - _dt.timedelta(days=355), moment + _dt.timedelta(days=10)
         elif kind == "expired":
@@ -162,7 +187,7 @@ def write_fleet(
             "id": tid,
             "display_name": display,
             "domains": [domain],
-            "users": [{"upn": f"admin@{domain}", "display_name": "Fleet Admin",
+            "users": [{"upn": f"admin@{domain}", "display_name": admin_name,
                        "roles": ["Global Administrator"]}],
             "skus": [{"sku_part_number": "ENTERPRISEPACK",
                       "sku_id": "6fd2c87f-b296-42f0-b197-1e91e994b900",
@@ -174,9 +199,11 @@ def write_fleet(
             registered["key_end"] = (moment - _dt.timedelta(days=1)).strftime(
                 "%Y-%m-%dT%H:%M:%SZ")
         application: dict[str, Any] = {
-            "display_name": "Veeam Data Cloud (vdc-tui)", "app_id": app_id, "id": app_oid,
+            "display_name": ("Veeam Backup (made by hand)" if kind == "manual"
+                             else "Veeam Data Cloud (vdc-tui)"),
+            "app_id": app_id, "id": app_oid,
             # The tag automatic mode puts on the apps it makes (offboarding checks it).
-            "tags": ["vdc-tui:managed"],
+            "tags": [] if kind == "manual" else ["vdc-tui:managed"],
             "certificates": [] if kind == "key_removed" else [registered],
         }
         if kind in ("app_deleted", "app_purged"):
@@ -198,6 +225,7 @@ def write_fleet(
             "tenant_id": tid, "name": display, "domain": domain, "app_id": app_id,
             "app_object_id": app_oid, "admin": f"admin@{domain}", "pfx": f"{label}.pfx",
             "kind": kind, "services": ["exchange", "sharepoint", "teams"],
+            "mode": "manual" if kind == "manual" else "automatic",
         })
     scenario = {
         "name": name,
@@ -214,4 +242,5 @@ def write_fleet(
     return FleetFiles(scenario_path, manifest_path, tuple(manifest))
 
 
-__all__ = ["ALL_KINDS", "BROKEN_KINDS", "FleetFiles", "KINDS", "REPAIR_KINDS", "write_fleet"]
+__all__ = ["ALL_KINDS", "BROKEN_KINDS", "FleetFiles", "FleetName", "KINDS", "REPAIR_KINDS",
+           "write_fleet"]

@@ -58,6 +58,8 @@ class FleetContext:
         results: Every new check result, as it arrives (the detail screen follows it).
         after_first_frame: Runs a callback once the first frame is on screen (rows below
             the terminal's height are added then).
+        admin_sign_in_starts: Told the tenant id before each admin sign-in (demo mode: the
+            simulated customer signs in to that tenant).
     """
 
     store: ProfileStore
@@ -67,6 +69,7 @@ class FleetContext:
     ensure_passphrase: Callable[[], Awaitable[bool]]
     results: Signal[TenantHealth]
     after_first_frame: Callable[[Callable[[], object]], None]
+    admin_sign_in_starts: Callable[[str], None] = lambda tenant_id: None
 
 
 class FleetView(Protocol):
@@ -188,6 +191,7 @@ class TenantActions:
         from vdc_tui.connect.microsoft.identity import DelegatedToken
         from vdc_tui.screens.lifecycle import AdminSignInScreen
 
+        self.context.admin_sign_in_starts(entry.tenant_id)
         token = await self.owner.app.push_screen_wait(AdminSignInScreen(
             self.context.service(), tenant_label=label_of(entry), purpose=purpose,
             clock=self.context.clock))
