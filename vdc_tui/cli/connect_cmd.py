@@ -121,6 +121,7 @@ def success_document(
     result: ConnectionResult, selected: Sequence[str], profile: Path
 ) -> dict[str, Any]:
     """The ``--json`` success object of the command-line contract."""
+    consent = result.extra.get("delegated_consent")
     return {
         "status": "connected",
         "tenant": {
@@ -141,6 +142,8 @@ def success_document(
             "missing": [],  # a verified connection lacks none (see PermissionStatus)
         },
         "profile": str(profile),
+        # automatic mode: what the consent cleanup did (design.md), absent in manual mode
+        **({"delegated_consent": consent} if consent is not None else {}),
     }
 
 

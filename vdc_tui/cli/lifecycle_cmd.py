@@ -23,6 +23,7 @@ from vdc_tui.connect.lifecycle.offboard import offboard_plan
 from vdc_tui.connect.service import ConnectionService, ConnectSettings
 
 if TYPE_CHECKING:
+    from vdc_tui.connect.entra.consent import ConsentCleanup
     from vdc_tui.connect.lifecycle.offboard import OffboardOutcome
     from vdc_tui.connect.lifecycle.renew import RenewalCandidate, RenewOutcome
     from vdc_tui.connect.lifecycle.repair import RepairOutcome
@@ -51,6 +52,11 @@ class _AdminRun:
     async def _sign_in_admin(self, service: ConnectionService) -> DelegatedToken:
         return await admin_sign_in(service, self.reporter, note=self.demo_note,
                                    on_session=self._sign_in.track)
+
+
+def _consent_json(cleanup: ConsentCleanup | None) -> dict[str, Any]:
+    """The ``delegated_consent`` member of an admin command's JSON answer (design.md)."""
+    return {} if cleanup is None else {"delegated_consent": cleanup.to_json()}
 
 
 def _tenant_facts(tenant_id: str, profile: dict[str, Any]) -> dict[str, Any]:
@@ -93,6 +99,7 @@ class RepairRun(_AdminRun):
                 "required_access_updated": outcome.required_access_updated,
                 "catalog_version": outcome.catalog_version,
                 "profile": profile_path,
+                **_consent_json(outcome.delegated_consent),
             })
         return 0
 
@@ -136,6 +143,7 @@ class OffboardRun(_AdminRun):
                 "tenant": {"id": outcome.tenant_id, **outcome.to_json()},
                 "removed": list(outcome.removed),
                 "note": said,
+                **_consent_json(outcome.delegated_consent),
             })
         else:
             for path in outcome.removed:

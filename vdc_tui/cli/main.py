@@ -182,6 +182,10 @@ def _add_app_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--app-name", metavar="NAME", default=argparse.SUPPRESS,
                         help=f"display name of the app registration to create "
                              f"(default: {DEFAULT_APP_DISPLAY_NAME})")
+    parser.add_argument("--keep-consent", action="store_true", default=argparse.SUPPRESS,
+                        help="leave the sign-in's delegated consent (the onboarding scopes "
+                             "granted to the sign-in client) in place; by default the run's "
+                             "last step removes it")
     parser.add_argument("--demo-approve-after", metavar="SECONDS", type=_approve_after,
                         default=argparse.SUPPRESS,
                         help="demo only: the emulator approves the device code after SECONDS "
@@ -348,6 +352,7 @@ def connect_settings(ns: argparse.Namespace, endpoints: Endpoints,
         services=frozenset(services) if services else frozenset({"exchange", "sharepoint",
                                                                   "teams"}),
         key_passphrase=key_passphrase(ns),
+        keep_consent=bool(_opt(ns, "keep_consent", False)),
     )
 
 

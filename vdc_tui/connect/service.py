@@ -58,6 +58,8 @@ class ConnectSettings:
         verify_timeout: Seconds to wait for grants to show in tokens before giving up.
         key_passphrase: Where the store passphrase comes from; ``None`` = the environment
             (``VDC_TUI_KEY_PASSPHRASE_FILE``, then the OS keyring).
+        keep_consent: Leave the sign-in's delegated consent in place after an admin
+            sign-in (``--keep-consent``); by default its onboarding scopes are removed.
     """
 
     endpoints: Endpoints = field(default_factory=resolve_endpoints)
@@ -68,6 +70,7 @@ class ConnectSettings:
     services: frozenset[str] = frozenset({"exchange", "sharepoint", "teams"})
     verify_timeout: float = 300.0
     key_passphrase: PassphraseProvider | None = None
+    keep_consent: bool = False
 
     @property
     def step_title(self) -> str:
@@ -149,8 +152,12 @@ class ConnectionService:
             app_display_name=self.settings.app_display_name,
             services=frozenset(services) if services is not None else self.settings.services,
             verify_timeout=self.settings.verify_timeout,
+            keep_consent=self.settings.keep_consent,
         )
-        return await connector.run(token, on_progress)
+        try:
+            return await connector.run(token, on_progress)
+        finally:
+            self.forget_sign_in()
 
     async def validate_manual(
         self, manual: ManualInput, on_progress: ProgressCallback = ignore_progress
@@ -172,8 +179,12 @@ class ConnectionService:
         """Delete the connection's app registration (when it is ours) and its local files."""
         from vdc_tui.connect.lifecycle.offboard import Offboarder
 
-        return await Offboarder(self.endpoints, self.profiles).run(
-            tenant, token, purge=purge, delete_app=delete_app, on_progress=on_progress)
+        try:
+            return await Offboarder(self.endpoints, self.profiles,
+                                    keep_consent=self.settings.keep_consent).run(
+                tenant, token, purge=purge, delete_app=delete_app, on_progress=on_progress)
+        finally:
+            self.forget_sign_in()
 
     async def renew(
         self,
@@ -199,8 +210,18 @@ class ConnectionService:
         from vdc_tui.connect.lifecycle.repair import Repairer
 
         repairer = Repairer(self.endpoints, self.identity, self.profiles,
-                            verify_timeout=self.settings.verify_timeout)
-        return await repairer.run(tenant, token, on_progress)
+                            verify_timeout=self.settings.verify_timeout,
+                            keep_consent=self.settings.keep_consent)
+        try:
+            return await repairer.run(tenant, token, on_progress)
+        finally:
+            self.forget_sign_in()
+
+    def forget_sign_in(self) -> None:
+        """Drop the admin's cached delegated tokens (MSAL's cache): a run that signed an
+        admin in keeps no delegated token once it is over."""
+        if self._identity is not None:
+            self._identity.forget_delegated()
 
     def save_profile(self, result: ConnectionResult, selected: Sequence[str]) -> Path:
         """Write the connection profile and its key file; returns the profile's path."""

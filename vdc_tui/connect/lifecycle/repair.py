@@ -23,6 +23,7 @@ from vdc_tui.connect.entra.application import (
     app_not_in_tenant,
     required_resource_access,
 )
+from vdc_tui.connect.entra.consent import ConsentCleanup, remove_sign_in_consent
 from vdc_tui.connect.entra.grants import grant
 from vdc_tui.connect.entra.pacing import Pacing
 from vdc_tui.connect.entra.tenant import (
@@ -37,6 +38,7 @@ from vdc_tui.connect.microsoft.graph import GraphClient, GraphError
 from vdc_tui.connect.models import ProgressCallback, ignore_progress
 from vdc_tui.connect.permissions import GLOBAL_READER_ROLE, PermissionCatalog, load_catalog
 from vdc_tui.connect.progress import Checklist, Clock, Sleep
+from vdc_tui.connect.steps import CONSENT_STEP, CONSENT_TITLE
 
 if TYPE_CHECKING:
     from vdc_tui.connect.microsoft.clouds import Endpoints
@@ -53,6 +55,7 @@ REPAIR_STEPS = {
     "required_access": "App's requiredResourceAccess",
     "verify": "Permissions present in app-only tokens",
     "save": "Profile records the verified permissions",
+    CONSENT_STEP: CONSENT_TITLE,
 }
 
 
@@ -79,6 +82,7 @@ class RepairOutcome:
     required_access_updated: bool
     verified: tuple[str, ...]
     catalog_version: str
+    delegated_consent: ConsentCleanup | None = None
 
     def summary(self) -> str:
         """What the repair did, in one sentence (CLI and dashboard)."""
@@ -96,7 +100,8 @@ class Repairer:
     def __init__(self, endpoints: Endpoints, identity: IdentityClient, profiles: ProfileStore,
                  *, verify_timeout: float = 300.0, replication_timeout: float = 300.0,
                  catalog: PermissionCatalog | None = None, sleep: Sleep = asyncio.sleep,
-                 clock: Clock = time.monotonic) -> None:
+                 clock: Clock = time.monotonic, keep_consent: bool = False) -> None:
+        self._keep_consent = keep_consent
         self._endpoints = endpoints
         self._identity = identity
         self._profiles = profiles
@@ -145,11 +150,20 @@ class Repairer:
                 self._profiles.update(tenant_id, permissions=permissions,
                                       verified_at=datetime.now(UTC).isoformat())
                 checklist.passed("save", f"catalog {version}")
+                cleanup = await self._consent_cleanup(token, checklist)
         except VdcError as error:
             checklist.failed(checklist.current or "admin", error)
             raise
         return RepairOutcome(tenant_id=tenant_id, app_id=app_id, verified=tuple(verified),
-                             catalog_version=version, **outcome)
+                             catalog_version=version, delegated_consent=cleanup, **outcome)
+
+    async def _consent_cleanup(self, token: DelegatedToken,
+                               checklist: Checklist) -> ConsentCleanup:
+        """The run's last step: the sign-in's onboarding scopes leave its grants."""
+        async with GraphClient(self._endpoints, token.access_token,
+                               sleep=self._pacing.sleep) as graph:
+            return await remove_sign_in_consent(graph, token, self._catalog, checklist,
+                                                keep=self._keep_consent)
 
     async def _repair(self, graph: GraphClient, token: DelegatedToken, tenant_id: str,
                       app_id: str, required: tuple[RequiredPermission, ...],
