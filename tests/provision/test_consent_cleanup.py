@@ -17,7 +17,7 @@ CLI = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
 
 
 def _scenario(grants: list[dict[str, Any]], *, for_org: bool = False) -> dict[str, Any]:
-    raw = contoso()
+    raw: dict[str, Any] = contoso()
     raw["tenants"][0]["delegated_grants"] = grants
     raw["tenants"][0]["users"].append({"upn": "lee@contoso.com", "display_name": "Lee Gu"})
     raw["device_code"]["consent_for_organization"] = for_org
