@@ -54,6 +54,11 @@ class _AdminRun:
                                    on_session=self._sign_in.track)
 
 
+def _before_repair(service: ConnectionService, tenant: str) -> None:
+    service.profiles.load(tenant)
+    service.settle_passphrase("read the connection's saved key")
+
+
 def _consent_json(cleanup: ConsentCleanup | None) -> dict[str, Any]:
     """The ``delegated_consent`` member of an admin command's JSON answer (design.md)."""
     return {} if cleanup is None else {"delegated_consent": cleanup.to_json()}
@@ -80,8 +85,9 @@ class RepairRun(_AdminRun):
 
         done = await run_service_command(
             self.settings, self.reporter, work, what="repair",
-            # A wrong name is said before any sign-in.
-            before=lambda service: service.profiles.load(tenant),
+            # A wrong name, or a passphrase that cannot open the key repair verifies with,
+            # is said before any sign-in.
+            before=lambda service: _before_repair(service, tenant),
             on_cancel=self._sign_in.cancel)
         if isinstance(done, VdcError):
             return done.exit_code

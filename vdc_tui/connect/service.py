@@ -246,6 +246,26 @@ class ConnectionService:
             return None
         return "new" if is_new_store(store.root) else "existing"
 
+    def settle_passphrase(self, what: str) -> None:
+        """Fail fast: the store passphrase of a run that will write or read a key is found
+        (or asked for, on a terminal) and checked against the saved keys now, before anyone
+        is asked to sign in, so a customer's admin never signs in for a run that could not
+        save its key.
+
+        Args:
+            what: What the key is needed for ("save the new connection's key").
+
+        Raises:
+            VdcError: ``key_passphrase_required`` (no source gave it),
+                ``key_passphrase_wrong``, or a named source that is unusable.
+        """
+        from vdc_tui.connect.store.keystore import passphrase_required
+
+        store = self.profiles
+        if store.passphrase.resolve(store.root) is None:
+            raise passphrase_required(what)
+        store.unlock()  # a wrong one is said now too (it proves nothing on a new store)
+
     def set_typed_passphrase(self, secret: str) -> None:
         """The passphrase the operator typed in the wizard (kept for the session)."""
         self.profiles.passphrase.set_typed(secret)
