@@ -10,7 +10,7 @@ from __future__ import annotations
 #: The last step of every run that signs an admin in (automatic mode, repair, offboarding):
 #: the onboarding scopes leave the sign-in client's delegated grants (entra/consent.py).
 CONSENT_STEP = "consent"
-CONSENT_TITLE = "Remove the sign-in's delegated consent (no standing privilege)"
+CONSENT_TITLE = "Remove the sign-in's delegated consent"
 
 #: Automatic mode (:mod:`vdc_tui.connect.onboard.automatic`), in the order the wizard lists them.
 AUTOMATIC_STEPS: tuple[tuple[str, str], ...] = (
