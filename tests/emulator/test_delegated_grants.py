@@ -158,3 +158,18 @@ def test_writing_grants_as_a_user_needs_an_admin_role(start_emulator: StartEmula
         response = http.delete(f"/oauth2PermissionGrants/{grant['id']}")
     assert response.status_code == 403
     assert claims_of(user)["tid"] == DEMO_TENANT
+
+
+def test_list_answer_has_the_recorded_shape(start_emulator: StartEmulator) -> None:
+    # GET /oauth2PermissionGrants?$filter=clientId eq '…' as recorded (azure-cli
+    # test_app_permission_grant.yaml@b6ea8162, research/recordings.md).
+    emu = start_emulator(_demo())
+    _sign_in(emu)
+    token = app_token(emu)
+    sp_id = _cli_sp(emu, token)
+    with graph(emu, token) as http:
+        body = http.get("/oauth2PermissionGrants",
+                        params={"$filter": f"clientId eq '{sp_id}'"}).json()
+    assert body["@odata.context"] == f"{emu.graph_url}/v1.0/$metadata#oauth2PermissionGrants"
+    (item,) = body["value"]
+    assert set(item) == {"clientId", "consentType", "id", "principalId", "resourceId", "scope"}

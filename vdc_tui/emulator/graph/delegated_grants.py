@@ -87,6 +87,9 @@ class DelegatedGrantHandlers(Handlers):
 
     def get_one(self, call: GraphCall, match: re.Match[str]) -> GraphResult:
         """``GET /oauth2PermissionGrants/{id}``."""
+        problem = self._select_problem(call, "oAuth2PermissionGrant")
+        if problem is not None:
+            return problem
         grant = self._find(call, match.group(1))
         if grant is None:
             return self._not_found(call, match.group(1))
@@ -98,9 +101,9 @@ class DelegatedGrantHandlers(Handlers):
         grant = self._find(call, match.group(1))
         if grant is None:
             return self._not_found(call, match.group(1))
-        body = call.body if isinstance(call.body, dict) else None
-        if body is None:
-            return self._bad(call, "A JSON object body is required.")
+        body = self._json_body(call, "oAuth2PermissionGrant", partial=True)
+        if isinstance(body, GraphResult):
+            return body
         other = sorted(set(body) - {"scope"})
         if other:
             return self._bad(call, f"Property '{other[0]}' is read-only and cannot be set.")
