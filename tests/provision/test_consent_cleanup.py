@@ -118,3 +118,21 @@ async def test_a_failed_cleanup_is_a_warning_and_the_connection_stands(tmp_path:
     consent = result.extra["delegated_consent"]
     assert consent["error"]["code"] == "service_unavailable"
     assert set(consent["standing"]) == ONBOARDING
+
+
+async def test_the_service_drops_the_admins_cached_tokens_after_the_run(
+        tmp_path: Path) -> None:
+    from vdc_tui.connect.service import ConnectionService, ConnectSettings
+
+    with EmulatorServer(load_scenario(_scenario([])), port=0) as emu:
+        service = ConnectionService(ConnectSettings(endpoints=emu.endpoints(), home=tmp_path))
+        try:
+            session = await service.start_device_code()
+            emu.approve_device_code(session.code.user_code, "admin@contoso.com")
+            token = await service.wait_for_sign_in(session)
+            pca = service.identity._pca
+            assert pca is not None and pca.get_accounts()  # MSAL cached the admin
+            await service.provision(token)
+            assert pca.get_accounts() == []
+        finally:
+            await service.aclose()
