@@ -29,6 +29,7 @@ test: $(STAMP) peer-deps
 
 lint: $(STAMP)
 	$(BIN)/ruff check vdc_tui tests scripts bench
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy vdc_tui bench tests

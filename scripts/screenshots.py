@@ -23,6 +23,8 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from vdc_tui.connect.microsoft.clouds import server_endpoints
+
 #: Where the manual screens find the certificate (under the throw-away home folder).
 PFX_IN_HOME = Path("Downloads") / "contoso-vdc.pfx"
 
@@ -162,7 +164,7 @@ async def capture_dashboard(out: Path, size: tuple[int, int], *, first: int) -> 
         store = save_profiles(files.manifest, Path(os.environ["VDC_TUI_HOME"]),
                               passphrase=PassphraseProvider.demo())
         with EmulatorServer(str(files.scenario)) as emu:
-            app = DashboardApp(store, emu.endpoints())
+            app = DashboardApp(store, server_endpoints(emu))
             async with app.run_test(size=size) as pilot:
                 await pilot.pause()
                 await pilot.press("C")

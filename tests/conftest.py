@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from vdc_tui.connect.microsoft.clouds import server_endpoints
 from vdc_tui.emulator import EmulatorServer, Scenario
 
 StartEmulator = Callable[..., EmulatorServer]
@@ -101,7 +102,7 @@ class HealthFleet:
     def args(self) -> list[str]:
         """The common options that point vdc-tui at this emulator."""
         return ["--authority-host", self.emu.authority_host, "--graph-url", self.emu.graph_url,
-                "--ca-bundle", str(self.emu.endpoints().ca_bundle)]
+                "--ca-bundle", str(server_endpoints(self.emu).ca_bundle)]
 
 
 @pytest.fixture(scope="session")

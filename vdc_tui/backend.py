@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from vdc_tui.connect.errors import VdcError, scrub
+from vdc_tui.connect.microsoft.clouds import server_endpoints
 from vdc_tui.connect.service import ConnectionService
 from vdc_tui.settings import AppSettings
 
@@ -108,7 +109,7 @@ class Backend:
         note = f"port {wanted} busy · " if wanted and emulator.port != wanted else ""
         self.emulator = emulator
         where = "" if note else "built-in emulator · "
-        return emulator.endpoints(), f"{where}{note}sign-in page {emulator.device_login_url}"
+        return server_endpoints(emulator), f"{where}{note}sign-in page {emulator.device_login_url}"
 
     async def service(self) -> ConnectionService:
         """The service, once :meth:`start` has finished.

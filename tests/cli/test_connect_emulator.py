@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from vdc_tui.connect.microsoft.clouds import server_endpoints
 from vdc_tui.emulator import EmulatorServer
 
 from .conftest import Outcome
@@ -40,7 +41,7 @@ EXCHANGE_ONLY: dict[str, Any] = {
 
 def endpoint_args(emu: EmulatorServer) -> list[str]:
     return ["--authority-host", emu.authority_host, "--graph-url", emu.graph_url,
-            "--ca-bundle", str(emu.endpoints().ca_bundle)]
+            "--ca-bundle", str(server_endpoints(emu).ca_bundle)]
 
 
 def manual_args(emu: EmulatorServer) -> list[str]:

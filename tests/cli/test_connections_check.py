@@ -21,6 +21,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from vdc_tui.cli.main import main
 from vdc_tui.connect.fleet.health import HealthCache
+from vdc_tui.connect.microsoft.clouds import server_endpoints
 from vdc_tui.connect.store.profiles import ProfileStore
 from vdc_tui.emulator import EmulatorServer
 
@@ -190,7 +191,7 @@ def test_unreachable_tenant_exits_4(fleet_store: ProfileStore, health_fleet: Any
     # A loopback port nobody listens on: the identity platform cannot be reached at all.
     ran = check(health_fleet.tenant("healthy")["tenant_id"], "--json",
                 "--authority-host", "https://127.0.0.1:9", "--graph-url", "https://127.0.0.1:9",
-                "--ca-bundle", str(health_fleet.emu.endpoints().ca_bundle))
+                "--ca-bundle", str(server_endpoints(health_fleet.emu).ca_bundle))
     assert ran.code == 4
     entry = ran.json()["connections"][0]
     assert entry["unreachable"] is True and entry["health"] == "broken"
@@ -237,7 +238,7 @@ def test_one_stalled_tenant_does_not_hold_the_others(
             "stall_every": 1, "stall_seconds": 60,
             "stall_path": f"/{stalled}/oauth2/v2.0/token"}) as emu:
         args = ["--authority-host", emu.authority_host, "--graph-url", emu.graph_url,
-                "--ca-bundle", str(emu.endpoints().ca_bundle)]
+                "--ca-bundle", str(server_endpoints(emu).ca_bundle)]
         others = [health_fleet.tenant(k)["tenant_id"] for k in ("expiring", "grant_revoked")]
         ran = check(stalled, *others, "--deadline", "3", "--json", *args)
     assert ran.code == 4
@@ -293,7 +294,7 @@ def test_a_check_stopped_by_a_signal_is_named_keeps_what_it_found_and_reruns(
             "stall_every": 1, "stall_seconds": 60,
             "stall_path": f"/{stalled}/oauth2/v2.0/token"}) as emu:
         args = ["--authority-host", emu.authority_host, "--graph-url", emu.graph_url,
-                "--ca-bundle", str(emu.endpoints().ca_bundle)]
+                "--ca-bundle", str(server_endpoints(emu).ca_bundle)]
         proc = subprocess.Popen(
             [VDC_TUI, "connections", "check", stalled, *others, "--json", *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -341,7 +342,7 @@ def test_quitting_the_dashboard_while_a_tenant_hangs_ends_at_once(
             "stall_every": 1, "stall_seconds": 60,
             "stall_path": f"/{stalled}/oauth2/v2.0/token"}) as emu:
         term = Terminal([VDC_TUI, "--authority-host", emu.authority_host, "--graph-url",
-                         emu.graph_url, "--ca-bundle", str(emu.endpoints().ca_bundle),
+                         emu.graph_url, "--ca-bundle", str(server_endpoints(emu).ca_bundle),
                          "connections"], dict(os.environ))
         try:
             term.wait_for(b"Offboard")

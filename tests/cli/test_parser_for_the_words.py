@@ -27,6 +27,8 @@ COMMAND_LINES = [
     ["connect", "manual", "--pfx-password", "x"], ["doctor"], ["doctor", "--timeout", "0"],
     ["doctor", "--help"], ["emulator", "--port", "x"], ["emulator", "--print-demo"],
     ["emulator", "--help"], ["--demo", "connect", "auto", "--services", "teams"],
+    ["audit"], ["audit", "t", "--since", "2026-01-01", "--action", "renew", "--json"],
+    ["audit", "--verify"], ["audit", "--action", "nope"], ["audit", "--since", "x"],
 ]
 
 
@@ -49,6 +51,7 @@ def test_the_parser_for_the_words_behaves_as_the_whole_one(argv: list[str]) -> N
 def test_without_a_command_no_command_has_its_options() -> None:
     parser = build_parser([])
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(commands.choices) == {"connect", "connections", "doctor", "emulator"}
+    assert set(commands.choices) == {"audit", "connect", "connections", "doctor",
+                                    "emulator"}
     for sub in commands.choices.values():
         assert [a.dest for a in sub._actions] == ["help"]

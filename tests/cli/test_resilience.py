@@ -21,6 +21,7 @@ import pytest
 
 from vdc_tui.connect.entra.application import MANAGED_TAG
 from vdc_tui.connect.entra.journal import JOURNAL_NAME
+from vdc_tui.connect.microsoft.clouds import server_endpoints
 from vdc_tui.hangup import STUCK_EXIT_SECONDS
 
 from .pty_terminal import Terminal
@@ -47,7 +48,7 @@ def lagging(start_emulator: Callable[..., Any], lag: float = LAG, **faults: Any)
 def auto(emu: Any, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [VDC_TUI, "connect", "auto", "--json", "--authority-host", emu.authority_host,
-         "--graph-url", emu.graph_url, "--ca-bundle", str(emu.endpoints().ca_bundle), *extra],
+         "--graph-url", emu.graph_url, "--ca-bundle", str(server_endpoints(emu).ca_bundle), *extra],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,
     )
@@ -190,7 +191,7 @@ def test_tui_hangup_during_provisioning_rolls_back_without_a_terminal(
     before = set(emu.state.applications)
     log = tmp_path / "wizard.log"
     term = Terminal([VDC_TUI, "--log", str(log), "--authority-host", emu.authority_host,
-                     "--graph-url", emu.graph_url, "--ca-bundle", str(emu.endpoints().ca_bundle)],
+                     "--graph-url", emu.graph_url, "--ca-bundle", str(emu.ca_bundle)],
                     env)
     try:
         term.wait_for(b"Automatic")

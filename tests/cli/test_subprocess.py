@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from vdc_tui.cli.demo import DemoFacts, demo_facts
+from vdc_tui.connect.microsoft.clouds import server_endpoints
 from vdc_tui.connect.steps import AUTOMATIC_TITLES
 
 VDC_TUI = str(Path(sys.executable).parent / "vdc-tui")
@@ -181,7 +182,7 @@ def test_ctrl_c_during_provisioning_rolls_back_and_exits_130(
     before = set(emu.state.applications)
     proc = subprocess.Popen(
         [VDC_TUI, "connect", "auto", "--json", "--authority-host", emu.authority_host,
-         "--graph-url", emu.graph_url, "--ca-bundle", str(emu.endpoints().ca_bundle)],
+         "--graph-url", emu.graph_url, "--ca-bundle", str(server_endpoints(emu).ca_bundle)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:

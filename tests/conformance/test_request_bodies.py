@@ -22,7 +22,7 @@ import pytest
 import pytest_asyncio
 
 import vdc_tui.connect.microsoft.graph as graph_module
-from vdc_tui.connect.microsoft.clouds import Endpoints
+from vdc_tui.connect.microsoft.clouds import Endpoints, server_endpoints
 from vdc_tui.connect.microsoft.http import make_async_client
 from vdc_tui.connect.microsoft.identity import DelegatedToken, IdentityClient
 from vdc_tui.connect.models import ConnectionResult, ignore_progress
@@ -192,7 +192,7 @@ async def _sign_in(emu: Any, endpoints: Endpoints) -> tuple[IdentityClient, Dele
 
 
 async def _automatic_run(emu: Any, home: Path, monkeypatch: pytest.MonkeyPatch) -> RunRecord:
-    endpoints = emu.endpoints()
+    endpoints = server_endpoints(emu)
     recorder = BodyRecorder(endpoints.graph_v1)
     real_factory = make_async_client
 
@@ -303,7 +303,7 @@ def test_body_type_refuses_an_unknown_write() -> None:
 async def test_a_misspelled_property_is_a_400_from_the_emulator_over_https(
     emulator: Any,
 ) -> None:
-    endpoints = emulator.endpoints()
+    endpoints = server_endpoints(emulator)
     identity, token = await _sign_in(emulator, endpoints)
     await identity.aclose()
     body = {

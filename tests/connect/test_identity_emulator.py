@@ -18,7 +18,7 @@ import pytest
 
 from vdc_tui.connect.certificates import LoadedPfx, load_pfx
 from vdc_tui.connect.errors import Cancelled, ServiceUnavailable, VdcError
-from vdc_tui.connect.microsoft.clouds import Endpoints, sharepoint_scope
+from vdc_tui.connect.microsoft.clouds import Endpoints, server_endpoints, sharepoint_scope
 from vdc_tui.connect.microsoft.discovery import discover_tenant
 from vdc_tui.connect.microsoft.graph import BatchRequest, GraphClient
 from vdc_tui.connect.microsoft.http import ssl_context
@@ -94,7 +94,7 @@ def emu(emulator: EmulatorServer) -> Iterator[EmulatorServer]:
 
 @pytest.fixture
 async def identity(emu: EmulatorServer) -> AsyncIterator[IdentityClient]:
-    client = IdentityClient(emu.endpoints(), client_id=PUBLIC_CLIENT)
+    client = IdentityClient(server_endpoints(emu), client_id=PUBLIC_CLIENT)
     try:
         yield client
     finally:
@@ -119,7 +119,7 @@ async def app_error(
 async def test_certificate_sign_in_gets_roles_through_msal_http_client(
     emu: EmulatorServer, identity: IdentityClient
 ) -> None:
-    endpoints = emu.endpoints()
+    endpoints = server_endpoints(emu)
     token = await identity.app_token(
         TENANT, APP, pfx(emu, "good", "pw").credential(), endpoints.graph_scope
     )
@@ -132,7 +132,7 @@ async def test_certificate_sign_in_gets_roles_through_msal_http_client(
 async def test_exchange_and_sharepoint_tokens_carry_their_own_roles(
     emu: EmulatorServer, identity: IdentityClient
 ) -> None:
-    endpoints = emu.endpoints()
+    endpoints = server_endpoints(emu)
     credential = pfx(emu, "good", "pw").credential()
     exchange = await identity.app_token(TENANT, APP, credential, endpoints.exchange_scope)
     assert exchange.audience.rstrip("/") == endpoints.cloud.exchange_resource
@@ -146,7 +146,7 @@ async def test_exchange_and_sharepoint_tokens_carry_their_own_roles(
 
 async def test_bare_httpx_client_fails_the_same_sign_in(emu: EmulatorServer) -> None:
     # The control experiment: MSAL given a plain httpx.Client sends the assertion as "b'…'".
-    endpoints = emu.endpoints()
+    endpoints = server_endpoints(emu)
     credential = pfx(emu, "good", "pw").credential()
     with httpx.Client(verify=ssl_context(endpoints)) as bare:
         app = msal.ConfidentialClientApplication(
@@ -168,7 +168,7 @@ async def test_unknown_app_id_is_app_not_found_in_tenant(
     emu: EmulatorServer, identity: IdentityClient
 ) -> None:
     error = await app_error(
-        identity, TENANT, UNKNOWN_APP, pfx(emu, "good", "pw"), emu.endpoints().graph_scope
+        identity, TENANT, UNKNOWN_APP, pfx(emu, "good", "pw"), server_endpoints(emu).graph_scope
     )
     assert error.code == "app_not_found_in_tenant"
     assert error.details["aadsts"] == 700016
@@ -179,7 +179,7 @@ async def test_app_registered_in_another_tenant_is_not_found_there(
     emu: EmulatorServer, identity: IdentityClient
 ) -> None:
     error = await app_error(
-        identity, OTHER_TENANT, APP, pfx(emu, "good", "pw"), emu.endpoints().graph_scope
+        identity, OTHER_TENANT, APP, pfx(emu, "good", "pw"), server_endpoints(emu).graph_scope
     )
     assert error.code == "app_not_found_in_tenant"
     assert OTHER_TENANT in error.message
@@ -187,7 +187,7 @@ async def test_app_registered_in_another_tenant_is_not_found_there(
 
 async def test_app_without_service_principal(emu: EmulatorServer, identity: IdentityClient) -> None:
     error = await app_error(
-        identity, TENANT, APP_WITHOUT_SP, pfx(emu, "nosp"), emu.endpoints().graph_scope
+        identity, TENANT, APP_WITHOUT_SP, pfx(emu, "nosp"), server_endpoints(emu).graph_scope
     )
     assert error.code == "app_missing_service_principal"
     assert error.details["aadsts"] == 7000229
@@ -195,7 +195,7 @@ async def test_app_without_service_principal(emu: EmulatorServer, identity: Iden
 
 async def test_certificate_not_registered(emu: EmulatorServer, identity: IdentityClient) -> None:
     cert = pfx(emu, "unregistered")
-    error = await app_error(identity, TENANT, APP, cert, emu.endpoints().graph_scope)
+    error = await app_error(identity, TENANT, APP, cert, server_endpoints(emu).graph_scope)
     assert error.code == "certificate_not_registered"
     assert error.details["aadsts"] == 700027
 
@@ -203,14 +203,15 @@ async def test_certificate_not_registered(emu: EmulatorServer, identity: Identit
 async def test_expired_registered_certificate(
     emu: EmulatorServer, identity: IdentityClient
 ) -> None:
-    error = await app_error(identity, TENANT, APP, pfx(emu, "expired"), emu.endpoints().graph_scope)
+    error = await app_error(identity, TENANT, APP, pfx(emu, "expired"),
+                            server_endpoints(emu).graph_scope)
     assert error.code == "certificate_expired"
 
 
 async def test_clock_skew_names_both_times(emu: EmulatorServer, identity: IdentityClient) -> None:
     emu.faults.clock_offset = 3600
     error = await app_error(
-        identity, TENANT, APP, pfx(emu, "good", "pw"), emu.endpoints().graph_scope
+        identity, TENANT, APP, pfx(emu, "good", "pw"), server_endpoints(emu).graph_scope
     )
     assert error.code == "clock_skew"
     assert error.details["aadsts"] == 700024
@@ -219,7 +220,7 @@ async def test_clock_skew_names_both_times(emu: EmulatorServer, identity: Identi
 
 async def test_unknown_tenant(emu: EmulatorServer, identity: IdentityClient) -> None:
     error = await app_error(
-        identity, "nowhere.example", APP, pfx(emu, "good", "pw"), emu.endpoints().graph_scope
+        identity, "nowhere.example", APP, pfx(emu, "good", "pw"), server_endpoints(emu).graph_scope
     )
     assert error.code == "tenant_not_found"
 
@@ -227,7 +228,7 @@ async def test_unknown_tenant(emu: EmulatorServer, identity: IdentityClient) -> 
 async def test_scope_without_default_is_a_clear_error(
     emu: EmulatorServer, identity: IdentityClient
 ) -> None:
-    scope = f"{emu.endpoints().graph_url}/User.Read.All"
+    scope = f"{server_endpoints(emu).graph_url}/User.Read.All"
     error = await app_error(identity, TENANT, APP, pfx(emu, "good", "pw"), scope)
     assert error.code == "invalid_argument"
     assert error.details["aadsts"] == 1002012
@@ -238,7 +239,7 @@ async def test_scope_without_default_is_a_clear_error(
 
 async def start(identity: IdentityClient, emu: EmulatorServer) -> Any:
     await identity.prepare()
-    return await identity.start_device_flow([f"{emu.endpoints().graph_url}/Organization.Read.All"])
+    return await identity.start_device_flow([f"{emu.graph_url}/Organization.Read.All"])
 
 
 async def test_prepare_then_start_is_one_request(
@@ -247,7 +248,7 @@ async def test_prepare_then_start_is_one_request(
     await identity.prepare()
     before = len(emu.request_log)
     session = await identity.start_device_flow(
-        [f"{emu.endpoints().graph_url}/Organization.Read.All"]
+        [f"{server_endpoints(emu).graph_url}/Organization.Read.All"]
     )
     assert len(emu.request_log) - before == 1
     assert session.code.user_code
@@ -313,10 +314,10 @@ async def test_cancel_returns_within_a_second(
 
 
 async def test_discovery_over_https(emu: EmulatorServer) -> None:
-    found = await discover_tenant(emu.endpoints(), "someone@contoso.com")
+    found = await discover_tenant(server_endpoints(emu), "someone@contoso.com")
     assert found.tenant_id == TENANT
     with pytest.raises(VdcError) as caught:
-        await discover_tenant(emu.endpoints(), "someone@nowhere.example")
+        await discover_tenant(server_endpoints(emu), "someone@nowhere.example")
     assert caught.value.code == "tenant_not_found"
 
 
@@ -326,12 +327,12 @@ async def test_ca_environment_variables_do_not_replace_the_emulator_ca(
     # The system bundle does not know the emulator's CA: if these won, TLS would fail.
     monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent/ca.pem")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/ca.pem")
-    found = await discover_tenant(emu.endpoints(), "contoso.com")
+    found = await discover_tenant(server_endpoints(emu), "contoso.com")
     assert found.tenant_id == TENANT
 
 
 async def test_system_trust_does_not_accept_the_emulator(emu: EmulatorServer) -> None:
-    untrusted: Endpoints = replace(emu.endpoints(), ca_bundle=None)
+    untrusted: Endpoints = replace(server_endpoints(emu), ca_bundle=None)
     with pytest.raises(ServiceUnavailable):
         await discover_tenant(untrusted, "contoso.com", sleep=_no_wait)
 
@@ -343,7 +344,7 @@ async def _no_wait(seconds: float) -> None:
 async def test_graph_client_retries_emulator_throttling(
     emu: EmulatorServer, identity: IdentityClient
 ) -> None:
-    endpoints = emu.endpoints()
+    endpoints = server_endpoints(emu)
     token = await identity.app_token(
         TENANT, APP, pfx(emu, "good", "pw").credential(), endpoints.graph_scope
     )

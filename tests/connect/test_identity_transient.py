@@ -27,6 +27,7 @@ from test_identity_emulator import (  # noqa: F401 - the module's emulator fixtu
 )
 
 from vdc_tui.connect.errors import ServiceUnavailable, VdcError
+from vdc_tui.connect.microsoft.clouds import server_endpoints
 from vdc_tui.connect.microsoft.identity import IdentityClient
 from vdc_tui.connect.microsoft.identity.aadsts import AadError
 from vdc_tui.emulator import EmulatorServer
@@ -39,7 +40,7 @@ FAULTS = ["unavailable", "stall", "drop"]
 @pytest.fixture
 async def identity(emu: EmulatorServer) -> AsyncIterator[IdentityClient]:  # noqa: F811
     emu.faults.update(retry_after=0, stall_seconds=2 * TIMEOUT)
-    client = IdentityClient(emu.endpoints(), client_id=PUBLIC_CLIENT, timeout=TIMEOUT)
+    client = IdentityClient(server_endpoints(emu), client_id=PUBLIC_CLIENT, timeout=TIMEOUT)
     try:
         yield client
     finally:
@@ -87,7 +88,7 @@ async def test_one_failed_app_token_request_is_tried_again(
     emu.faults.update(signin_fault=fault, signin_fault_on="app_token")
     token = await asyncio.wait_for(
         identity.app_token(TENANT, APP, pfx(emu, "good", "pw").credential(),
-                           emu.endpoints().graph_scope),
+                           server_endpoints(emu).graph_scope),
         DEADLINE,
     )
     assert token.roles
@@ -103,7 +104,7 @@ async def test_a_persistent_outage_is_service_unavailable_with_honest_tries(
     with pytest.raises(ServiceUnavailable) as caught:
         await asyncio.wait_for(
             identity.app_token(TENANT, APP, pfx(emu, "good", "pw").credential(),
-                               emu.endpoints().graph_scope),
+                               server_endpoints(emu).graph_scope),
             DEADLINE,
         )
     tries = sent(emu, "/token") - before
@@ -120,7 +121,7 @@ async def test_a_dropped_connection_says_so_and_counts_what_was_sent(
     with pytest.raises(ServiceUnavailable) as caught:
         await asyncio.wait_for(
             identity.app_token(TENANT, APP, pfx(emu, "good", "pw").credential(),
-                               emu.endpoints().graph_scope),
+                               server_endpoints(emu).graph_scope),
             DEADLINE * 2,
         )
     assert caught.value.details["tries"] == sent(emu, "/token") - before

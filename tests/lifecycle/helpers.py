@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vdc_tui.connect.microsoft.clouds import server_endpoints
 from vdc_tui.emulator import EmulatorServer
 
 TENANT = "7e3a1c55-2b4d-4f6a-9c8e-0d1f2a3b4c5d"
@@ -37,7 +38,7 @@ def scenario(**tenant: Any) -> dict[str, Any]:
 def endpoint_args(emu: EmulatorServer) -> list[str]:
     """The options that point a command at ``emu``."""
     return ["--authority-host", emu.authority_host, "--graph-url", emu.graph_url,
-            "--ca-bundle", str(emu.endpoints().ca_bundle)]
+            "--ca-bundle", str(server_endpoints(emu).ca_bundle)]
 
 
 def managed_app(emu: EmulatorServer) -> Any:

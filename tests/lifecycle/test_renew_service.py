@@ -11,6 +11,7 @@ from cli.conftest import Outcome
 
 from vdc_tui.connect.errors import ProvisioningFailed
 from vdc_tui.connect.lifecycle.renew import RenewOutcome
+from vdc_tui.connect.microsoft.clouds import server_endpoints
 from vdc_tui.connect.models import CheckEvent, CheckStatus
 from vdc_tui.connect.service import ConnectionService, ConnectSettings
 from vdc_tui.emulator import EmulatorServer
@@ -33,7 +34,7 @@ def test_replication_lag_past_the_limit_is_renewal_incomplete_and_the_rerun_fini
 
 
 async def _renew_twice(emu: EmulatorServer, home: Path, old: str) -> RenewOutcome:
-    service = ConnectionService(ConnectSettings(endpoints=emu.endpoints(), home=home,
+    service = ConnectionService(ConnectSettings(endpoints=server_endpoints(emu), home=home,
                                                 verify_timeout=2.0))
     events: list[CheckEvent] = []
     try:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from vdc_tui.connect.entra.application import MANAGED_TAG
+from vdc_tui.connect.microsoft.clouds import server_endpoints
 from vdc_tui.connect.microsoft.identity import DelegatedToken, IdentityClient
 from vdc_tui.connect.models import CheckEvent, ConnectionResult
 from vdc_tui.connect.onboard.automatic import AutomaticConnector
@@ -67,7 +68,7 @@ def contoso(**faults: Any) -> dict[str, Any]:
 
 async def sign_in(emu: Any, upn: str = "admin@contoso.com") -> DelegatedToken:
     """Drive a real device-code sign-in through the emulator and approve it as ``upn``."""
-    identity = IdentityClient(emu.endpoints(), client_id=DEFAULT_PUBLIC_CLIENT_ID)
+    identity = IdentityClient(server_endpoints(emu), client_id=DEFAULT_PUBLIC_CLIENT_ID)
     try:
         scopes = [f"{emu.graph_url}/{s}" for s in load_catalog().delegated_sign_in_scopes]
         session = await identity.start_device_flow(scopes)
@@ -82,10 +83,11 @@ def connector(emu: Any, home: Path, **kwargs: Any) -> tuple[AutomaticConnector, 
 
     The caller closes the returned identity client.
     """
-    identity = IdentityClient(emu.endpoints(), client_id=DEFAULT_PUBLIC_CLIENT_ID)
+    identity = IdentityClient(server_endpoints(emu), client_id=DEFAULT_PUBLIC_CLIENT_ID)
     options: dict[str, Any] = {"app_display_name": "VDC test app", "services": ALL}
     options.update(kwargs)
-    return AutomaticConnector(emu.endpoints(), identity, ProfileStore(home), **options), identity
+    connector = AutomaticConnector(server_endpoints(emu), identity, ProfileStore(home), **options)
+    return connector, identity
 
 
 async def provision(

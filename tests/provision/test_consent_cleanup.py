@@ -122,10 +122,12 @@ async def test_a_failed_cleanup_is_a_warning_and_the_connection_stands(tmp_path:
 
 async def test_the_service_drops_the_admins_cached_tokens_after_the_run(
         tmp_path: Path) -> None:
+    from vdc_tui.connect.microsoft.clouds import server_endpoints
     from vdc_tui.connect.service import ConnectionService, ConnectSettings
 
     with EmulatorServer(load_scenario(_scenario([])), port=0) as emu:
-        service = ConnectionService(ConnectSettings(endpoints=emu.endpoints(), home=tmp_path))
+        service = ConnectionService(ConnectSettings(endpoints=server_endpoints(emu),
+                                                    home=tmp_path))
         try:
             session = await service.start_device_code()
             emu.approve_device_code(session.code.user_code, "admin@contoso.com")

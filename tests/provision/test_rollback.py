@@ -29,6 +29,7 @@ from vdc_tui.connect.certificates import load_pfx_bytes
 from vdc_tui.connect.entra.application import RUN_TAG_PREFIX
 from vdc_tui.connect.entra.verification import Verifier
 from vdc_tui.connect.errors import ProvisioningFailed, VdcError
+from vdc_tui.connect.microsoft.clouds import server_endpoints
 from vdc_tui.connect.microsoft.graph import GraphClient, GraphError
 from vdc_tui.connect.microsoft.identity import AppToken, IdentityClient
 from vdc_tui.connect.models import CheckEvent, CheckStatus, ConnectionResult
@@ -42,10 +43,10 @@ NEVER = 3600.0
 async def app_sign_in(emu: Any, result: ConnectionResult) -> AppToken:
     """Sign in as the app with the certificate of an earlier run's result (its profile)."""
     credential = load_pfx_bytes(result.certificate_pfx, None, source="profile").credential()
-    identity = IdentityClient(emu.endpoints(), client_id=DEFAULT_PUBLIC_CLIENT_ID)
+    identity = IdentityClient(server_endpoints(emu), client_id=DEFAULT_PUBLIC_CLIENT_ID)
     try:
         return await identity.app_token(
-            CONTOSO, result.app_id, credential, emu.endpoints().graph_scope
+            CONTOSO, result.app_id, credential, server_endpoints(emu).graph_scope
         )
     finally:
         await identity.aclose()

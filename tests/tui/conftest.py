@@ -16,6 +16,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from vdc_tui.app import VdcApp, make_app
+from vdc_tui.connect.microsoft.clouds import server_endpoints
 from vdc_tui.connect.models import CheckStatus
 from vdc_tui.connect.service import ConnectionService, ConnectSettings
 from vdc_tui.settings import AppSettings
@@ -98,7 +99,7 @@ StartEmulatorLike = Callable[..., Any]
 
 def wizard_on(emu: Any, home: Path, **connect: Any) -> VdcApp:
     """The wizard with the real connection service pointed at the emulator ``emu``."""
-    settings = ConnectSettings(endpoints=emu.endpoints(), home=home, **connect)
+    settings = ConnectSettings(endpoints=server_endpoints(emu), home=home, **connect)
     return make_app(AppSettings(connect=settings), service=ConnectionService(settings))
 
 

@@ -12,6 +12,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Static
 
 from bench.fleet import synthetic_home
+from vdc_tui.connect.microsoft.clouds import server_endpoints
 from vdc_tui.connect.store.profiles import ProfileStore
 from vdc_tui.dashboard import DashboardApp
 from vdc_tui.screens.dashboard import DashboardScreen
@@ -74,7 +75,7 @@ CASES = [
 async def test_check_all_shows_each_broken_case_with_its_verdict_and_fix(
     fleet_store: ProfileStore, health_fleet: Any
 ) -> None:
-    app = DashboardApp(fleet_store, health_fleet.emu.endpoints(), clock=frozen)
+    app = DashboardApp(fleet_store, server_endpoints(health_fleet.emu), clock=frozen)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert {r[0] for r in rows(app)} == {"· unchecked"}
@@ -92,7 +93,7 @@ async def test_check_all_shows_each_broken_case_with_its_verdict_and_fix(
 async def test_rows_are_sorted_worst_first_after_a_check(
     fleet_store: ProfileStore, health_fleet: Any
 ) -> None:
-    app = DashboardApp(fleet_store, health_fleet.emu.endpoints(), clock=frozen)
+    app = DashboardApp(fleet_store, server_endpoints(health_fleet.emu), clock=frozen)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         await check_all(pilot, app, len(CASES))
@@ -104,7 +105,7 @@ async def test_rows_are_sorted_worst_first_after_a_check(
 async def test_c_checks_only_the_selected_tenant(
     fleet_store: ProfileStore, health_fleet: Any
 ) -> None:
-    app = DashboardApp(fleet_store, health_fleet.emu.endpoints(), clock=frozen)
+    app = DashboardApp(fleet_store, server_endpoints(health_fleet.emu), clock=frozen)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         screen = app.screen

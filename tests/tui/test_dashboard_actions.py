@@ -17,6 +17,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
 from bench.fleet import save_profiles, synthetic_home
+from vdc_tui.connect.microsoft.clouds import server_endpoints
 from vdc_tui.connect.store.keystore import PassphraseProvider
 from vdc_tui.connect.store.profiles import ProfileStore
 from vdc_tui.dashboard import DashboardApp
@@ -72,7 +73,7 @@ def the_app(emu: EmulatorServer, tenant_id: str) -> Any:
 
 
 def dashboard(store: ProfileStore, emu: EmulatorServer) -> DashboardApp:
-    return DashboardApp(store, emu.endpoints(), clock=frozen)
+    return DashboardApp(store, server_endpoints(emu), clock=frozen)
 
 
 def board(app: DashboardApp) -> DashboardScreen:
@@ -531,14 +532,16 @@ async def test_cancelling_the_passphrase_checks_nothing(
 
 
 def test_the_dashboard_gets_no_terminal_prompt_for_the_passphrase() -> None:
-    from vdc_tui.cli.main import build_parser, key_passphrase
+    from vdc_tui.cli.main import build_parser
+    from vdc_tui.cli.session import key_passphrase
 
     provider = key_passphrase(build_parser().parse_args(["connections"]))
     assert provider._asker is None
 
 
 def test_the_wizard_opened_with_n_keeps_the_passphrase_typed_in_the_dashboard() -> None:
-    from vdc_tui.cli.main import build_parser, connect_settings, key_passphrase
+    from vdc_tui.cli.main import build_parser
+    from vdc_tui.cli.session import connect_settings, key_passphrase
     from vdc_tui.connect.microsoft.clouds import resolve_endpoints
 
     ns = build_parser().parse_args(["connections"])

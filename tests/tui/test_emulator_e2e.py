@@ -8,6 +8,7 @@ from pathlib import Path
 from textual.widgets import Input
 
 from vdc_tui.app import make_app
+from vdc_tui.connect.microsoft.clouds import server_endpoints
 from vdc_tui.connect.service import ConnectionService, ConnectSettings
 from vdc_tui.settings import AppSettings
 
@@ -39,7 +40,7 @@ async def test_demo_mode_automatic_flow_saves_a_profile(tmp_path: Path) -> None:
 
 
 def _service(emu: object, home: Path) -> ConnectionService:
-    endpoints = emu.endpoints()  # type: ignore[attr-defined]
+    endpoints = server_endpoints(emu)  # type: ignore[attr-defined]
     return ConnectionService(ConnectSettings(endpoints=endpoints, home=home))
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from vdc_tui.connect.errors import VdcError
+from vdc_tui.connect.microsoft.clouds import server_endpoints
 from vdc_tui.connect.microsoft.identity import IdentityClient
 from vdc_tui.connect.models import CheckEvent, CheckStatus, ConnectionResult
 from vdc_tui.connect.onboard.manual import ManualInput, ManualValidator
@@ -45,9 +46,9 @@ def emu() -> Iterator[Any]:
 
 @pytest.fixture
 async def validator(emu: Any) -> AsyncIterator[ManualValidator]:
-    identity = IdentityClient(emu.endpoints(), client_id=DEFAULT_PUBLIC_CLIENT_ID)
+    identity = IdentityClient(server_endpoints(emu), client_id=DEFAULT_PUBLIC_CLIENT_ID)
     try:
-        yield ManualValidator(emu.endpoints(), identity)
+        yield ManualValidator(server_endpoints(emu), identity)
     finally:
         await identity.aclose()
 

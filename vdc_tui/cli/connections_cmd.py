@@ -168,7 +168,10 @@ def _describe(profile: dict[str, Any], entry: ProfileEntry) -> list[str]:
 
 def remove_connection(store: ProfileStore, reporter: Reporter, tenant: str) -> int:
     """Delete one profile and its key files; the tenant itself is not touched."""
-    found = _act_on_profile(store, reporter, tenant, store.remove)
+    from vdc_tui.connect.service import remove_profile
+
+    found = _act_on_profile(store, reporter, tenant,
+                            lambda tenant_id: remove_profile(store, tenant_id))
     if isinstance(found, int):
         return found
     entry, removed = found

@@ -4,8 +4,8 @@ The actions are ``list``, ``show``, ``check``, ``export``, ``renew``, ``repair``
 ``remove [--offboard]`` (design.md's "The headless command line"). Their work lives in
 ``connections_cmd``, ``check_cmd``, ``export_cmd`` and ``lifecycle_cmd``, each imported only
 when its action runs, so building the parser (``--help``, the wizard's start) loads this
-module alone. :mod:`.main` builds the rest of the command line and keeps the options every
-command shares (``--cloud``, ``--demo``, ``--json``, the store passphrase...).
+module alone. :mod:`.main` builds the rest of the command line; the options every command shares
+(``--cloud``, ``--demo``, ``--json``, the store passphrase...) come from :mod:`.options`.
 """
 
 from __future__ import annotations
@@ -16,25 +16,27 @@ from pathlib import Path
 from typing import Any
 
 from vdc_tui.cli.argtypes import ranged
-from vdc_tui.cli.main import (
+from vdc_tui.cli.options import (
     DEMO_KEYS_NOTE,
     EPILOG,
-    _add_app_options,
-    _add_common,
-    _add_demo,
-    _add_demo_port,
-    _add_json,
-    _endpoints,
-    _home,
-    _opt,
-    _Parser,
-    _RefusePassword,
-    _session_endpoints,
-    _wizard,
-    connect_settings,
-    key_passphrase,
+    Parser,
+    RefusePassword,
+    add_app_options,
+    add_common,
+    add_demo,
+    add_demo_port,
+    add_json,
 )
 from vdc_tui.cli.output import Reporter
+from vdc_tui.cli.session import (
+    connect_settings,
+    endpoints_of,
+    home_of,
+    key_passphrase,
+    opt,
+    run_wizard,
+    session_endpoints,
+)
 from vdc_tui.connect.errors import InvalidInput
 
 #: Defaults of ``connections check`` (connect/fleet/run.py has the same; kept here so that
@@ -64,7 +66,7 @@ def add_connections_parser(commands: Any, formatter: type[argparse.HelpFormatter
     if not full:
         return
     actions = connections.add_subparsers(dest="action", metavar="ACTION", required=False,
-                                         parser_class=_Parser)
+                                         parser_class=Parser)
     listing = actions.add_parser("list", help="list saved connections", allow_abbrev=False)
     show = actions.add_parser("show", help="show one connection", allow_abbrev=False)
     remove = actions.add_parser(
@@ -86,8 +88,8 @@ def add_connections_parser(commands: Any, formatter: type[argparse.HelpFormatter
                         help="with --offboard: also delete an app brought in manual mode")
     remove.add_argument("--yes", action="store_true",
                         help="with --offboard: do not ask for confirmation")
-    _add_app_options(remove)
-    _add_demo_port(remove, said="on stderr")
+    add_app_options(remove)
+    add_demo_port(remove, said="on stderr")
     renew = actions.add_parser(
         "renew", help="roll a connection's certificate with addKey/removeKey (no admin)",
         allow_abbrev=False, formatter_class=formatter, epilog=EPILOG,
@@ -111,16 +113,16 @@ def add_connections_parser(commands: Any, formatter: type[argparse.HelpFormatter
         description="Grants the permissions the connection lacks (revoked, or new in this "
                     "release's catalog), assigns Global Reader again if it was removed, and "
                     "verifies with app-only tokens.")
-    _add_app_options(repair)
-    _add_demo_port(repair, said="on stderr")
+    add_app_options(repair)
+    add_demo_port(repair, said="on stderr")
     for sub in (show, remove, repair, export):
         sub.add_argument("tenant", metavar="TENANT", help="tenant id, default domain or name")
     check = _add_check_parser(actions, formatter)
     for each in (listing, show, remove, renew, repair, export, check):
-        _add_json(each)
-        _add_demo(each)
-        _add_common(each)
-    _add_common(connections)
+        add_json(each)
+        add_demo(each)
+        add_common(each)
+    add_common(connections)
 
 
 def _add_check_parser(actions: Any, formatter: type[argparse.HelpFormatter]
@@ -161,7 +163,7 @@ def _add_export_options(parser: argparse.ArgumentParser) -> None:
                           help="protect the PFX with the password on the first line of stdin")
     password.add_argument("--generate-password", action="store_true",
                           help="generate a random password, shown once (the default)")
-    parser.add_argument("--pfx-password", nargs="?", action=_RefusePassword,
+    parser.add_argument("--pfx-password", nargs="?", action=RefusePassword,
                         help=argparse.SUPPRESS)
     parser.add_argument("--force", action="store_true", help="replace OUT if it exists")
     parser.add_argument("--show-password", action="store_true",
@@ -173,8 +175,8 @@ def run_connections(ns: argparse.Namespace, reporter: Reporter) -> int:
     from vdc_tui.cli.connections_cmd import list_connections, remove_connection, show_connection
     from vdc_tui.connect.store.profiles import ProfileStore
 
-    store = ProfileStore(_home(ns), passphrase=key_passphrase(ns))
-    if ns.action in (None, "check") and _opt(ns, "demo", False):
+    store = ProfileStore(home_of(ns), passphrase=key_passphrase(ns))
+    if ns.action in (None, "check") and opt(ns, "demo", False):
         raise InvalidInput(
             "invalid_argument",
             "Demo connections cannot be checked: the built-in emulator keeps no tenant state "
@@ -184,16 +186,16 @@ def run_connections(ns: argparse.Namespace, reporter: Reporter) -> int:
             "--graph-url and --ca-bundle.")
     talks_to_tenant = ns.action in ("renew", "repair") or (
         ns.action == "remove" and ns.offboard)
-    if _opt(ns, "demo", False) and not talks_to_tenant:  # those say it with the emulator
+    if opt(ns, "demo", False) and not talks_to_tenant:  # those say it with the emulator
         reporter.note(DEMO_KEYS_NOTE)
     if ns.action is None:
         from vdc_tui.cli.check_cmd import open_dashboard
 
-        return open_dashboard(store, _endpoints(ns), lambda: _wizard(ns))
+        return open_dashboard(store, endpoints_of(ns), lambda: run_wizard(ns))
     if ns.action == "check":
         from vdc_tui.cli.check_cmd import run_check_command
 
-        return run_check_command(store, _endpoints(ns), reporter, ns)
+        return run_check_command(store, endpoints_of(ns), reporter, ns)
     if ns.action == "list":
         return list_connections(store, reporter)
     if ns.action == "export":
@@ -227,7 +229,7 @@ def _renew(ns: argparse.Namespace, reporter: Reporter) -> int:
     within = 30.0 if ns.within is None else ns.within
     concurrency = 4 if ns.concurrency is None else ns.concurrency
     with contextlib.ExitStack() as stack:
-        endpoints, _ = _session_endpoints(ns, reporter, stack, device_code=False)
+        endpoints, _ = session_endpoints(ns, reporter, stack, device_code=False)
         run = RenewRun(connect_settings(ns, endpoints), reporter)
         if ns.all:
             return asyncio.run(run.all(within_days=within, include_manual=ns.include_manual,
@@ -243,7 +245,7 @@ def _admin_command(ns: argparse.Namespace, reporter: Reporter) -> int:
     from vdc_tui.cli.lifecycle_cmd import OffboardRun, RepairRun
 
     with contextlib.ExitStack() as stack:
-        endpoints, note = _session_endpoints(ns, reporter, stack, device_code=True)
+        endpoints, note = session_endpoints(ns, reporter, stack, device_code=True)
         settings = connect_settings(ns, endpoints)
         if ns.action == "repair":
             return asyncio.run(RepairRun(settings, reporter, demo_note=note).run(ns.tenant))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vdc_tui.connect.errors import InvalidInput
+from vdc_tui.connect.microsoft.clouds import server_endpoints
 from vdc_tui.connect.store.home import vdc_home
 from vdc_tui.settings import DEFAULT_DEMO_PORT
 
@@ -114,5 +115,5 @@ def demo_emulator(approve_after: float | None, *,
 
 def emulator_endpoints(emu: Any) -> Endpoints:
     """The endpoints of a running emulator."""
-    endpoints: Endpoints = emu.endpoints()
+    endpoints: Endpoints = server_endpoints(emu)
     return endpoints

@@ -92,66 +92,66 @@ _OID_PKCS7_DATA = bytes.fromhex("2a864886f70d010701")
 _OID_PKCS7_SIGNED = bytes.fromhex("2a864886f70d010702")
 
 
-class _NotDer(Exception):
+class NotDer(Exception):
     """The bytes are not the expected ASN.1."""
 
 
-def _tlv(buf: bytes, pos: int, end: int, level: int = 0) -> tuple[int, int, int, int]:
+def der_tlv(buf: bytes, pos: int, end: int, level: int = 0) -> tuple[int, int, int, int]:
     """Read one element at ``pos``: (tag, content start, content end, next position).
 
     Indefinite lengths (BER, written by some exporters) are followed to their
     end-of-contents marker, to a bounded depth (hostile input must not recurse forever).
     """
     if pos + 2 > end or level > 24:
-        raise _NotDer
+        raise NotDer
     tag = buf[pos]
     if tag & 0x1F == 0x1F:  # multi-byte tags never occur in the PFX outer structure
-        raise _NotDer
+        raise NotDer
     first = buf[pos + 1]
     pos += 2
     if first < 0x80:
         length = first
     elif first == 0x80:
         if not tag & 0x20:  # indefinite length is only allowed on constructed types
-            raise _NotDer
+            raise NotDer
         inner = pos
         while True:
             if inner + 2 > end:
-                raise _NotDer
+                raise NotDer
             if buf[inner] == 0 and buf[inner + 1] == 0:
                 return tag, pos, inner, inner + 2
-            _, _, _, inner = _tlv(buf, inner, end, level + 1)
+            _, _, _, inner = der_tlv(buf, inner, end, level + 1)
     else:
         count = first & 0x7F
         if count > 4 or pos + count > end:
-            raise _NotDer
+            raise NotDer
         length = int.from_bytes(buf[pos : pos + count], "big")
         pos += count
     if pos + length > end:
-        raise _NotDer
+        raise NotDer
     return tag, pos, pos + length, pos + length
 
 
 def _pkcs12_shape(data: bytes) -> bool | None:
     """Whether ``data`` is a PKCS#12 PFX: ``None`` if not, else whether it carries a MAC."""
     try:
-        tag, start, stop, _ = _tlv(data, 0, len(data))
+        tag, start, stop, _ = der_tlv(data, 0, len(data))
         if tag != 0x30:
             return None
-        tag, vstart, vstop, pos = _tlv(data, start, stop)
+        tag, vstart, vstop, pos = der_tlv(data, start, stop)
         if tag != 0x02 or data[vstart:vstop] != b"\x03":
             return None
-        tag, cstart, cstop, pos = _tlv(data, pos, stop)
+        tag, cstart, cstop, pos = der_tlv(data, pos, stop)
         if tag != 0x30:
             return None
-        tag, ostart, ostop, _ = _tlv(data, cstart, cstop)
+        tag, ostart, ostop, _ = der_tlv(data, cstart, cstop)
         if tag != 0x06 or data[ostart:ostop] not in (_OID_PKCS7_DATA, _OID_PKCS7_SIGNED):
             return None
         if pos >= stop:
             return False
-        tag, _, _, _ = _tlv(data, pos, stop)
+        tag, _, _, _ = der_tlv(data, pos, stop)
         return tag == 0x30
-    except _NotDer:
+    except NotDer:
         return None
 
 
@@ -249,7 +249,9 @@ def _too_large(shown: str, size: int) -> CertificateProblem:
     )
 
 
-def _try_load(data: bytes, passwords: list[bytes | None]) -> pkcs12.PKCS12KeyAndCertificates | None:
+def try_load_pkcs12(data: bytes,
+                    passwords: list[bytes | None]) -> pkcs12.PKCS12KeyAndCertificates | None:
+    """The PKCS#12 opened with the first of ``passwords`` that works, else ``None``."""
     for candidate in passwords:
         if candidate is not None and b"\0" in candidate:
             # OpenSSL takes a C string: a NUL cannot be part of any PFX password (and
@@ -290,9 +292,9 @@ def load_pfx_bytes(data: bytes, password: str | None, *, source: str) -> LoadedP
         )
     if password:
         # A PFX exported without a password opens only without one: accept it anyway.
-        loaded = _try_load(data, [password.encode("utf-8"), None, b""])
+        loaded = try_load_pkcs12(data, [password.encode("utf-8"), None, b""])
     else:
-        loaded = _try_load(data, [None, b""])
+        loaded = try_load_pkcs12(data, [None, b""])
     if loaded is None:
         if password:
             raise _problem(
@@ -311,7 +313,8 @@ def load_pfx_bytes(data: bytes, password: str | None, *, source: str) -> LoadedP
     return _from_pkcs12(loaded, data, shown)
 
 
-def _public_numbers_equal(key: rsa.RSAPrivateKey, cert: x509.Certificate) -> bool:
+def same_public_key(key: rsa.RSAPrivateKey, cert: x509.Certificate) -> bool:
+    """Whether ``cert`` holds the public half of ``key``."""
     try:
         public = cert.public_key()
     except (ValueError, UnsupportedAlgorithm):
@@ -346,7 +349,7 @@ def _from_pkcs12(loaded: pkcs12.PKCS12KeyAndCertificates, data: bytes, shown: st
         )
     if main is None:
         # Without a key id, the container may list the key's certificate among the others.
-        matching = [c for c in others if _public_numbers_equal(key, c)]
+        matching = [c for c in others if same_public_key(key, c)]
         if matching:
             main = matching[0]
             others = [c for c in others if c is not main]
@@ -359,7 +362,7 @@ def _from_pkcs12(loaded: pkcs12.PKCS12KeyAndCertificates, data: bytes, shown: st
                 _EXPORT_HINT,
                 "pfx_path",
             )
-    elif not _public_numbers_equal(key, main):
+    elif not same_public_key(key, main):
         raise _mismatch(shown)
     return LoadedPfx(
         private_key=key,

@@ -61,6 +61,9 @@ ERROR_CODES: dict[str, int] = {
     "credential_lifetime_policy": EXIT_DIAGNOSED,
     "app_not_managed": EXIT_DIAGNOSED,
     "renewal_incomplete": EXIT_SERVICE,
+    # the audit trail
+    "audit_unwritable": EXIT_INVALID,
+    "audit_chain_broken": EXIT_DIAGNOSED,
 }
 
 #: What each code means, one line for the operator; ``docs/errors.md`` is generated from
@@ -119,6 +122,10 @@ ERROR_MEANINGS: dict[str, str] = {
     "match the profile; nothing is deleted.",
     "renewal_incomplete": "The new certificate is on the app but had not replicated in time; "
     "the old one still works and the next renewal finishes.",
+    "audit_unwritable": "The audit log ($VDC_TUI_HOME/audit.jsonl) cannot be appended to "
+    "(read-only home, full disk); the action stopped before changing anything.",
+    "audit_chain_broken": "`vdc-tui audit --verify` found a line of the audit log edited, "
+    "removed or reordered; the error names the first one.",
 }
 
 #: Codes that only appear in a ``connections check`` result (a check's ``code``), never as

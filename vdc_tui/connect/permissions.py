@@ -16,6 +16,14 @@ from typing import Protocol
 GLOBAL_ADMINISTRATOR_ROLE = "62e90394-69f5-4237-9190-012177145e10"
 GLOBAL_READER_ROLE = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
 
+#: Microsoft Graph Command Line Tools: a public client Microsoft pre-registers in every tenant
+#: that supports dynamic consent to any Graph delegated scope (research/identity.md §6). The
+#: Azure CLI's client id cannot ask for RoleManagement.ReadWrite.Directory. Service providers
+#: should register their own multi-tenant public client and pass it with ``--client-id``.
+#: The sign-in's ``delegated_sign_in_scopes`` are consented to it (the consent cleanup and the
+#: ``delegated_consent`` check look at its grants).
+DEFAULT_PUBLIC_CLIENT_ID = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
+
 
 @dataclass(frozen=True)
 class ResourceApi:
@@ -64,6 +72,26 @@ class PermissionCatalog:
             if res.key == key:
                 return res
         raise KeyError(key)
+
+    def find(self, resource_key: str, value: str) -> RequiredPermission | None:
+        """The permission named ``value`` on the API ``resource_key``, or ``None``."""
+        for perm in self.permissions:
+            if perm.resource.key == resource_key and perm.value == value:
+                return perm
+        return None
+
+    def by_role_id(self, resource_key: str, role_id: str) -> RequiredPermission | None:
+        """The permission whose app role is ``role_id`` *on the API* ``resource_key``.
+
+        Always by the pair: one id can be two resources' roles (``df021288…`` is
+        ``User.Read.All`` on Microsoft Graph and on SharePoint Online), so an id alone
+        names no permission.
+        """
+        wanted = role_id.lower()
+        for perm in self.permissions:
+            if perm.resource.key == resource_key and perm.id.lower() == wanted:
+                return perm
+        return None
 
     def required_for(self, services: Iterable[str]) -> tuple[RequiredPermission, ...]:
         """Permissions needed by the given services (Exchange Online is always included)."""

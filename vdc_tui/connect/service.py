@@ -10,12 +10,16 @@ service costs nothing on the way to the first frame.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vdc_tui.connect.microsoft.clouds import Endpoints, resolve_endpoints
+from vdc_tui.connect.permissions import (  # re-exported for its callers
+    DEFAULT_PUBLIC_CLIENT_ID as DEFAULT_PUBLIC_CLIENT_ID,
+)
 
 if TYPE_CHECKING:
     from vdc_tui.connect.lifecycle.offboard import OffboardOutcome
@@ -24,6 +28,7 @@ if TYPE_CHECKING:
     from vdc_tui.connect.microsoft.identity import DelegatedToken, DeviceFlowSession, IdentityClient
     from vdc_tui.connect.models import CheckEvent, ConnectionResult, ProgressCallback
     from vdc_tui.connect.onboard.manual import ManualInput
+    from vdc_tui.connect.store.audit import AuditAction, AuditLog
     from vdc_tui.connect.store.keystore import PassphraseProvider
     from vdc_tui.connect.store.profiles import ProfileStore
 
@@ -33,11 +38,6 @@ def ignore_progress(event: CheckEvent) -> None:
     line's settings do not import the models before the wizard's first frame)."""
 
 
-#: Microsoft Graph Command Line Tools: a public client Microsoft pre-registers in every tenant
-#: that supports dynamic consent to any Graph delegated scope (research/identity.md §6). The
-#: Azure CLI's client id cannot ask for RoleManagement.ReadWrite.Directory. Service providers
-#: should register their own multi-tenant public client and pass it with ``--client-id``.
-DEFAULT_PUBLIC_CLIENT_ID = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
 
 DEFAULT_APP_DISPLAY_NAME = "Veeam Data Cloud for Microsoft 365"
 
@@ -115,6 +115,13 @@ class ConnectionService:
                                           passphrase=self.settings.key_passphrase)
         return self._profiles
 
+    @property
+    def audit(self) -> AuditLog:
+        """The audit log of the profile store's home (``audit.jsonl``)."""
+        from vdc_tui.connect.store.audit import AuditLog
+
+        return AuditLog(self.profiles.root)
+
     async def prepare(self) -> None:
         """Fetch the tenant-independent discovery the device flow needs, ahead of time.
 
@@ -155,7 +162,13 @@ class ConnectionService:
             keep_consent=self.settings.keep_consent,
         )
         try:
-            return await connector.run(token, on_progress)
+            with self.audit.action("onboard", tenant_id=token.tenant_id, admin=token.admin.upn,
+                                   details={"mode": "automatic"}) as act:
+                result = await connector.run(token, _rollback_notes(act, on_progress))
+                act.tenant_name = result.tenant.name
+                act.app_id = result.app_id
+                act.add(**onboard_details(result))
+            return result
         finally:
             self.forget_sign_in()
 
@@ -177,12 +190,19 @@ class ConnectionService:
         on_progress: ProgressCallback = ignore_progress,
     ) -> OffboardOutcome:
         """Delete the connection's app registration (when it is ours) and its local files."""
+        from dataclasses import asdict
+
         from vdc_tui.connect.lifecycle.offboard import Offboarder
 
         try:
-            return await Offboarder(self.endpoints, self.profiles,
-                                    keep_consent=self.settings.keep_consent).run(
-                tenant, token, purge=purge, delete_app=delete_app, on_progress=on_progress)
+            with self._audited("offboard", tenant, admin=token.admin.upn,
+                               details={"purge": purge, "delete_app": delete_app}) as act:
+                outcome = await Offboarder(self.endpoints, self.profiles,
+                                           keep_consent=self.settings.keep_consent).run(
+                    tenant, token, purge=purge, delete_app=delete_app,
+                    on_progress=_rollback_notes(act, on_progress))
+                act.add(**asdict(outcome))
+            return outcome
         finally:
             self.forget_sign_in()
 
@@ -198,7 +218,11 @@ class ConnectionService:
 
         renewer = Renewer(self.endpoints, self.identity, self.profiles,
                           verify_timeout=self.settings.verify_timeout)
-        return await renewer.run(tenant, include_manual=include_manual, on_progress=on_progress)
+        with self._audited("renew", tenant) as act:
+            outcome = await renewer.run(tenant, include_manual=include_manual,
+                                        on_progress=_rollback_notes(act, on_progress))
+            act.add(**renew_details(outcome))
+        return outcome
 
     async def repair(
         self,
@@ -207,13 +231,18 @@ class ConnectionService:
         on_progress: ProgressCallback = ignore_progress,
     ) -> RepairOutcome:
         """Grant only the permissions the connection lacks (admin token), then verify."""
+        from dataclasses import asdict
+
         from vdc_tui.connect.lifecycle.repair import Repairer
 
         repairer = Repairer(self.endpoints, self.identity, self.profiles,
                             verify_timeout=self.settings.verify_timeout,
                             keep_consent=self.settings.keep_consent)
         try:
-            return await repairer.run(tenant, token, on_progress)
+            with self._audited("repair", tenant, admin=token.admin.upn) as act:
+                outcome = await repairer.run(tenant, token, _rollback_notes(act, on_progress))
+                act.add(**asdict(outcome))
+            return outcome
         finally:
             self.forget_sign_in()
 
@@ -224,13 +253,33 @@ class ConnectionService:
             self._identity.forget_delegated()
 
     def save_profile(self, result: ConnectionResult, selected: Sequence[str]) -> Path:
-        """Write the connection profile and its key file; returns the profile's path."""
-        return self.profiles.save(
-            result,
-            selected,
-            plan=self.settings.plan,
-            cloud=self.endpoints.cloud.name,
-        )
+        """Write the connection profile and its key file; returns the profile's path.
+
+        Manual mode's onboarding is this write (its check changes nothing in the tenant),
+        so it is audited here; automatic mode's is audited by :meth:`provision`.
+        """
+        def save() -> Path:
+            return self.profiles.save(result, selected, plan=self.settings.plan,
+                                      cloud=self.endpoints.cloud.name)
+
+        if result.mode != "manual":
+            return save()
+        with self.audit.action("onboard", tenant_id=result.tenant.id,
+                               tenant_name=result.tenant.name, app_id=result.app_id,
+                               admin=result.signed_in_as, details={"mode": "manual"}) as act:
+            path = save()
+            act.add(**onboard_details(result), services_selected=list(selected),
+                    profile=str(path))
+        return path
+
+    def _audited(self, action: str, tenant: str, *, admin: str | None = None,
+                 details: dict[str, Any] | None = None) -> contextlib.AbstractContextManager[
+                     AuditAction]:
+        """:meth:`AuditLog.action` for a saved connection named ``tenant`` (id, domain or
+        name): its tenant id, name and app id come from the profile when there is one."""
+        tenant_id, name, app_id = profile_facts(self.profiles, tenant)
+        return self.audit.action(action, tenant_id=tenant_id, tenant_name=name, app_id=app_id,
+                                 admin=admin, details=details)
 
     def passphrase_prompt(self) -> str | None:
         """Whether the wizard must ask for the store passphrase before saving a key:
@@ -274,3 +323,79 @@ class ConnectionService:
         """Release network clients."""
         if self._identity is not None:
             await self._identity.aclose()
+
+
+# -- the audit trail's facts (connect/store/audit.py) -----------------------------------------
+
+
+def profile_facts(store: ProfileStore, tenant: str) -> tuple[str, str | None, str | None]:
+    """Tenant id, name and app id of the saved connection ``tenant`` names (the text
+    itself, unknown and unknown when no profile matches: the action then fails as usual)."""
+    from vdc_tui.connect.errors import VdcError
+
+    try:
+        entry = store.find(tenant)
+    except VdcError:
+        return tenant, None, None
+    app = (entry.profile or {}).get("app")
+    app_id = app.get("app_id") if isinstance(app, dict) else None
+    return entry.tenant_id, entry.name, app_id if isinstance(app_id, str) else None
+
+
+def _certificate_facts(cert: Any) -> dict[str, Any]:
+    return {"sha1": cert.sha1, "sha256": cert.sha256, "not_after": cert.not_after.isoformat()}
+
+
+def onboard_details(result: ConnectionResult) -> dict[str, Any]:
+    """What an onboarding changed: the app, its certificate, the permissions granted."""
+    extra = result.extra or {}
+    facts: dict[str, Any] = {
+        "mode": result.mode,
+        "created_app": result.created_app,
+        "app_object_id": result.app_object_id,
+        "service_principal_id": extra.get("service_principal_id"),
+        "permissions_granted": list(result.permissions.granted),
+    }
+    # Automatic mode added this key to the app; manual mode saved the operator's.
+    facts["key_added" if result.mode == "automatic" else "certificate"] = \
+        _certificate_facts(result.certificate)
+    if result.mode == "manual":
+        facts["permissions_verified"] = facts.pop("permissions_granted")
+    return facts
+
+
+def renew_details(outcome: RenewOutcome) -> dict[str, Any]:
+    """What a renewal changed: the key added, the key removed."""
+    return {
+        "mode": outcome.mode,
+        "key_added": _certificate_facts(outcome.certificate),
+        "key_removed": {"sha1": outcome.previous_sha1} if outcome.old_key_removed else None,
+        "previous_sha1": outcome.previous_sha1,
+        "lifetime_days": outcome.lifetime_days,
+        "policy_limited": outcome.policy_limited,
+        "resumed": outcome.resumed,
+    }
+
+
+def _rollback_notes(act: AuditAction, on_progress: ProgressCallback) -> ProgressCallback:
+    """``on_progress``, also noting in ``act`` what a rollback reported it put back."""
+
+    def forward(event: CheckEvent) -> None:
+        if event.detail.startswith("Rolled back") or "nothing to put back" in event.detail:
+            act.details.setdefault("rolled_back", []).append(event.detail)
+        on_progress(event)
+
+    return forward
+
+
+def remove_profile(store: ProfileStore, tenant: str) -> list[Path]:
+    """``connections remove`` (local only): delete a profile and its key files, audited
+    as ``remove``; nothing in the tenant is touched."""
+    from vdc_tui.connect.store.audit import AuditLog
+
+    tenant_id, name, app_id = profile_facts(store, tenant)
+    with AuditLog(store.root).action("remove", tenant_id=tenant_id, tenant_name=name,
+                                     app_id=app_id, details={"local_only": True}) as act:
+        removed = store.remove(tenant)
+        act.add(removed=[str(p) for p in removed])
+    return removed

@@ -8,8 +8,16 @@ import threading
 from types import FrameType
 from typing import TextIO
 
-from vdc_tui.connect.errors import InvalidInput
 from vdc_tui.emulator.server import EmulatorServer, connection_json
+
+
+class PortUnavailable(Exception):
+    """The emulator cannot listen on the port it was given (taken, or reserved)."""
+
+    def __init__(self, port: int, reason: str) -> None:
+        super().__init__(f"127.0.0.1:{port} ({reason})")
+        self.port = port
+        self.reason = reason
 
 
 def serve(port: int = 0, scenario: str | None = None, out: TextIO = sys.stdout) -> int:
@@ -24,7 +32,7 @@ def serve(port: int = 0, scenario: str | None = None, out: TextIO = sys.stdout) 
         The process exit code (0 after a signal).
 
     Raises:
-        InvalidInput: the port cannot be bound.
+        PortUnavailable: the port cannot be bound.
     """
     stop = threading.Event()
 
@@ -38,13 +46,7 @@ def serve(port: int = 0, scenario: str | None = None, out: TextIO = sys.stdout) 
             emu.start()
         except OSError as exc:  # the port is taken, or reserved for the superuser
             emu.stop()
-            raise InvalidInput(
-                "invalid_argument",
-                f"The emulator cannot listen on 127.0.0.1:{port} "
-                f"({exc.strerror or type(exc).__name__}).",
-                "Choose another --port, or --port 0 for any free port.",
-                {"field": "port"},
-            ) from None
+            raise PortUnavailable(port, exc.strerror or type(exc).__name__) from None
         with emu:
             out.write(connection_json(emu) + "\n")
             out.flush()

@@ -87,6 +87,13 @@ def property_names(type_name: str, *, navigation: bool = True) -> frozenset[str]
     return frozenset(props) | (frozenset(links) if navigation else frozenset())
 
 
+def entity_properties(type_name: str) -> dict[str, Any]:
+    """The structural properties of a type of the extract (inherited ones included), each
+    ``{"type", "collection", "nullable"}``; empty when the type is not in the extract."""
+    props, _ = _properties(_short(type_name))
+    return props
+
+
 def _derives_from(name: str, ancestor: str) -> bool:
     current: str | None = name
     while current:

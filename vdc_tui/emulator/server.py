@@ -25,7 +25,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vdc_tui.connect.microsoft.clouds import CLOUDS, Endpoints
 from vdc_tui.emulator.authority import Authority
 from vdc_tui.emulator.core import EmulatorCore, RequestRecord
 from vdc_tui.emulator.faults import Faults
@@ -324,11 +323,6 @@ class EmulatorServer:
     def now(self) -> float:
         """The emulator's clock (epoch seconds, including ``faults.clock_offset``)."""
         return self._core.now()
-
-    def endpoints(self, cloud: str = "global") -> Endpoints:
-        """``connect.clouds.Endpoints`` pointing at this emulator."""
-        return Endpoints(cloud=CLOUDS[cloud], authority_host=self.authority_host,
-                         graph_url=self.graph_url, ca_bundle=self.ca_bundle)
 
     def connection_info(self) -> dict[str, str]:
         """What ``vdc-tui emulator`` prints first (one JSON object)."""

@@ -42,6 +42,7 @@ from vdc_tui.emulator.scenario import (
     scenario_dir,
     stable_id,
 )
+from vdc_tui.emulator.shapes import assignment_id, full_entity, iso7, overlay
 
 
 def iso(ts: float) -> str:
@@ -121,23 +122,23 @@ class Application:
     props: dict[str, Any]
     created: float
     visible_at: float = 0.0
+    #: The tenant's initial domain (Graph never answers it null).
+    publisher_domain: str | None = None
 
-    def to_graph(self, *, with_keys: bool = False) -> dict[str, Any]:
-        """The ``application`` JSON."""
-        out: dict[str, Any] = {
+    def to_graph(self, *, with_keys: bool = False, fresh: bool = False) -> dict[str, Any]:
+        """The full ``application`` JSON (``fresh``: as the create answers it, its
+        ``createdDateTime`` with 7 fractional digits)."""
+        personal = self.sign_in_audience == "AzureADandPersonalMicrosoftAccount"
+        out = full_entity("application", overlay({
             "id": self.id,
-            "deletedDateTime": None,
             "appId": self.app_id,
-            "createdDateTime": iso(self.created),
+            "createdDateTime": iso7(self.created) if fresh else iso(self.created),
             "displayName": self.display_name,
+            "publisherDomain": self.publisher_domain,
             "signInAudience": self.sign_in_audience,
-            "publisherDomain": None,
-            "identifierUris": [],
-            "tags": [],
-            "requiredResourceAccess": [],
-            "passwordCredentials": [],
-        }
-        out.update(self.props)
+            # Graph's default token version follows the audience (research/recordings.md C5)
+            "api": {"requestedAccessTokenVersion": 2 if personal else None},
+        }, self.props))
         out["keyCredentials"] = [k.to_graph(with_key=with_keys) for k in self.key_credentials]
         return out
 
@@ -156,27 +157,26 @@ class ServicePrincipal:
     scopes: list[dict[str, Any]] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     visible_at: float = 0.0
+    #: The backing app's audience (a first-party resource: multi-tenant).
+    sign_in_audience: str = "AzureADMultipleOrgs"
+    #: Creation time; ``None`` for Microsoft's own principals (Graph answers null).
+    created: float | None = None
 
     def to_graph(self) -> dict[str, Any]:
-        """The ``servicePrincipal`` JSON."""
-        return {
+        """The full ``servicePrincipal`` JSON."""
+        return full_entity("servicePrincipal", {
             "id": self.id,
-            "deletedDateTime": None,
-            "accountEnabled": True,
             "appId": self.app_id,
             "appDisplayName": self.display_name,
             "appOwnerOrganizationId": self.app_owner_tenant_id,
-            "appRoleAssignmentRequired": False,
+            "createdDateTime": iso(self.created) if self.created is not None else None,
             "displayName": self.display_name,
             "servicePrincipalNames": list(self.service_principal_names),
-            "servicePrincipalType": "Application",
-            "signInAudience": "AzureADMultipleOrgs",
+            "signInAudience": self.sign_in_audience,
             "tags": list(self.tags),
             "appRoles": [dict(r) for r in self.app_roles],
             "oauth2PermissionScopes": [dict(s) for s in self.scopes],
-            "keyCredentials": [],
-            "passwordCredentials": [],
-        }
+        })
 
 
 @dataclass
@@ -191,21 +191,20 @@ class AppRoleAssignment:
     created: float
     visible_at: float = 0.0
 
-    def to_graph(self, directory: Directory) -> dict[str, Any]:
-        """The ``appRoleAssignment`` JSON."""
+    def to_graph(self, directory: Directory, *, fresh: bool = False) -> dict[str, Any]:
+        """The full ``appRoleAssignment`` JSON (``fresh``: as the create answers it)."""
         principal = directory.service_principals.get(self.principal_id)
         resource = directory.service_principals.get(self.resource_id)
-        return {
+        return full_entity("appRoleAssignment", {
             "id": self.id,
-            "deletedDateTime": None,
             "appRoleId": self.app_role_id,
-            "createdDateTime": iso(self.created),
+            "createdDateTime": iso7(self.created) if fresh else iso(self.created),
             "principalDisplayName": principal.display_name if principal else None,
             "principalId": self.principal_id,
             "principalType": "ServicePrincipal",
             "resourceDisplayName": resource.display_name if resource else None,
             "resourceId": self.resource_id,
-        }
+        })
 
 
 def grant_id(client_id: str, resource_id: str, principal_id: str | None) -> str:
@@ -295,19 +294,15 @@ class User:
     def to_graph(self) -> dict[str, Any]:
         """The ``user`` JSON (the default property set)."""
         given, _, surname = self.display_name.partition(" ")
-        return {
-            "id": self.id,
-            "businessPhones": [],
+        return full_entity("user", {
             "displayName": self.display_name,
             "givenName": given or None,
-            "surname": surname or None,
-            "jobTitle": None,
             "mail": self.upn,
-            "mobilePhone": None,
-            "officeLocation": None,
             "preferredLanguage": "en-US",
+            "surname": surname or None,
             "userPrincipalName": self.upn,
-        }
+            "id": self.id,
+        })
 
 
 @dataclass
@@ -472,6 +467,7 @@ class Directory:
                     app_id=app_id, tenant_id=spec.id, display_name=a.display_name,
                     sign_in_audience=a.sign_in_audience, key_credentials=keys, props=props,
                     created=now - 86400, visible_at=now + a.visible_after,
+                    publisher_domain=spec.initial_domain,
                 )
                 self.applications[app.id] = app
         for spec in self.scenario.tenants:
@@ -506,7 +502,9 @@ class Directory:
         ]
         scopes = [
             {"adminConsentDescription": s["value"], "adminConsentDisplayName": s["value"],
-             "id": s["id"], "isEnabled": True, "type": "Admin", "value": s["value"]}
+             "id": s["id"], "isEnabled": True, "type": "Admin",
+             "userConsentDescription": s["value"], "userConsentDisplayName": s["value"],
+             "value": s["value"]}
             for s in res["scopes"]
         ]
         sp = ServicePrincipal(
@@ -525,7 +523,8 @@ class Directory:
             id=s.id or stable_id(spec.id, "servicePrincipal", s.app_id), app_id=s.app_id,
             tenant_id=spec.id, display_name=s.display_name or app.display_name,
             app_owner_tenant_id=app.tenant_id, service_principal_names=[s.app_id],
-            visible_at=now + s.visible_after,
+            visible_at=now + s.visible_after, sign_in_audience=app.sign_in_audience,
+            created=now - 3600,
         )
         self.service_principals[sp.id] = sp
         wanted: list[tuple[str, str]] = []
@@ -542,7 +541,8 @@ class Directory:
             if role is None:
                 raise ScenarioError(f"{res_key} has no app role {value!r}")
             if self.find_assignment(sp.id, resource.id, role["id"]) is None:
-                a = AppRoleAssignment(self.new_id(), spec.id, sp.id, resource.id, role["id"],
+                a = AppRoleAssignment(assignment_id(sp.id, self.new_id()), spec.id, sp.id,
+                                      resource.id, role["id"],
                                       now - 3600, now + s.visible_after)
                 self.app_role_assignments[a.id] = a
         for r in s.directory_roles:

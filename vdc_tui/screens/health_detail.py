@@ -20,6 +20,7 @@ from textual.widgets import Static
 from vdc_tui.connect.errors import scrub
 from vdc_tui.screens.base import WizardScreen
 from vdc_tui.screens.fleet_rows import HEALTH_STYLE, age, state_of
+from vdc_tui.widgets.audit_history import AuditHistory
 
 if TYPE_CHECKING:
     from vdc_tui.connect.fleet.health import TenantHealth
@@ -79,6 +80,8 @@ class HealthDetailScreen(WizardScreen[None]):
             yield Static("", id="detail-heading", classes="step-heading", markup=False)
             with VerticalScroll(id="detail-scroll"):
                 yield Static("", id="detail-facts")
+                yield AuditHistory(self.dashboard.dashboard_app.store.root,
+                                   self.entry.tenant_id)
                 yield Vertical(id="detail-checks")
             with Horizontal(id="detail-actions"):
                 yield Static(self._actions_hint(), id="detail-actions-hint")
@@ -96,6 +99,10 @@ class HealthDetailScreen(WizardScreen[None]):
         """Show the last result and follow new ones."""
         self._show(self.dashboard.results.get(self.entry.tenant_id))
         self._stop = self.dashboard.listen(self._new_result)
+
+    def on_screen_resume(self) -> None:
+        """Back from an action's screen: its record is in the history now."""
+        self.query_one(AuditHistory).reload()
 
     def on_unmount(self) -> None:
         """Stop following results."""

@@ -20,12 +20,12 @@ from vdc_tui.connect.doctor.keys import key_storage_check
 from vdc_tui.connect.doctor.network import (
     CLOCK_SIGN_IN_LIMIT,
     CLOCK_WARN_SECONDS,
-    _host,
-    _port,
     clock_check,
     probe,
     proxy_check,
     redact_url,
+    url_host,
+    url_port,
 )
 from vdc_tui.connect.doctor.profiles import profile_folder_check
 from vdc_tui.connect.doctor.report import DoctorCheck, check
@@ -71,9 +71,9 @@ async def run_doctor(
             f"{endpoints.authority_host}/organizations/v2.0/.well-known/openid-configuration",
         )
     ]
-    if _host(endpoints.graph_url) != _host(endpoints.authority_host) or _port(
+    if url_host(endpoints.graph_url) != url_host(endpoints.authority_host) or url_port(
         endpoints.graph_url
-    ) != _port(endpoints.authority_host):
+    ) != url_port(endpoints.authority_host):
         targets.append(("Microsoft Graph", f"{endpoints.graph_v1}/organization"))
     probes = await asyncio.gather(*(probe(n, u, endpoints, env, timeout) for n, u in targets))
     for done in probes:

@@ -42,7 +42,7 @@ def key_storage_check(home: Path, env: Mapping[str, str] | None = None) -> Docto
         verdict: bool | None = None
         if not is_new_store(home):
             phrase = provider.resolve(home)
-            verdict = verify_passphrase(home, phrase) if phrase is not None else None
+            verdict = verify_passphrase(home, phrase.data) if phrase is not None else None
     except VdcError as error:
         return check("keys", "profiles", "Saved keys", CheckStatus.FAIL,
                       f"{kept}; the store passphrase source is unusable: {error.message}",

@@ -86,7 +86,7 @@ def proxy_check(endpoints: Endpoints, env: Mapping[str, str]) -> DoctorCheck:
             CheckStatus.PASS,
             "No proxy variables set: connections go direct.",
         )
-    hosts = sorted({_host(endpoints.authority_host), _host(endpoints.graph_url)})
+    hosts = sorted({url_host(endpoints.authority_host), url_host(endpoints.graph_url)})
     routes = []
     for host in hosts:
         proxy = _proxy_for(host, env)
@@ -100,11 +100,13 @@ def proxy_check(endpoints: Endpoints, env: Mapping[str, str]) -> DoctorCheck:
     )
 
 
-def _host(url: str) -> str:
+def url_host(url: str) -> str:
+    """The host name of ``url`` (the text itself when it has none)."""
     return urlsplit(url).hostname or url
 
 
-def _port(url: str) -> int:
+def url_port(url: str) -> int:
+    """The port of ``url`` (443 when it names none)."""
     return urlsplit(url).port or 443
 
 
@@ -152,7 +154,7 @@ async def probe(
     """DNS then one HTTPS request to ``url``: reachability, TLS, and the server's clock."""
     import httpx
 
-    host, port = _host(url), _port(url)
+    host, port = url_host(url), url_port(url)
     checks: list[DoctorCheck] = []
 
     def failed(kind: str, detail: str, fix: str) -> Probe:
@@ -165,7 +167,7 @@ async def probe(
     proxy = _proxy_for(host, env)
     if proxy:
         # The proxy resolves the name; what we must resolve is the proxy itself.
-        lookup_host, lookup_port = _host(proxy), urlsplit(proxy).port or 80
+        lookup_host, lookup_port = url_host(proxy), urlsplit(proxy).port or 80
         what = f"proxy {redact_url(proxy)} (for {host})"
     else:
         lookup_host, lookup_port, what = host, port, host

@@ -15,7 +15,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from vdc_tui.connect.entra.journal import Journal, RunState
@@ -41,6 +43,8 @@ NOTES_MARKER = "Managed by vdc-tui (automatic mode)."
 REUSE_SELECT = "id,appId,displayName,tags,createdDateTime,keyCredentials,requiredResourceAccess"
 #: Writable ``keyCredential`` properties sent back to keep a key (``customKeyIdentifier`` is
 #: left to Graph, which derives it from the certificate).
+#: A thumbprint as Graph serves it in ``customKeyIdentifier`` (40 hex digits).
+_SHA1_HEX = re.compile(r"[0-9A-Fa-f]{40}")
 _KEY_FIELDS = ("keyId", "type", "usage", "key", "displayName", "startDateTime", "endDateTime")
 
 
@@ -81,12 +85,19 @@ def writable_key(key: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def key_sha1(key: Mapping[str, Any]) -> str:
-    """SHA-1 thumbprint of a key entry's certificate (for messages), or its key id."""
+    """SHA-1 thumbprint of a key entry's certificate (for messages), or its key id.
+
+    Graph serves ``key`` only when ``keyCredentials`` is selected on one app; otherwise
+    (``key: null``) its ``customKeyIdentifier`` is the thumbprint, upper-case hex.
+    """
     try:
         der = base64.b64decode(str(key.get("key") or ""), validate=True)
     except (ValueError, binascii.Error):
         der = b""
     if not der:
+        served = str(key.get("customKeyIdentifier") or "")
+        if _SHA1_HEX.fullmatch(served):
+            return served.upper()
         return str(key.get("keyId") or "?")
     return hashlib.sha1(der).hexdigest().upper()  # Entra's thumbprint, not security
 
@@ -142,6 +153,16 @@ def saved_certificate_sha1(
     return str(sha1).upper() if sha1 else None
 
 
+def _created_at(app: Mapping[str, Any]) -> float:
+    """An app's ``createdDateTime`` as a time: Graph answers a create with 7 fractional
+    digits and later reads with none, so the texts do not sort as the times do."""
+    text = str(app.get("createdDateTime") or "")
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return float("inf")  # unknown: after every dated app
+
+
 def pick_existing(
     apps_answer: list[dict[str, Any]] | None,
     known: Mapping[str, Any] | None,
@@ -167,7 +188,7 @@ def pick_existing(
         chosen = next((a for a in apps if run_tag in (a.get("tags") or [])), None)
     if chosen is None and apps:
         # Prefer the app of the saved profile; otherwise the oldest, so reruns are stable.
-        apps.sort(key=lambda a: (a.get("appId") != saved, str(a.get("createdDateTime") or "")))
+        apps.sort(key=lambda a: (a.get("appId") != saved, _created_at(a)))
         chosen = apps[0]
     if chosen is None:
         return None

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from vdc_tui.connect.errors import VdcError, scrub
+from vdc_tui.connect.microsoft.answers import BatchAnswers, describe_failure
 from vdc_tui.connect.models import SERVICE_NAMES, Availability, ServiceAvailability, ServiceName
 
 if TYPE_CHECKING:
@@ -235,15 +236,18 @@ def combine_detection(
     return ServiceDetection(tuple(fixed), sharepoint_url)
 
 
-def describe_failure(exc: BaseException) -> str:
-    """A short, safe description of why a Graph call failed (status and code only)."""
-    status = getattr(exc, "status", None)
-    code = getattr(exc, "code", None)
-    if isinstance(exc, VdcError):
-        return scrub(exc.code)
-    if status is not None:
-        return scrub(f"HTTP {status} {code or ''}".strip(), limit=120)
-    return scrub(type(exc).__name__, limit=120)
+def detection_from(answers: BatchAnswers, skus: str = "skus",
+                   site: str = "site") -> ServiceDetection:
+    """The services, from the answers of ``/subscribedSkus`` and ``/sites/root`` that a
+    caller fetched inside its own ``$batch`` (request ids ``skus`` and ``site``)."""
+    skus_list = answers.value_list(skus)
+    site_root = answers.body(site)
+    return combine_detection(
+        skus_list,
+        None if skus_list is not None else answers.problem(skus),
+        site_root,
+        None if site_root is not None else answers.problem(site),
+    )
 
 
 def sharepoint_root_from_principal(
@@ -329,7 +333,7 @@ __all__ = [
     "combine_detection",
     "detect",
     "default_selection",
-    "describe_failure",
+    "detection_from",
     "load_service_plans",
     "recheck_services",
     "services_from_skus",

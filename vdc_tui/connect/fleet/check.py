@@ -44,6 +44,7 @@ from vdc_tui.connect.fleet.health import (
 )
 from vdc_tui.connect.microsoft.clouds import Endpoints, sharepoint_scope
 from vdc_tui.connect.permissions import (
+    DEFAULT_PUBLIC_CLIENT_ID,
     GLOBAL_READER_ROLE,
     PermissionCatalog,
     load_catalog,
@@ -152,7 +153,9 @@ class HealthChecker:
         )
         checks.append(self._token_check("sign_in_exchange", "Exchange Online", exchange,
                                         tid, mode, pfx))
-        detection = reads.detection()
+        from vdc_tui.connect.entra.services import detection_from
+
+        detection = detection_from(reads)
         tokens: dict[str, AppToken | None] = {
             "graph": graph_token,
             "exchange": exchange if not isinstance(exchange, VdcError) else None,
@@ -341,7 +344,6 @@ class HealthChecker:
         """The ``delegated_consent`` check's part of the one batch: the object ids of the
         sign-in client's principal and of Microsoft Graph's."""
         from vdc_tui.connect.microsoft.graph import BatchRequest
-        from vdc_tui.connect.service import DEFAULT_PUBLIC_CLIENT_ID
 
         return [
             BatchRequest("sp_sign_in_client", "GET",
@@ -355,7 +357,7 @@ class HealthChecker:
         """Grants of the sign-in client on Microsoft Graph still holding an onboarding scope
         (``GET /oauth2PermissionGrants?$filter=clientId eq '…'``, app-only). What cannot be
         read is "not checked", never broken."""
-        from vdc_tui.connect.entra.services import describe_failure
+        from vdc_tui.connect.microsoft.answers import describe_failure
         from vdc_tui.connect.microsoft.graph import GraphClient, GraphError
 
         name = "delegated_consent"

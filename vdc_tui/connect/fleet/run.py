@@ -80,13 +80,13 @@ class PatientMsalHttp(MsalHttpClient):
     def post(self, url: str, params: Mapping[str, Any] | None = None,
              data: Mapping[str, Any] | str | bytes | None = None,
              headers: Mapping[str, Any] | None = None, **kwargs: Any) -> httpx.Response:
-        from vdc_tui.connect.microsoft.graph import _retry_after
+        from vdc_tui.connect.microsoft.graph import parse_retry_after
 
         for attempt in range(TOKEN_ATTEMPTS):
             response = super().post(url, params=params, data=data, headers=headers, **kwargs)
             if response.status_code not in (429, 503) or attempt + 1 == TOKEN_ATTEMPTS:
                 return response
-            wait = _retry_after(response.headers)
+            wait = parse_retry_after(response.headers)
             self._sleep(min(TOKEN_RETRY_CAP, wait if wait is not None else 2.0 ** attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -124,22 +124,33 @@ def export_connection(store: ProfileStore, tenant: str, out: Path,
         raise InvalidInput("invalid_argument", "The PFX password is empty.",
                            "Give a password, or let one be generated.",
                            {"field": "pfx_password"})
+    from vdc_tui.connect.store.audit import AuditLog
+
     entry = store.find(tenant)
     profile = store.load(entry.tenant_id)
-    pfx = store.read_key(entry.tenant_id)
-    data = encrypt_pfx(pfx.private_key, pfx.certificate, pfx.chain, password.encode("utf-8"),
-                       name=pfx.info.subject.encode("utf-8")[:200] or b"vdc-tui",
-                       rounds=EXPORT_KDF_ROUNDS)
-    try:
-        atomic_write(out, data, mode=PRIVATE_FILE_MODE)
-    except OSError as exc:
-        raise InvalidInput("invalid_argument",
-                           f"Cannot write {scrub(str(out), limit=300)} "
-                           f"({exc.strerror or type(exc).__name__}).",
-                           "Give a path in a folder you can write.", {"field": "pfx"}) from None
     app = profile.get("app") if isinstance(profile.get("app"), dict) else {}
     admin = profile.get("signed_in_admin")
     app_id = (app or {}).get("app_id")
+    # Audited as ``export`` (the CLI and the dashboard both come here): the start record is
+    # written before the key is read, so an unwritable log stops the export.
+    with AuditLog(store.root).action(
+            "export", tenant_id=entry.tenant_id, tenant_name=entry.name,
+            app_id=str(app_id) if app_id else None,
+            details={"path": str(out.expanduser().resolve())}) as act:
+        pfx = store.read_key(entry.tenant_id)
+        data = encrypt_pfx(pfx.private_key, pfx.certificate, pfx.chain,
+                           password.encode("utf-8"),
+                           name=pfx.info.subject.encode("utf-8")[:200] or b"vdc-tui",
+                           rounds=EXPORT_KDF_ROUNDS)
+        try:
+            atomic_write(out, data, mode=PRIVATE_FILE_MODE)
+        except OSError as exc:
+            raise InvalidInput("invalid_argument",
+                               f"Cannot write {scrub(str(out), limit=300)} "
+                               f"({exc.strerror or type(exc).__name__}).",
+                               "Give a path in a folder you can write.",
+                               {"field": "pfx"}) from None
+        act.add(thumbprint=pfx.info.sha1, thumbprint_sha256=pfx.info.sha256)
     return ExportedConnection(
         tenant_id=entry.tenant_id,
         name=entry.name,

@@ -9,11 +9,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from vdc_tui.connect.entra.services import ServiceDetection, combine_detection, describe_failure
-from vdc_tui.connect.errors import scrub
+from vdc_tui.connect.errors import VdcError, scrub
 
 if TYPE_CHECKING:
     from vdc_tui.connect.microsoft.graph import BatchResponse, GraphError
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A short, safe description of why a Graph call failed (status and code only)."""
+    status = getattr(exc, "status", None)
+    code = getattr(exc, "code", None)
+    if isinstance(exc, VdcError):
+        return scrub(exc.code)
+    if status is not None:
+        return scrub(f"HTTP {status} {code or ''}".strip(), limit=120)
+    return scrub(type(exc).__name__, limit=120)
 
 
 def graph_error_text(err: GraphError) -> str:
@@ -96,16 +106,6 @@ class BatchAnswers:
 
         self._answers[rid] = BatchResponse(rid, 200, {}, body)
 
-    def detection(self, skus: str = "skus", site: str = "site") -> ServiceDetection:
-        """The services, from the answers of ``/subscribedSkus`` and ``/sites/root``."""
-        skus_list = self.value_list(skus)
-        site_root = self.body(site)
-        return combine_detection(
-            skus_list,
-            None if skus_list is not None else self.problem(skus),
-            site_root,
-            None if site_root is not None else self.problem(site),
-        )
 
-
-__all__ = ["BatchAnswers", "graph_error_text", "is_duplicate", "is_replication_lag"]
+__all__ = ["BatchAnswers", "describe_failure", "graph_error_text", "is_duplicate",
+           "is_replication_lag"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from vdc_tui.connect.errors import InvalidInput, scrub
@@ -201,6 +202,26 @@ class Endpoints:
     def admin_consent_url(self, tenant_id: str, app_id: str) -> str:
         """The admin-consent address an administrator opens to consent for an app."""
         return f"{self.authority_host}/{tenant_id}/adminconsent?client_id={app_id}"
+
+
+class LocalServer(Protocol):
+    """A server on this machine that answers as both the identity platform and Graph
+    (the project's emulator; a rehearsal server): its two roots and its CA's PEM."""
+
+    @property
+    def authority_host(self) -> str: ...
+
+    @property
+    def graph_url(self) -> str: ...
+
+    @property
+    def ca_bundle(self) -> Path: ...
+
+
+def server_endpoints(server: LocalServer, cloud: str = "global") -> Endpoints:
+    """The endpoints of a run against ``server``, trusting only its CA."""
+    return Endpoints(cloud=CLOUDS[cloud], authority_host=server.authority_host,
+                     graph_url=server.graph_url, ca_bundle=server.ca_bundle)
 
 
 def sharepoint_scope(sharepoint_root_url: str) -> str:

@@ -193,8 +193,6 @@ def parse_retry_after(headers: Mapping[str, str] | httpx.Headers | None) -> floa
     return max(0.0, min(MAX_RETRY_AFTER, (when - datetime.now(UTC)).total_seconds()))
 
 
-_retry_after = parse_retry_after
-
 
 class GraphClient:
     """Microsoft Graph v1.0 over one ``httpx.AsyncClient``.
@@ -328,7 +326,7 @@ class GraphClient:
                         )
                     return response
                 last = f"HTTP {response.status_code}"
-                wait = _retry_after(response.headers)
+                wait = parse_retry_after(response.headers)
             if attempt + 1 >= self.max_attempts:
                 break
             await self._sleep(wait if wait is not None else self.backoff(attempt))
@@ -469,7 +467,7 @@ class GraphClient:
                 elif response.status in RETRYABLE_STATUSES:
                     retry.append(request)
                     retry_ids.add(request.id)
-                    seconds = _retry_after(response.headers)
+                    seconds = parse_retry_after(response.headers)
                     waits.append(seconds if seconds is not None else self.backoff(attempt))
                 elif response.status == 424 and any(d in retry_ids for d in request.depends_on):
                     retry.append(request)

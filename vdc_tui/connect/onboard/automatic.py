@@ -27,6 +27,7 @@ from vdc_tui.connect.entra.grants import grant
 from vdc_tui.connect.entra.journal import JOURNAL_NAME, Journal, RunState
 from vdc_tui.connect.entra.pacing import Pacing
 from vdc_tui.connect.entra.principal import ensure_service_principal
+from vdc_tui.connect.entra.services import detection_from
 from vdc_tui.connect.entra.tenant import (
     FirstReads,
     check_admin,
@@ -239,7 +240,7 @@ class AutomaticConnector:
 
         # 5. App-only tokens carry every permission; only then may a reused app's old
         # keys go, and nothing is undone any more.
-        detection = first.detection()
+        detection = detection_from(first)
         hint = detection.sharepoint_url or first.sharepoint_hint(self._endpoints)
         verifier = Verifier(
             self._endpoints, self._identity, self._pacing, self._catalog, self._required

@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from vdc_tui.connect.entra.services import (
     ServiceDetection,
+    detection_from,
     sharepoint_root_from_principal,
 )
 from vdc_tui.connect.errors import (
@@ -274,7 +275,7 @@ class ManualValidator:
 
         # 5. permissions
         checklist.running("permissions")
-        detection = reads.detection()
+        detection = detection_from(reads)
         tokens: dict[str, AppToken | None] = {"graph": graph_token, "exchange": exchange}
         required = self._catalog.required_for(services)
         # The root site names the SharePoint host; without Sites.Read.All the SharePoint

@@ -357,7 +357,7 @@ class ProfileStore:
         phrase = self.passphrase.resolve(self.root)
         if phrase is None:
             raise keystore.passphrase_required(what)
-        verdict = keystore.verify_passphrase(self.root, phrase)
+        verdict = keystore.verify_passphrase(self.root, phrase.data)
         if verdict is None:
             # No check value yet (or a damaged one): an encrypted key decides.
             sample = self._encrypted_sample()
@@ -368,8 +368,8 @@ class ProfileStore:
                     verdict = False
             if verdict is None and (writing or sample is not None):
                 self._prepare_tree()
-                keystore.write_verifier(self.root, phrase)
-                keystore.remember(self.root, phrase)
+                keystore.write_verifier(self.root, phrase.data)
+                keystore.remember(self.root, phrase.data)
         if verdict is False:
             self.passphrase.forget_typed()
             raise keystore.passphrase_wrong(phrase.origin)
@@ -460,15 +460,22 @@ class ProfileStore:
         from dataclasses import replace
 
         from vdc_tui.connect.certificates import load_pfx_bytes
+        from vdc_tui.connect.store.audit import AuditLog, AuditUnwritable
 
         plain = load_pfx_bytes(data, None, source=str(path))
         encrypted = self._encrypt(plain, what="protect the key saved without one")
         try:
             with self.lock(tenant_id):
                 if path.read_bytes() == data:  # nobody replaced it meanwhile
-                    atomic_write(path, encrypted, mode=PRIVATE_FILE_MODE)
-        except InvalidInput:
-            return plain  # another run holds the tenant: migrated next time
+                    # Audited (``key_migrated``); an unwritable log leaves the key as it
+                    # was, for a later read to migrate.
+                    with AuditLog(self.root).action(
+                            "key_migrated", tenant_id=tenant_id,
+                            details={"path": str(path), "sha1": plain.info.sha1,
+                                     "to": "aes-256 pkcs#12 under the store passphrase"}):
+                        atomic_write(path, encrypted, mode=PRIVATE_FILE_MODE)
+        except (InvalidInput, AuditUnwritable):
+            return plain  # another run holds the tenant (or no audit): migrated next time
         except OSError as exc:
             raise self._unusable(exc) from None
         return replace(plain, pfx_bytes=encrypted)

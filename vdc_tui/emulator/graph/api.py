@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import Response
 
-from vdc_tui.emulator import jws
+from vdc_tui.emulator import jws, shapes
 from vdc_tui.emulator.core import EmulatorCore, GraphResult
 from vdc_tui.emulator.graph.app_lifecycle import AppLifecycleHandlers
 from vdc_tui.emulator.graph.applications import ApplicationHandlers
@@ -64,7 +64,7 @@ class GraphApi:
         claims, tenant = auth
         query = dict(parse_qsl(request.url.query, keep_blank_values=True))
         if path == "/$batch" and request.method == "POST":
-            result = BatchRunner(self).run(body, claims, tenant, crid)
+            result = BatchRunner(self.core, self.dispatch).run(body, claims, tenant, crid)
         else:
             result = self.dispatch(GraphCall(request.method, path, query, body, crid, claims,
                                              tenant))
@@ -74,8 +74,8 @@ class GraphApi:
         headers = dict(result.headers or {})
         if result.body is None:
             return Response(status_code=result.status, headers=headers)
-        return Response(json.dumps(result.body), status_code=result.status, headers=headers,
-                        media_type="application/json")
+        headers.update(shapes.content_headers(result.status, True))
+        return Response(json.dumps(result.body), status_code=result.status, headers=headers)
 
     def authenticate(self, header: str | None,
                      crid: str | None) -> tuple[dict[str, Any], Tenant] | GraphResult:

@@ -42,6 +42,7 @@ from vdc_tui.emulator.graph.base import ALT, ID, GraphCall, Route, route
 from vdc_tui.emulator.pki import b64url_decode
 from vdc_tui.emulator.scenario import stable_id
 from vdc_tui.emulator.schema import validate_action
+from vdc_tui.emulator.shapes import subject_display_name
 from vdc_tui.emulator.state import Application, KeyCredential, iso
 
 PROOF_AUDIENCE = "00000002-0000-0000-c000-000000000000"
@@ -188,7 +189,7 @@ class AppLifecycleHandlers(ApplicationHandlers):
         key = KeyCredential(
             directory.new_id(), cert, cert.not_valid_before_utc.timestamp(),
             cert.not_valid_after_utc.timestamp(),
-            entry.get("displayName") or cert.subject.rfc4514_string(),
+            entry.get("displayName") or subject_display_name(cert),
             self.core.replication_visible_at(),
         )
         violation = self._lifetime_violation(call, key)

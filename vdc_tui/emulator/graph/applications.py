@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import hashes
 
 from vdc_tui.emulator.core import GraphResult
 from vdc_tui.emulator.graph.base import ALT, ID, GraphCall, Handlers, Route, route
+from vdc_tui.emulator.shapes import subject_display_name
 from vdc_tui.emulator.state import Application, KeyCredential, parse_iso
 
 
@@ -64,7 +65,7 @@ class ApplicationHandlers(Handlers):
                 return self._bad(call, "Key credential end date must be after its start date.")
             keys.append(KeyCredential(
                 entry.get("keyId") or self.core.directory.new_id(), cert, start, end,
-                entry.get("displayName") or cert.subject.rfc4514_string(),
+                entry.get("displayName") or subject_display_name(cert),
                 old.visible_at if old and old.sha256 == cert.fingerprint(hashes.SHA256())
                 else self.core.replication_visible_at(),
             ))
@@ -90,11 +91,12 @@ class ApplicationHandlers(Handlers):
             key_credentials=keys,
             props={k: v for k, v in body.items() if k not in self._APP_COMPUTED},
             created=now, visible_at=self.core.replication_visible_at(),
+            publisher_domain=call.tenant.spec.initial_domain,
         )
         directory.applications[app.id] = app
-        return GraphResult(201, {"@odata.context": self._context("applications/$entity"),
-                                 **app.to_graph()},
-                           {"Location": f"{self.core.graph_url}/v1.0/applications/{app.id}"})
+        return self._created(call, "application", app.id, {
+            "@odata.context": self._context("applications/$entity"),
+            **app.to_graph(fresh=True)})
 
     def list_applications(self, call: GraphCall, match: re.Match[str]) -> GraphResult:
         """``GET /applications`` (``$filter`` on displayName, appId, tags)."""
@@ -110,9 +112,9 @@ class ApplicationHandlers(Handlers):
         problem = self._select_problem(call, "application")
         if problem is not None:
             return problem
-        with_keys = "keyCredentials" in call.query.get("$select", "")
-        return self._ok(200, {"@odata.context": self._context("applications/$entity"),
-                              **self._select(call, app.to_graph(with_keys=with_keys))})
+        with_keys = "keycredentials" in call.query.get("$select", "").lower()
+        return self._entity(call, "applications", "application",
+                            app.to_graph(with_keys=with_keys))
 
     def patch_application(self, call: GraphCall, match: re.Match[str]) -> GraphResult:
         """``PATCH /applications/{id}``: set properties; ``keyCredentials`` replaces the set."""

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from vdc_tui.emulator import shapes
 from vdc_tui.emulator.core import EmulatorCore, GraphResult
 from vdc_tui.emulator.graph import odata
 from vdc_tui.emulator.schema import validate_entity
@@ -76,6 +77,13 @@ class Handlers:
     def _ok(self, status: int, body: Any) -> GraphResult:
         return GraphResult(status, body)
 
+    def _created(self, call: GraphCall, entity: str, object_id: str,
+                 body: dict[str, Any]) -> GraphResult:
+        """The 201 of a create, with Graph's ``Location`` (``shapes.location``: the v2
+        directory URL) and the body's ``@odata.context`` first."""
+        return GraphResult(201, body, {"Location": shapes.location(
+            self.core.graph_url, call.tenant.id, entity, object_id)})
+
     def _not_found(self, call: GraphCall, what: str) -> GraphResult:
         return self.core.graph_error(
             404, "Request_ResourceNotFound",
@@ -113,6 +121,13 @@ class Handlers:
 
     def _select(self, call: GraphCall, item: dict[str, Any]) -> dict[str, Any]:
         return odata.select(call.query, item)
+
+    def _entity(self, call: GraphCall, what: str, entity: str | None,
+                item: dict[str, Any]) -> GraphResult:
+        """The 200 of one entity: ``item`` under ``$select``, its ``@odata.context`` first
+        (``what``: the entity set, e.g. ``applications``)."""
+        context = odata.selected_context(self._context(f"{what}/$entity"), call.query, entity)
+        return self._ok(200, {"@odata.context": context, **self._select(call, item)})
 
     def _select_problem(self, call: GraphCall, entity: str) -> GraphResult | None:
         """The 400 for a ``$select`` of a property ``entity`` does not have, or ``None``."""

@@ -4,24 +4,26 @@
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from vdc_tui.emulator.core import GraphResult
+from vdc_tui.emulator import shapes
+from vdc_tui.emulator.core import EmulatorCore, GraphResult
 from vdc_tui.emulator.graph.base import GraphCall
 from vdc_tui.emulator.schema import validate_batch_envelope
 from vdc_tui.emulator.state import Tenant
 
-if TYPE_CHECKING:
-    from vdc_tui.emulator.graph.api import GraphApi
+#: Answers one Graph call, as a plain request would be answered (``GraphApi.dispatch``).
+Dispatch = Callable[[GraphCall], GraphResult]
 
 
 class BatchRunner:
-    """Runs the requests of one ``$batch`` through :meth:`GraphApi.dispatch`."""
+    """Runs the requests of one ``$batch`` through the dispatch of plain calls."""
 
-    def __init__(self, api: GraphApi) -> None:
-        self.api = api
-        self.core = api.core
+    def __init__(self, core: EmulatorCore, dispatch: Dispatch) -> None:
+        self.core = core
+        self.dispatch = dispatch
 
     def run(self, body: Any, claims: dict[str, Any], tenant: Tenant,
               crid: str | None) -> GraphResult:
@@ -57,8 +59,10 @@ class BatchRunner:
         for req in requests:
             result = results[req["id"]]
             answer: dict[str, Any] = {"id": req["id"], "status": result.status,
-                                      "headers": {"Content-Type": "application/json",
-                                                  **(result.headers or {})}}
+                                      "headers": {
+                                          **shapes.content_headers(
+                                              result.status, result.body is not None),
+                                          **(result.headers or {})}}
             if result.body is not None:
                 answer["body"] = result.body
             answers.append(answer)
@@ -86,6 +90,6 @@ class BatchRunner:
         call = GraphCall(req["method"].upper(), path,
                          dict(parse_qsl(parts.query, keep_blank_values=True)),
                          req.get("body"), inner_crid, claims, tenant)
-        result = self.api.dispatch(call)
+        result = self.dispatch(call)
         core.log(call.method, "/v1.0" + path + " ($batch)", result.status)
         return result

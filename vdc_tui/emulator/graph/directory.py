@@ -9,6 +9,7 @@ from typing import Any
 from vdc_tui.emulator.core import GraphResult
 from vdc_tui.emulator.graph.base import GraphCall, Handlers, Route, route
 from vdc_tui.emulator.scenario import ROLE_NAMES, stable_id
+from vdc_tui.emulator.shapes import full_entity
 from vdc_tui.emulator.state import iso
 
 
@@ -39,7 +40,7 @@ class DirectoryHandlers(Handlers):
                 plans.append({"assignedDateTime": "2024-01-01T00:00:00Z",
                               "capabilityStatus": sku.capability_status, "service": service,
                               "servicePlanId": plan.id})
-        org = {
+        org = full_entity("organization", {
             "id": spec.id, "displayName": spec.display_name, "tenantType": "AAD",
             "countryLetterCode": "US", "createdDateTime": "2019-01-01T00:00:00Z",
             "assignedPlans": plans,
@@ -48,7 +49,7 @@ class DirectoryHandlers(Handlers):
                  "isInitial": d == spec.initial_domain, "name": d, "type": "Managed"}
                 for d in spec.domains
             ],
-        }
+        })
         return self._collection(call, [org], "organization")
 
     def subscribed_skus(self, call: GraphCall, match: re.Match[str]) -> GraphResult:

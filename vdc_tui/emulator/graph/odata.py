@@ -39,7 +39,8 @@ def collection(core: EmulatorCore, path: str, query: dict[str, str], crid: str |
                                 f"Invalid page size specified: '{top}'. Must be between 1 and "
                                 f"{MAX_PAGE_SIZE} inclusive.", client_request_id=crid)
     page = items[skip: skip + top]
-    body: dict[str, Any] = {"@odata.context": context, "value": page}
+    body: dict[str, Any] = {"@odata.context": selected_context(context, query, entity),
+                            "value": page}
     if skip + top < len(items):
         rest = {k: v for k, v in query.items() if k != "$skiptoken"}
         rest["$skiptoken"] = str(skip + top)
@@ -47,17 +48,38 @@ def collection(core: EmulatorCore, path: str, query: dict[str, str], crid: str |
     return GraphResult(200, body)
 
 
+def _selected_names(query: dict[str, str]) -> list[str] | None:
+    """The names ``$select`` asks for (as typed), ``None`` for no or a ``*`` selection."""
+    text = query.get("$select")
+    if not text:
+        return None
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    return None if "*" in names else names
+
+
 def select(query: dict[str, str], item: dict[str, Any]) -> dict[str, Any]:
     """``item`` reduced to ``$select`` and its OData annotations. Graph returns only what
     was selected: ``id`` too must be asked for (a client reading an unselected ``id`` gets
-    nothing from Graph)."""
-    wanted_text = query.get("$select")
-    if not wanted_text:
+    nothing from Graph). Names match in any letter case (Graph answers ``$select=Id``
+    with ``id``)."""
+    names = _selected_names(query)
+    if names is None:
         return item
-    wanted = {s.strip() for s in wanted_text.split(",")}
-    if "*" in wanted:
-        return item
-    return {k: v for k, v in item.items() if k in wanted or k.startswith("@odata.")}
+    wanted = {n.lower() for n in names}
+    return {k: v for k, v in item.items() if k.lower() in wanted or k.startswith("@odata.")}
+
+
+def selected_context(context: str, query: dict[str, str], entity: str | None) -> str:
+    """``@odata.context`` of an answer under ``$select``: the selected properties, in
+    their declared spelling, in parentheses (``…#applications(id)/$entity``)."""
+    names = _selected_names(query)
+    if names is None:
+        return context
+    declared = {n.lower(): n for n in property_names(entity)} if entity else {}
+    part = "(" + ",".join(declared.get(n.lower(), n) for n in names) + ")"
+    if context.endswith("/$entity"):
+        return context[: -len("/$entity")] + part + "/$entity"
+    return context + part
 
 
 def select_problem(core: EmulatorCore, query: dict[str, str], crid: str | None,
@@ -68,8 +90,9 @@ def select_problem(core: EmulatorCore, query: dict[str, str], crid: str | None,
     names = property_names(entity) if text and entity else frozenset()
     if not names:
         return None
+    lowered = {n.lower() for n in names}
     for name in (s.strip() for s in (text or "").split(",")):
-        if name != "*" and name not in names:
+        if name != "*" and name.lower() not in lowered:
             return core.graph_error(
                 400, "BadRequest", "Parsing OData Select and Expand failed: Could not find a "
                 f"property named '{name}' on type 'microsoft.graph.{entity}'.",

@@ -6,6 +6,7 @@ import re
 
 from vdc_tui.emulator.core import GraphResult
 from vdc_tui.emulator.graph.base import ALT, ID, GraphCall, Handlers, Route, route
+from vdc_tui.emulator.shapes import assignment_id
 from vdc_tui.emulator.state import AppRoleAssignment, ServicePrincipal
 
 _GRANTS = rf"/servicePrincipals/{ID}/(appRoleAssignedTo|appRoleAssignments)"
@@ -54,10 +55,12 @@ class PrincipalHandlers(Handlers):
             display_name=app.display_name, app_owner_tenant_id=app.tenant_id,
             service_principal_names=[app.app_id, *app.props.get("identifierUris", [])],
             tags=list(body.get("tags") or []), visible_at=self.core.replication_visible_at(),
+            sign_in_audience=app.sign_in_audience, created=self.core.now(),
         )
         directory.service_principals[sp.id] = sp
-        return GraphResult(201, {"@odata.context": self._context("servicePrincipals/$entity"),
-                                 **sp.to_graph()})
+        # The principal's create answers whole seconds (research/recordings.md C2).
+        return self._created(call, "servicePrincipal", sp.id, {
+            "@odata.context": self._context("servicePrincipals/$entity"), **sp.to_graph()})
 
     def list_principals(self, call: GraphCall, match: re.Match[str]) -> GraphResult:
         """``GET /servicePrincipals`` (``$filter`` on appId, displayName)."""
@@ -73,8 +76,7 @@ class PrincipalHandlers(Handlers):
         problem = self._select_problem(call, "servicePrincipal")
         if problem is not None:
             return problem
-        return self._ok(200, {"@odata.context": self._context("servicePrincipals/$entity"),
-                              **self._select(call, sp.to_graph())})
+        return self._entity(call, "servicePrincipals", "servicePrincipal", sp.to_graph())
 
     def delete_principal(self, call: GraphCall, match: re.Match[str]) -> GraphResult:
         """``DELETE /servicePrincipals/{id}`` (its grants go too)."""
@@ -113,12 +115,14 @@ class PrincipalHandlers(Handlers):
         directory = self.core.directory
         if directory.find_assignment(principal.id, resource.id, body["appRoleId"]) is not None:
             return self._bad(call, "Permission being assigned already exists on the object.")
-        grant = AppRoleAssignment(directory.new_id(), call.tenant.id, principal.id, resource.id,
+        grant = AppRoleAssignment(assignment_id(principal.id, directory.new_id()),
+                                  call.tenant.id, principal.id, resource.id,
                                   body["appRoleId"], self.core.now(),
                                   self.core.replication_visible_at())
         directory.app_role_assignments[grant.id] = grant
         return GraphResult(201, {"@odata.context": self._context(
-            f"servicePrincipals('{sp_id}')/{kind}/$entity"), **grant.to_graph(directory)})
+            f"servicePrincipals('{sp_id}')/{kind}/$entity"),
+            **grant.to_graph(directory, fresh=True)})
 
     def list_grants(self, call: GraphCall, match: re.Match[str]) -> GraphResult:
         """``GET /servicePrincipals/{id}/appRoleAssignedTo`` or ``/appRoleAssignments``."""

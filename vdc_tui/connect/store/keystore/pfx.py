@@ -71,15 +71,15 @@ class _Unusual(Exception):
 
 
 def _children(buf: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
-    from vdc_tui.connect.certificates import _NotDer, _tlv
+    from vdc_tui.connect.certificates import NotDer, der_tlv
 
     out = []
     pos = start
     try:
         while pos < end:
-            tag, cstart, cend, pos = _tlv(buf, pos, end)
+            tag, cstart, cend, pos = der_tlv(buf, pos, end)
             out.append((tag, cstart, cend))
-    except _NotDer:
+    except NotDer:
         raise _Unusual from None
     return out
 
@@ -214,9 +214,9 @@ def open_store_pfx(data: bytes, secret: bytes, *, source: str) -> Any:
 
     from vdc_tui.connect.certificates import (
         LoadedPfx,
-        _public_numbers_equal,
         certificate_info,
         load_pfx_bytes,
+        same_public_key,
     )
     from vdc_tui.connect.errors import CertificateProblem
 
@@ -242,7 +242,7 @@ def open_store_pfx(data: bytes, secret: bytes, *, source: str) -> Any:
             raise WrongSecret from None
         if not isinstance(key, rsa.RSAPrivateKey):
             raise _Unusual
-        main = [c for c in parsed if _public_numbers_equal(key, c)]
+        main = [c for c in parsed if same_public_key(key, c)]
         if len(main) != 1:
             raise WrongSecret  # a key without its certificate: damaged
         chain = tuple(c for c in parsed if c is not main[0])
@@ -271,14 +271,14 @@ def key_protection(data: bytes) -> str:
     try:
         bags = _pfx_bags(data)
     except _Unusual:
-        from vdc_tui.connect.certificates import _try_load
+        from vdc_tui.connect.certificates import try_load_pkcs12
 
-        return "unprotected" if _try_load(data, [None, b""]) else "unknown"
+        return "unprotected" if try_load_pkcs12(data, [None, b""]) else "unknown"
     if bags.plain_keys:
         return "unprotected"
     if bags.shrouded_keys:
-        from vdc_tui.connect.certificates import _try_load
+        from vdc_tui.connect.certificates import try_load_pkcs12
 
         # A shrouded key bag under an empty password is no protection at all.
-        return "unprotected" if _try_load(data, [None, b""]) else "encrypted"
+        return "unprotected" if try_load_pkcs12(data, [None, b""]) else "encrypted"
     return "unknown"

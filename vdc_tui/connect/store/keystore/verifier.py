@@ -17,13 +17,9 @@ import json
 import secrets
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from vdc_tui.connect.store.fsutil import PRIVATE_FILE_MODE, atomic_write
 from vdc_tui.connect.store.keystore.pfx import KDF_ROUNDS, key_protection
-
-if TYPE_CHECKING:
-    from vdc_tui.connect.store.keystore.passphrase import Passphrase
 
 VERIFIER_FILE = "keystore.json"
 
@@ -69,22 +65,24 @@ def _cache_key(root: Path, secret: bytes) -> tuple[str, bytes]:
     return (_resolved(root), hashlib.sha256(b"vdc-tui:" + secret).digest())
 
 
-def verify_passphrase(root: Path, passphrase: Passphrase) -> bool | None:
-    """Check the passphrase against ``keystore.json``; a match is remembered per process.
+def verify_passphrase(root: Path, secret: bytes) -> bool | None:
+    """Check the passphrase (its PKCS#12 password bytes) against ``keystore.json``.
+
+    A match is remembered per process.
 
     Returns:
         ``True`` when it matches, ``False`` when it does not, ``None`` when the store has no
         (readable) check value yet.
     """
-    key = _cache_key(root, passphrase.data)
+    key = _cache_key(root, secret)
     with _unlocked_lock:
         if _unlocked.get(key):
             return True
     with _verifying:
-        return _verify_once(root, passphrase, key)
+        return _verify_once(root, secret, key)
 
 
-def _verify_once(root: Path, passphrase: Passphrase, key: tuple[str, bytes]) -> bool | None:
+def _verify_once(root: Path, secret: bytes, key: tuple[str, bytes]) -> bool | None:
     with _unlocked_lock:
         if _unlocked.get(key):  # checked by the thread this one waited for
             return True
@@ -94,26 +92,26 @@ def _verify_once(root: Path, passphrase: Passphrase, key: tuple[str, bytes]) -> 
         expected = base64.b64decode(doc["check"], validate=True)
     except (OSError, ValueError, KeyError, TypeError):
         return None  # missing or damaged: the keys themselves decide
-    if hmac.compare_digest(_check_value(passphrase.data, salt), expected):
-        remember(root, passphrase)
+    if hmac.compare_digest(_check_value(secret, salt), expected):
+        remember(root, secret)
         return True
     return False
 
 
-def remember(root: Path, passphrase: Passphrase) -> None:
-    """Note for this process that ``passphrase`` opens the store at ``root``."""
+def remember(root: Path, secret: bytes) -> None:
+    """Note for this process that the passphrase ``secret`` opens the store at ``root``."""
     with _unlocked_lock:
-        _unlocked[_cache_key(root, passphrase.data)] = True
+        _unlocked[_cache_key(root, secret)] = True
 
 
-def write_verifier(root: Path, passphrase: Passphrase) -> None:
+def write_verifier(root: Path, secret: bytes) -> None:
     """Write ``keystore.json``: the scrypt check value of the passphrase (0600, atomic)."""
     salt = secrets.token_bytes(16)
     doc = {
         "version": 1,
         "kdf": {"name": "scrypt", "n": _SCRYPT_N, "r": _SCRYPT_R, "p": _SCRYPT_P},
         "salt": base64.b64encode(salt).decode("ascii"),
-        "check": base64.b64encode(_check_value(passphrase.data, salt)).decode("ascii"),
+        "check": base64.b64encode(_check_value(secret, salt)).decode("ascii"),
         "pfx": {"cipher": "PBES2 PBKDF2-HMAC-SHA256 AES-256-CBC", "mac": "HMAC-SHA256",
                 "kdf_rounds": KDF_ROUNDS},
     }

@@ -1,0 +1,40 @@
+"""The import contracts of pyproject.toml hold (import-linter), and no module imports
+another module's ``_private`` name."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_import_contracts_hold() -> None:
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    run = subprocess.run([str(lint_imports), "--no-cache"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert " 0 broken" in run.stdout
+
+
+def private_imports(package: Path, root: Path = ROOT) -> list[str]:
+    """``from vdc_tui.x import _name`` anywhere under ``package``."""
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("vdc_tui"):
+                found += [f"{path.relative_to(root)}:{node.lineno} {node.module}.{a.name}"
+                          for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")]
+    return found
+
+
+def test_no_module_imports_another_modules_private_name() -> None:
+    assert private_imports(ROOT / "vdc_tui") == []
+
+
+def test_the_private_import_finder_finds_one(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text("from vdc_tui.cli.main import _hidden\n", encoding="utf-8")
+    assert private_imports(tmp_path, tmp_path) == ["m.py:1 vdc_tui.cli.main._hidden"]
