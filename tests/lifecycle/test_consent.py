@@ -177,3 +177,18 @@ def test_check_says_not_checked_when_the_app_may_not_read_grants(
             del emu.state.app_role_assignments[a.id]
     found = _check(run, emu)
     assert found["status"] == "skipped" and found["detail"].startswith("Not checked")
+
+
+def test_each_cleanup_is_an_audit_record_of_its_own(run: Run,
+                                                   start_emulator: StartEmulator) -> None:
+    emu = _emulator(start_emulator, [EARLIER])
+    _connect(run, emu)
+    assert run("connections", "repair", TENANT, "--json", "--keep-consent",
+               *endpoint_args(emu)).code == 0  # skipped: nothing changed, nothing recorded
+    outcome = run("audit", "--action", "consent_removed", "--json")
+    assert outcome.code == 0, outcome.err
+    (record,) = [r for r in outcome.json()["records"] if r.get("phase", "end") == "end"]
+    assert record["outcome"] == "ok" and record["tenant_id"] == TENANT
+    assert record["actor"]["admin"] == "admin@northwind.com"
+    assert record["details"]["kept"] == ["User.Read", "Mail.Read"]
+    assert [g["action"] for g in record["details"]["grants"]] == ["patched"]

@@ -11,6 +11,7 @@ service costs nothing on the way to the first frame.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
     from vdc_tui.connect.store.audit import AuditAction, AuditLog
     from vdc_tui.connect.store.keystore import PassphraseProvider
     from vdc_tui.connect.store.profiles import ProfileStore
+
+
+_log = logging.getLogger(__name__)
 
 
 def ignore_progress(event: CheckEvent) -> None:
@@ -168,6 +172,7 @@ class ConnectionService:
                 act.tenant_name = result.tenant.name
                 act.app_id = result.app_id
                 act.add(**onboard_details(result))
+                self._record_consent(act, result.extra.get("delegated_consent"))
             return result
         finally:
             self.forget_sign_in()
@@ -202,6 +207,7 @@ class ConnectionService:
                     tenant, token, purge=purge, delete_app=delete_app,
                     on_progress=_rollback_notes(act, on_progress))
                 act.add(**asdict(outcome))
+                self._record_consent(act, outcome.delegated_consent)
             return outcome
         finally:
             self.forget_sign_in()
@@ -242,9 +248,30 @@ class ConnectionService:
             with self._audited("repair", tenant, admin=token.admin.upn) as act:
                 outcome = await repairer.run(tenant, token, _rollback_notes(act, on_progress))
                 act.add(**asdict(outcome))
+                self._record_consent(act, outcome.delegated_consent)
             return outcome
         finally:
             self.forget_sign_in()
+
+    def _record_consent(self, act: AuditAction, consent: Any) -> None:
+        """The audit record of a run's consent cleanup (``consent_removed``, next to the
+        run's own): ``ok`` when grants were changed, ``failed`` when it could not be done;
+        none when it was skipped (``--keep-consent``) or nothing stood. An unwritable log
+        is logged, never undoes the run."""
+        from vdc_tui.connect.errors import VdcError
+
+        found = consent.to_json() if hasattr(consent, "to_json") else consent
+        if not isinstance(found, dict) or found.get("skipped"):
+            return
+        outcome = "failed" if found.get("error") else "ok" if found.get("grants") else None
+        if outcome is None:
+            return
+        try:
+            self.audit.record("consent_removed", outcome, tenant_id=act.tenant_id,
+                              tenant_name=act.tenant_name, app_id=act.app_id,
+                              admin=act.admin, details=found)
+        except VdcError as error:
+            _log.warning("audit record of the consent cleanup not written: %s", error.message)
 
     def forget_sign_in(self) -> None:
         """Drop the admin's cached delegated tokens (MSAL's cache): a run that signed an
