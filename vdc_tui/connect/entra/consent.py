@@ -14,8 +14,8 @@ the remaining scopes (replaced whole, as Graph documents) or DELETEing a grant l
 Scopes consented before (``User.Read Mail.Read`` of the admin's own Graph PowerShell use) stay.
 A failure never undoes the run: it is a warning naming the exact fix.
 
-:func:`standing_onboarding_scopes` is the check's side: which grants of the client still
-hold an onboarding scope, read with an app-only token.
+The ``delegated_consent`` check of ``connections check`` (fleet/check.py) reads the same
+grants app-only.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from vdc_tui.connect.progress import Checklist
 
 _log = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -73,24 +72,9 @@ class ConsentCleanup:
             out["standing"] = list(self.standing)
         return out
 
-    def summary(self) -> str:
-        """One sentence for the CLI and the dashboard."""
-        if self.skipped:
-            return ("Kept the sign-in's delegated consent (--keep-consent): "
-                    + (", ".join(self.standing) or "no onboarding scope")
-                    + f" stay(s) granted to client {self.client_id}.")
-        if self.error is not None:
-            return (f"The sign-in's delegated consent could not be removed: "
-                    f"{self.error.get('message', '')}")
-        if not self.grants:
-            return "No delegated consent of the sign-in was left to remove."
-        kept = f"; kept {' '.join(self.kept)}" if self.kept else ""
-        return (f"Removed the sign-in's delegated consent ({' '.join(self.removed)}) from "
-                f"{len(self.grants)} grant(s){kept}.")
-
 
 def cleanup_fix(tenant_id: str, grant_ids: Sequence[str] = ()) -> str:
-    """The exact fix of a standing consent (warning remediations, the check's)."""
+    """The exact fix of a standing consent (the warning's remediation)."""
     ids = f" (grant {', '.join(grant_ids)})" if grant_ids else ""
     return (f"Run `vdc-tui connections repair {tenant_id}`: its last step removes the "
             "onboarding scopes from the sign-in client's delegated permission grants"
@@ -243,21 +227,6 @@ async def _delete(graph: GraphClient, grant_id: str) -> None:
             raise
 
 
-async def standing_onboarding_scopes(graph: GraphClient, client_app_id: str,
-                                     graph_app_id: str, onboarding: Sequence[str]
-                                     ) -> list[dict[str, Any]]:
-    """Grants of the client on Microsoft Graph (any user's, or the organization's) that
-    still hold an onboarding scope: ``{"id", "consent_type", "scopes": [...]}`` each."""
-    wanted = set(onboarding)
-    out = []
-    for g in await sign_in_grants(graph, client_app_id, graph_app_id, None):
-        held = [s for s in _scopes(g) if s in wanted]
-        if held:
-            out.append({"id": str(g.get("id")), "consent_type": str(g.get("consentType")),
-                        "scopes": held})
-    return out
-
-
 __all__ = ["CONSENT_STEP", "CONSENT_TITLE", "ConsentCleanup", "cleanup_fix",
            "remove_onboarding_scopes", "remove_sign_in_consent", "sign_in_client",
-           "sign_in_grants", "standing_onboarding_scopes"]
+           "sign_in_grants"]
