@@ -172,7 +172,7 @@ class ConnectionService:
                 act.tenant_name = result.tenant.name
                 act.app_id = result.app_id
                 act.add(**onboard_details(result))
-                self._record_consent(act, result.extra.get("delegated_consent"))
+            self._record_consent(act, result.extra.get("delegated_consent"))
             return result
         finally:
             self.forget_sign_in()
@@ -207,7 +207,7 @@ class ConnectionService:
                     tenant, token, purge=purge, delete_app=delete_app,
                     on_progress=_rollback_notes(act, on_progress))
                 act.add(**asdict(outcome))
-                self._record_consent(act, outcome.delegated_consent)
+            self._record_consent(act, outcome.delegated_consent)
             return outcome
         finally:
             self.forget_sign_in()
@@ -248,13 +248,13 @@ class ConnectionService:
             with self._audited("repair", tenant, admin=token.admin.upn) as act:
                 outcome = await repairer.run(tenant, token, _rollback_notes(act, on_progress))
                 act.add(**asdict(outcome))
-                self._record_consent(act, outcome.delegated_consent)
+            self._record_consent(act, outcome.delegated_consent)
             return outcome
         finally:
             self.forget_sign_in()
 
     def _record_consent(self, act: AuditAction, consent: Any) -> None:
-        """The audit record of a run's consent cleanup (``consent_removed``, next to the
+        """The audit record of a run's consent cleanup (``consent_removed``, right after the
         run's own): ``ok`` when grants were changed, ``failed`` when it could not be done;
         none when it was skipped (``--keep-consent``) or nothing stood. An unwritable log
         is logged, never undoes the run."""
