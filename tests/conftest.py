@@ -108,9 +108,9 @@ class HealthFleet:
 @pytest.fixture(scope="session")
 def health_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HealthFleet]:
     """Every kind of ``vdc_tui.emulator.fleet`` (healthy and each broken way), served once."""
-    from vdc_tui.emulator.fleet import KINDS, write_fleet
+    from vdc_tui.emulator.fleet import ALL_KINDS, write_fleet
 
-    files = write_fleet(tmp_path_factory.mktemp("fleet"), list(KINDS))
+    files = write_fleet(tmp_path_factory.mktemp("fleet"), list(ALL_KINDS))
     with EmulatorServer(str(files.scenario)) as emu:
         yield HealthFleet(files, emu)
 

@@ -38,3 +38,47 @@ def test_no_module_imports_another_modules_private_name() -> None:
 def test_the_private_import_finder_finds_one(tmp_path: Path) -> None:
     (tmp_path / "m.py").write_text("from vdc_tui.cli.main import _hidden\n", encoding="utf-8")
     assert private_imports(tmp_path, tmp_path) == ["m.py:1 vdc_tui.cli.main._hidden"]
+
+
+def import_cycles() -> list[list[str]]:
+    """The groups of vdc_tui's modules that import each other in a circle (Tarjan's SCCs)."""
+    import grimp
+
+    graph = grimp.build_graph("vdc_tui", include_external_packages=False)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for imported in sorted(graph.find_modules_directly_imported_by(module)):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in on_stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == module:
+                    break
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for module in sorted(graph.modules):
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def test_no_module_imports_in_a_circle() -> None:
+    # TYPE_CHECKING imports count too: a circle there is still two modules that need each
+    # other to be understood.
+    assert import_cycles() == []

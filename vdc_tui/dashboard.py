@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from vdc_tui.connect.microsoft.clouds import Endpoints
     from vdc_tui.connect.service import ConnectionService, ConnectSettings
     from vdc_tui.connect.store.profiles import ProfileEntry, ProfileStore
+    from vdc_tui.screens.tenant_actions import FleetContext
 
 
 class DashboardApp(VdcBaseApp[str | None]):
@@ -63,6 +64,7 @@ class DashboardApp(VdcBaseApp[str | None]):
         self._settings = settings
         self._service: ConnectionService | None = None
         self._passphrase_lock: asyncio.Lock | None = None
+        self._fleet_context: FleetContext | None = None
         self.title = "Connections"
         self.start_in_theme()
 
@@ -150,7 +152,21 @@ class DashboardApp(VdcBaseApp[str | None]):
         self.sub_title = f"{len(entries)} saved"
         for warning in self.store.warnings:
             self.notify(warning, severity="warning", markup=False)
-        self.push_screen(DashboardScreen(entries, results, clock=self.clock), self._leave)
+        self.push_screen(DashboardScreen(entries, results, self.fleet_context()), self._leave)
+
+    def fleet_context(self) -> FleetContext:
+        """What the dashboard's screens get from this app (they never reach for it)."""
+        from textual.signal import Signal
+
+        from vdc_tui.screens.tenant_actions import FleetContext
+
+        if self._fleet_context is None:
+            self._fleet_context = FleetContext(
+                store=self.store, clock=self.clock, service=self.connection_service,
+                fleet=self.make_fleet, ensure_passphrase=self.ensure_passphrase,
+                results=Signal(self, "tenant-results"),
+                after_first_frame=self.call_after_first_frame)
+        return self._fleet_context
 
     def _leave(self, outcome: str | None) -> None:
         self.exit(outcome)

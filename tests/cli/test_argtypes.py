@@ -49,3 +49,28 @@ def test_connections_number_options_out_of_range_exit_2(argv: list[str],
 
     assert main(argv) == 2
     assert "argument --" in capsys.readouterr().err
+
+
+def test_a_guid_is_kept_in_canonical_form() -> None:
+    from vdc_tui.cli.argtypes import guid
+
+    assert guid("{AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE}") == "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+    assert guid("aaaaaaaabbbbccccddddeeeeeeeeeeee") == "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+
+
+@pytest.mark.parametrize("argv", [
+    ["--client-id", "not-a-guid"],
+    ["--client-id", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeee"],
+    ["connect", "auto", "--client-id", "contoso.com", "--json"],
+])
+def test_a_client_id_that_is_not_a_guid_is_invalid_argument(
+        argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from vdc_tui.cli.main import main
+
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert "argument --client-id: not a GUID" in captured.err
+    if "--json" in argv:
+        assert json.loads(captured.out)["error"]["code"] == "invalid_argument"

@@ -111,15 +111,32 @@ def test_an_unreachable_service_is_exit_4(run: Run, start_emulator: StartEmulato
     assert outcome.json()["error"]["code"] == "service_unavailable"
 
 
-def test_doctor_warns_when_the_clock_is_off_by_minutes(run: Run,
-                                                       start_emulator: StartEmulator) -> None:
-    emu = start_emulator("demo", clock_offset=-600)
+def test_doctor_fails_when_the_clock_is_off_by_more_than_sign_in_allows(
+        run: Run, start_emulator: StartEmulator) -> None:
+    emu = start_emulator("demo", clock_offset=-900)
     outcome = run("doctor", "--json", *endpoint_args(emu))
-    checks = {c["id"]: c for c in outcome.json()["checks"]}
+    document = outcome.json()
+    checks = {c["id"]: c for c in document["checks"]}
     assert checks["https:127.0.0.1"]["status"] == "pass"
     clock = checks["clock"]
-    assert clock["status"] == "warn" and "ahead of" in clock["detail"]
+    assert clock["status"] == "fail" and "ahead of" in clock["detail"]
     assert "AADSTS700024" in clock["detail"] and clock["fix"]
+    assert outcome.code == 3 and document["status"] == "fail"
+    text = run("doctor", *endpoint_args(emu))
+    assert text.code == 3
+    assert "can run an onboarding" not in text.out + text.err
+    # What doctor foretold: the sign-in itself fails with clock_skew.
+    emu.faults.update(auto_approve_after=0)
+    signed = run("connect", "auto", "--json", *endpoint_args(emu))
+    assert signed.code == 3 and signed.json()["error"]["code"] == "clock_skew"
+
+
+def test_doctor_only_warns_when_the_clock_is_off_by_less_than_sign_in_allows(
+        run: Run, start_emulator: StartEmulator) -> None:
+    emu = start_emulator("demo", clock_offset=-120)
+    outcome = run("doctor", "--json", *endpoint_args(emu))
+    clock = {c["id"]: c for c in outcome.json()["checks"]}["clock"]
+    assert clock["status"] == "warn" and "ahead of" in clock["detail"]
     assert outcome.code == 0  # a warning is not a failure
 
 

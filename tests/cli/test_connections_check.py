@@ -82,9 +82,13 @@ def named(entry: dict[str, Any], name: str) -> dict[str, Any]:
 # (kind, verdict, the check that finds it, its status, its code, words of its remediation)
 CASES = [
     ("key_removed", "broken", "sign_in_graph", "broken", "certificate_not_registered",
-     "vdc-tui connect auto"),
+     "vdc-tui connections repair {tid}"),
+    ("key_expired_on_app", "broken", "sign_in_graph", "broken", "certificate_expired",
+     "vdc-tui connections repair {tid}"),
     ("app_deleted", "broken", "sign_in_graph", "broken", "app_not_found_in_tenant",
-     "vdc-tui connect auto"),
+     "vdc-tui connections repair {tid}"),
+    ("app_purged", "broken", "sign_in_graph", "broken", "app_not_found_in_tenant",
+     "vdc-tui connections repair {tid}"),
     ("grant_revoked", "broken", "permissions", "broken", "missing_permissions",
      "vdc-tui connections repair {tid}"),
     ("global_reader_removed", "warning", "global_reader", "warning", "global_reader_missing",
@@ -94,7 +98,7 @@ CASES = [
     ("expiring", "warning", "certificate", "warning", "certificate_expiring",
      "vdc-tui connections renew {tid}"),
     ("expired", "broken", "certificate", "broken", "certificate_expired",
-     "vdc-tui connect auto"),
+     "vdc-tui connections repair {tid}"),
 ]
 
 
@@ -110,6 +114,7 @@ def test_each_broken_connection_gets_its_verdict_and_fix(
     assert found["status"] == status
     assert found["code"] == code
     assert fix.format(tid=entry["tenant_id"]) in found["remediation"]
+    assert "remove the old profile" not in found["remediation"]
 
 
 def test_healthy_connection_passes_every_check(fleet_run: Ran, health_fleet: Any) -> None:
@@ -132,8 +137,8 @@ def test_missing_permission_comes_from_the_tokens_not_the_profile(
 def test_json_follows_the_contract(fleet_run: Ran) -> None:
     document = fleet_run.json()
     assert {"status", "checked", "healthy", "warning", "broken", "connections"} <= set(document)
-    assert document["checked"] == 9
-    assert (document["healthy"], document["warning"], document["broken"]) == (2, 3, 4)
+    assert document["checked"] == 11
+    assert (document["healthy"], document["warning"], document["broken"]) == (2, 3, 6)
     assert document["status"] == "broken"
     for entry in document["connections"]:
         assert {"tenant_id", "name", "health", "checks", "certificate", "permissions",
@@ -164,7 +169,7 @@ def test_throttled_tenant_is_waited_for_and_healthy(fleet_run: Ran, health_fleet
 
 
 def test_progress_goes_to_stderr_one_line_per_tenant(fleet_run: Ran) -> None:
-    assert sum(1 for line in fleet_run.err.splitlines() if line.startswith("[")) == 9
+    assert sum(1 for line in fleet_run.err.splitlines() if line.startswith("[")) == 11
 
 
 def test_results_are_kept_per_tenant_with_their_time(fleet_store: ProfileStore,

@@ -123,12 +123,14 @@ def test_a_private_profile_folder_passes_and_an_open_one_warns(run: Run, home: P
     assert profiles["status"] == "warn" and profiles["fix"].startswith("chmod 700")
 
 
-def test_clock_skew_beyond_a_minute_warns() -> None:
+def test_clock_skew_beyond_a_minute_warns_and_beyond_the_sign_in_limit_fails() -> None:
     assert clock_check(1000.0, 1030.0, "x").status is CheckStatus.PASS
     ahead = clock_check(1000.0, 1120.0, "the sign-in server")
     assert ahead.status is CheckStatus.WARN and "120 s ahead of" in ahead.detail
+    assert clock_check(1000.0, 1300.0, "x").status is CheckStatus.WARN  # 300 s: still allowed
     far = clock_check(1000.0, 400.0, "x")
-    assert far.status is CheckStatus.WARN and "AADSTS700024" in far.detail
+    assert far.status is CheckStatus.FAIL and "AADSTS700024" in far.detail
+    assert doctor_exit_code([far]) == 3
 
 
 def test_exit_code_is_4_for_network_failures_and_3_for_local_ones() -> None:

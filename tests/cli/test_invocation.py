@@ -224,6 +224,8 @@ def test_without_a_command_the_wizard_starts_with_the_options(
         return Recorder()
 
     monkeypatch.setattr(vdc_tui.app, "make_app", make_app)
+    # The test's captured streams are no terminal (a real one: test_wizard_terminal.py).
+    monkeypatch.setattr("vdc_tui.cli.session.refuse_without_terminal", lambda: None)
     outcome = run("--demo", "--plan", "premium", "--tenant-name", "Contoso", "--theme", "nord",
                   "--demo-approve-after", "3")
     assert outcome.code == 0

@@ -79,6 +79,10 @@ def test_summary_counts_every_verdict() -> None:
 def test_remedy_names_the_command_for_the_tenant() -> None:
     assert "vdc-tui connections renew t9" in remedy("certificate_expiring", "t9", "automatic")
     assert "vdc-tui connect manual" in remedy("certificate_expired", "t9", "manual")
+    for code in ("certificate_expired", "certificate_not_registered", "app_not_found_in_tenant"):
+        fix = remedy(code, "t9", "automatic")
+        assert "vdc-tui connections repair t9" in fix
+        assert "connections remove" not in fix and "old profile" not in fix
     assert remedy("sign_in_declined", "t9", None, "its own fix") == "its own fix"
 
 

@@ -6,7 +6,9 @@ five time fields (or ``@hourly`` and the like) and a command. A command has no l
 continuation (cron reads a trailing ``\\`` as part of the command and the next line as a new
 entry: "bad minute … errors in crontab file"), and an unescaped ``%`` ends the command (the
 rest goes to its stdin). Cron runs the command with ``PATH=/usr/bin:/bin``, so a program is
-named by its full path unless the crontab sets ``PATH``.
+named by its full path unless the crontab sets ``PATH``: here every program of the command
+(each one of a pipeline or list, ``a | b``, ``a && b``, ``a; b``) is judged, and ``vdc-tui``
+never passes by its bare name, even as the program a wrapper such as ``timeout`` or ``flock`` runs.
 """
 
 from __future__ import annotations
@@ -16,6 +18,15 @@ import shlex
 
 _ENV = re.compile(r"^\s*(?P<q>['\"]?)(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P=q)\s*=\s*(?P<value>.*)$")
 _ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+#: Programs that run another program named in their arguments.
+_WRAPPERS = frozenset({"env", "nice", "timeout", "flock", "exec", "nohup", "ionice"})
+#: Programs that cron's PATH=/usr/bin:/bin finds on any Linux (and the shell's builtins).
+_ON_CRONS_PATH = frozenset({
+    "sh", "test", "[", "true", "false", "echo", "printf", "cat", "date", "grep", "sed", "awk",
+    "logger", "mv", "cp", "rm", "mkdir", "chmod", "touch", "tee", "head", "tail", "gzip",
+    "find", "xargs", "env", "nice", "timeout", "flock", "cd", "exec", "export", "umask", ".",
+})
+
 _SPECIAL = {"@reboot", "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight",
             "@hourly"}
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
@@ -90,18 +101,42 @@ def check_crontab(text: str) -> list[str]:
             problems.append(f"line {number}: an unescaped % ends cron's command")
             continue
         try:
-            argv = shlex.split(command)
+            segments = _segments(command)
         except ValueError as problem:
             problems.append(f"line {number}: {problem}")
             continue
-        while argv and _ASSIGN.match(argv[0]):
-            argv.pop(0)
-        if not argv:
-            problems.append(f"line {number}: no command")
-        elif not argv[0].startswith("/") and not path_set:
-            problems.append(f"line {number}: {argv[0]!r} is not found with cron's "
-                            "PATH=/usr/bin:/bin: name its full path or set PATH")
+        for argv in segments:
+            while argv and _ASSIGN.match(argv[0]):
+                argv.pop(0)
+            if not argv:
+                problems.append(f"line {number}: no command")
+                break
+            # A wrapper runs its argument as a program: a bare vdc-tui there is not found.
+            wrapper = argv[0].rsplit("/", 1)[-1] in _WRAPPERS
+            bare = argv[0] == "vdc-tui" or (wrapper and "vdc-tui" in argv)
+            if path_set:
+                continue
+            if not argv[0].startswith("/") and argv[0] not in _ON_CRONS_PATH or bare:
+                program = argv[0] if not bare else "vdc-tui"
+                problems.append(f"line {number}: {program!r} is not found with cron's "
+                                "PATH=/usr/bin:/bin: name its full path or set PATH")
+                break
     return problems
+
+
+def _segments(command: str) -> list[list[str]]:
+    """The words of each simple command of a pipeline or list, quotes respected, without
+    its redirections (``> FILE``, ``2>> FILE``, ``2>&1``: their targets are no programs)."""
+    plain = re.sub(r"\d*>>?&\d+|\d*(?:>>?|<)\s*(?:\"[^\"]*\"|'[^']*'|[^\s;&|]+)", " ", command)
+    lexer = shlex.shlex(plain, posix=True, punctuation_chars=";&|")
+    lexer.whitespace_split = True
+    segments: list[list[str]] = [[]]
+    for token in lexer:
+        if set(token) <= set(";&|"):
+            segments.append([])
+        else:
+            segments[-1].append(token)
+    return [words for words in segments if words] or [[]]
 
 
 def looks_like_cron_entry(line: str) -> bool:

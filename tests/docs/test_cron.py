@@ -73,3 +73,22 @@ def test_environment_lines_are_literal() -> None:
 def test_an_unescaped_percent_ends_the_command() -> None:
     assert check_crontab("0 0 * * * /bin/date +%F\n")
     assert check_crontab("0 0 * * * /bin/date +\\%F\n") == []
+
+
+@pytest.mark.parametrize("line", [
+    "17 * * * * /bin/true && vdc-tui connections check --all\n",
+    "17 * * * * /usr/bin/flock -n /tmp/vdc.lock timeout 600 vdc-tui connections check --all\n",
+    "17 * * * * /opt/vdc-tui/bin/vdc-tui connections list | vdc-tui connections check\n",
+    "17 * * * * cd /srv/vdc; vdc-tui connections renew --all\n",
+])
+def test_a_bare_vdc_tui_anywhere_in_the_command_is_refused(line: str) -> None:
+    assert any("'vdc-tui' is not found" in problem for problem in check_crontab(line))
+
+
+def test_tools_on_crons_path_and_redirections_pass() -> None:
+    assert check_crontab(
+        "17 * * * * /opt/vdc-tui/bin/vdc-tui connections check --all --json 2>&1 "
+        "| logger -t vdc-tui\n"
+        "18 * * * * timeout 600 /opt/vdc-tui/bin/vdc-tui connections list > /dev/null "
+        "2>> '/var/log/vdc tui.log'\n") == []
+    assert check_crontab("17 * * * * mytool --flag\n")  # not on cron's PATH everywhere

@@ -90,3 +90,26 @@ def test_a_synopsis_that_names_a_missing_option_is_caught() -> None:
 
 def test_synopsis_paths_are_relative_to_the_repository() -> None:
     assert all(str(ROOT) not in text for _, _, text in SYNOPSES)
+
+
+def test_top_level_help_names_every_action_and_exit_code() -> None:
+    from vdc_tui.cli.output import EXIT_OUTPUT_CLOSED
+    from vdc_tui.connect.errors import ERROR_CODES, EXIT_CANCELLED, EXIT_OK
+
+    shown = _help(())
+    for command in ("connect auto", "connect manual", "connections list", "connections check",
+                    "connections renew", "connections repair", "connections export",
+                    "connections remove", "audit", "doctor", "emulator"):
+        assert f"vdc-tui {command}" in shown, f"top-level --help has no example of {command}"
+    exit_codes = shown[shown.index("exit codes:"):shown.index("environment:")]
+    codes = {EXIT_OK, EXIT_CANCELLED, EXIT_OUTPUT_CLOSED} | set(
+        ERROR_CODES.values())
+    for code in sorted(codes - {1}):  # 1: internal_error, a bug, not part of the contract
+        assert re.search(rf"(?<!\d){code} ", exit_codes), f"--help lists no exit code {code}"
+
+
+def test_connections_help_names_each_action() -> None:
+    line = " ".join(_help(()).split())
+    summary = line[line.index("connections the fleet dashboard"):][:160]
+    for action in ("list", "show", "check", "renew", "repair", "export", "remove"):
+        assert action in summary, summary

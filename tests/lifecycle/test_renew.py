@@ -146,7 +146,8 @@ def test_an_expired_certificate_says_only_an_admin_sign_in_helps(run: Run,
     assert outcome.code == 3, outcome.err
     error = outcome.json()["error"]
     assert error["code"] == "certificate_expired"
-    assert "connect auto" in error["remediation"]
+    assert f"vdc-tui connections repair {TENANT}" in error["remediation"]
+    assert "upload" not in error["remediation"]  # not manual mode's text
 
 
 def test_manual_connections_are_renewed_only_with_include_manual(

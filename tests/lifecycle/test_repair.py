@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -83,14 +84,16 @@ def test_repair_by_a_non_admin_grants_nothing(run: Run, start_emulator: StartEmu
                    for r in emu.request_log[before:])
 
 
-def test_repair_of_an_app_deleted_in_the_tenant_says_connect_again(
+def test_repair_of_an_app_gone_for_good_says_connect_again(
         run: Run, start_emulator: StartEmulator) -> None:
     emu = start_emulator(scenario(), auto_approve_after=0)
     connect(run, emu)
-    with emu.state.lock:
-        del emu.state.applications[managed_app(emu).id]
+    with emu.state.lock:  # deleted (its principal with it), then purged from deleted items
+        app = managed_app(emu)
+        emu.state.delete_application(app, now=time.time())
+        del emu.state.deleted_applications[app.id]
     outcome = run("connections", "repair", TENANT, "--json", *endpoint_args(emu))
     assert outcome.code == 3, outcome.err
     error = outcome.json()["error"]
-    assert error["code"] == "app_not_found_in_tenant"
+    assert error["code"] == "app_not_restorable"
     assert "connect auto" in error["remediation"]

@@ -61,12 +61,14 @@ async def open_detail(pilot: Pilot[Any], app: DashboardApp, tenant_id: str) -> s
 # (kind, verdict on the dashboard, words of its fix on the detail screen)
 CASES = [
     ("key_removed", "✘ broken", "The certificate was removed from the app"),
+    ("key_expired_on_app", "✘ broken", "vdc-tui connections repair"),
     ("app_deleted", "✘ broken", "The app was deleted in the tenant"),
+    ("app_purged", "✘ broken", "The app was deleted in the tenant"),
     ("grant_revoked", "✘ broken", "vdc-tui connections repair"),
     ("global_reader_removed", "! warning", "vdc-tui connections repair"),
     ("licence_removed", "! warning", "License the service again"),
     ("expiring", "! warning", "vdc-tui connections renew"),
-    ("expired", "✘ broken", "Renewal is no longer possible"),
+    ("expired", "✘ broken", "An expired certificate cannot renew itself"),
     ("throttled", "✔ healthy", None),
     ("healthy", "✔ healthy", None),
 ]

@@ -113,7 +113,7 @@ async def back_and_recheck(pilot: Pilot[Any], app: DashboardApp, tenant_id: str)
     await wait_until(pilot, lambda: screen_name(app) == "DashboardScreen")
     dash = board(app)
     await wait_until(pilot, lambda: tenant_id in dash.results and not dash._checking
-                     and dash._acting is None, timeout=60)
+                     and dash.actions.acting is None, timeout=60)
     await pilot.pause()
 
 
@@ -229,7 +229,7 @@ async def test_r_on_a_manual_connection_asks_first(
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog)
                          and app.screen.id == "renew-manual")
         await pilot.press("n")
-        await wait_until(pilot, lambda: board(app)._acting is None)
+        await wait_until(pilot, lambda: board(app).actions.acting is None)
         assert store.load(tid)["certificate"]["sha1"] == before
         await pilot.press("r")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
@@ -290,7 +290,7 @@ async def test_esc_on_the_sign_in_of_repair_changes_nothing(
         await wait_until(pilot, lambda: bool(emu.pending_user_codes()))
         await pilot.press("escape")
         await wait_until(pilot, lambda: screen_name(app) == "DashboardScreen")
-        await wait_until(pilot, lambda: board(app)._acting is None)
+        await wait_until(pilot, lambda: board(app).actions.acting is None)
         assert not any(isinstance(s, ActionScreen) for s in app.screen_stack)
     assert store.load(tid) == before
 
@@ -349,7 +349,7 @@ async def test_answering_no_to_offboarding_deletes_nothing(
         await wait_until(pilot, lambda: isinstance(app.screen, OffboardDialog))
         await pilot.press("n")
         await wait_until(pilot, lambda: screen_name(app) == "DashboardScreen")
-        await wait_until(pilot, lambda: board(app)._acting is None)
+        await wait_until(pilot, lambda: board(app).actions.acting is None)
         assert not emu.pending_user_codes()
         assert row_of(app, tid) is not None
     assert (store.connections_dir / tid / "profile.json").exists()

@@ -31,6 +31,7 @@ from vdc_tui.emulator import EmulatorServer, load_scenario
 from vdc_tui.screens.manual import FIELDS
 from vdc_tui.widgets import Checklist
 from vdc_tui.widgets.checklist import ChecklistRow
+from vdc_tui.widgets.text import abbreviate_home
 
 from .conftest import screen_name, type_text, wait_until, wizard_on
 
@@ -127,6 +128,12 @@ def shown(app: VdcApp, selector: str) -> str:
     return str(app.screen.query_one(selector, Static).content)
 
 
+def on_screen(text: str) -> str:
+    """``text`` as the screens write it: a path under ``$HOME`` is shown as ``~/…`` (a
+    clone under the tester's home puts the demo PFX there)."""
+    return abbreviate_home(text)
+
+
 def assert_stopped_at(app: VdcApp, step: str, code: str) -> CheckEvent:
     """The checklist passed every line before ``step``, failed there, and went no further."""
     events = checklist_events(app)
@@ -138,8 +145,8 @@ def assert_stopped_at(app: VdcApp, step: str, code: str) -> CheckEvent:
     for later in STEP_ORDER[position + 1:]:
         assert events[later].status is CheckStatus.PENDING, events[later]
     text = row_text(app, step)
-    assert failed.detail and failed.detail in text  # the error's message …
-    assert failed.remediation and f"→ {failed.remediation}" in text  # … and what to do
+    assert failed.detail and on_screen(failed.detail) in text  # the error's message …
+    assert failed.remediation and f"→ {on_screen(failed.remediation)}" in text  # … what to do
     return failed
 
 
@@ -153,12 +160,12 @@ def assert_focus_on(app: VdcApp, field: str | None, failed: CheckEvent) -> None:
     """The field at fault has the focus and says why; otherwise the status line does."""
     if field is not None:
         assert app.focused is not None and app.focused.id == field
-        assert failed.detail in shown(app, f"#{field}-error")
+        assert on_screen(failed.detail) in shown(app, f"#{field}-error")
         assert app.screen.query_one(f"#{field}-error").display
         assert "Correct the field marked in red" in shown(app, "#manual-status")
     else:
-        assert failed.detail in shown(app, "#manual-status")
-        assert failed.remediation in shown(app, "#manual-status")
+        assert on_screen(failed.detail) in shown(app, "#manual-status")
+        assert on_screen(failed.remediation) in shown(app, "#manual-status")
     others = [name for name in FIELDS if name != field]
     assert not any(app.screen.query_one(f"#{name}-error").display for name in others)
 

@@ -1,7 +1,9 @@
-"""Number options of the command line: read, checked against a range, or a usage error.
+"""Typed options of the command line: read, checked, or a usage error (exit 2,
+``invalid_argument`` with ``--json``).
 
-One home for the shape every such option shares (``--port``, ``--timeout``,
-``--concurrency``, ``--deadline``, ``--within``, …); each keeps its own words.
+One home for the shape every number option shares (``--port``, ``--timeout``,
+``--concurrency``, ``--deadline``, ``--within``, …; each keeps its own words), and the GUID
+options (``--client-id``) read with the wizard's own rule for a GUID.
 """
 
 from __future__ import annotations
@@ -36,4 +38,22 @@ def ranged(convert: Callable[[str], N], valid: Callable[[N], bool], *, unreadabl
     return parse
 
 
-__all__ = ["ranged"]
+def guid(text: str) -> str:
+    """An argparse ``type=`` for a GUID option: its canonical form (lower case, hyphens).
+
+    Read as the wizard's fields read one (:func:`~vdc_tui.connect.inputs.normalize_guid`:
+    braces, quotes and letter case forgiven); anything else is a usage error that names the
+    expected shape.
+    """
+    from vdc_tui.connect.inputs import normalize_guid
+
+    canonical = normalize_guid(text)
+    if canonical is None:
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise argparse.ArgumentTypeError(
+            f"not a GUID: {shown!r} (expected 8-4-4-4-12 hexadecimal digits, e.g. "
+            "14d82eec-204b-4c2f-b7e8-296a70dab67e)")
+    return canonical
+
+
+__all__ = ["guid", "ranged"]

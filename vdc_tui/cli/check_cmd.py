@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vdc_tui.connect.errors import Cancelled, InvalidInput, scrub
+from vdc_tui.connect.errors import Cancelled, InvalidInput, VdcError, scrub
 
 if TYPE_CHECKING:
     from vdc_tui.cli.output import Reporter
@@ -115,6 +115,23 @@ def table(results: Sequence[TenantHealth]) -> list[str]:
     return lines
 
 
+def unlock_for_check(store: ProfileStore, entries: Sequence[ProfileEntry]) -> None:
+    """Check the store passphrase before any tenant is checked.
+
+    Without it no encrypted key opens, and every tenant would be written broken (its saved
+    result, the metrics file) for a problem of this machine. The run stops first instead:
+    the last results and the last metrics file stay as they were.
+
+    Raises:
+        VdcError: ``key_passphrase_required``, ``key_passphrase_wrong``,
+            ``key_passphrase_file_unsafe``, or ``invalid_argument`` (a passphrase source
+            that cannot be read, such as a misspelt ``VDC_TUI_KEY_PASSPHRASE_FILE``); all
+            exit 2.
+    """
+    if any(store.key_status(e.tenant_id) == "encrypted" for e in entries):
+        store.unlock()
+
+
 def run_check(
     store: ProfileStore,
     endpoints: Endpoints,
@@ -135,6 +152,13 @@ def run_check(
     entries = select_entries(store, tenants, check_all)
     for warning in store.warnings:
         reporter.warning(warning)
+    try:
+        unlock_for_check(store, entries)
+    except VdcError:
+        reporter.note("Nothing was checked: the last saved results"
+                      + (" and the OpenMetrics file are" if openmetrics is not None else " are")
+                      + " left as they were.")
+        raise
     reporter.note(f"Checking {len(entries)} connection{'s' if len(entries) != 1 else ''} "
                   f"({min(concurrency, len(entries))} at a time)…")
 
@@ -151,7 +175,7 @@ def run_check(
         # run the same way: named, exit 130, the tenants already checked keep their results.
         results = asyncio.run(run_cancellable(
             fleet.run(entries, progress), on_cancel=lambda: None, rollback_bound=10.0,
-            undoing="stopping the checks still running"))
+            undoing="stopping the checks still running", reporter=reporter))
     except Cancelled as cancelled:
         cancelled.remediation = (
             f"{len(finished)} of {len(entries)} connections were checked before it stopped; "

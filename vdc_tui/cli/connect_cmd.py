@@ -11,6 +11,7 @@ service layer does that when its task is cancelled), and the command exits 130.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import logging
 import os
@@ -339,7 +340,8 @@ async def run_service_command(
     try:
         if before is not None:
             before(service)
-        outcome = await run_cancellable(work(service), on_cancel=on_cancel)
+        outcome = await run_cancellable(work(service), on_cancel=on_cancel,
+                                        reporter=reporter)
     except VdcError as error:
         log.info("%s failed: %s (%s)", what, error.code, error.message)
         warn_folder()
@@ -392,9 +394,18 @@ def _say(text: str) -> None:
         pass
 
 
+def abandoned_error(undoing: str) -> Cancelled:
+    """What the third Ctrl+C leaves: the run ended while still ``undoing``."""
+    return Cancelled(
+        f"Cancelled by the operator (Ctrl+C three times) while {undoing}: it was abandoned.",
+        "Run the same command again: it finds what this run left from the journal in the "
+        "tenant's profile folder and resumes or removes it.")
+
+
 async def run_cancellable(work: Awaitable[T], *, on_cancel: Callable[[], None],
                           rollback_bound: float = ROLLBACK_BOUND_SECONDS,
-                          undoing: str = "rolling back anything created") -> T:
+                          undoing: str = "rolling back anything created",
+                          reporter: Reporter | None = None) -> T:
     """Await ``work``; SIGINT (Ctrl+C), SIGHUP or SIGTERM cancels it and raises
     :class:`Cancelled`. ``undoing`` says what the cancelled work does before it ends (read-only
     work such as a health check has nothing to roll back).
@@ -404,6 +415,10 @@ async def run_cancellable(work: Awaitable[T], *, on_cancel: Callable[[], None],
     ``rollback_bound`` seconds, then it is stopped and the journal stays. A second Ctrl+C
     while rolling back only says so, a third ends the process; SIGHUP and SIGTERM never end
     it before the rollback had its chance (a hung-up terminal cannot press anything).
+
+    ``reporter``: the third Ctrl+C ends the process at once, without the command's own
+    failure report; this one says it first (with ``--json``, stdout still holds the one
+    JSON object the contract promises: a ``cancelled`` failure).
     """
     loop = asyncio.get_running_loop()
     task: asyncio.Task[T] = asyncio.ensure_future(work)
@@ -439,6 +454,9 @@ async def run_cancellable(work: Awaitable[T], *, on_cancel: Callable[[], None],
             _say("Still rolling back; press Ctrl+C again to abandon it.")
         elif presses >= 3:
             log.warning("Ctrl+C pressed three times: rollback abandoned; the journal stays")
+            if reporter is not None:
+                with contextlib.suppress(Exception):  # the exit below must happen anyway
+                    reporter.failure(abandoned_error(undoing))
             os._exit(130)  # the operator insists; rollback may be incomplete
 
     installed: list[signal.Signals] = []

@@ -13,14 +13,25 @@ from vdc_tui.connect.store.profiles import ProfileEntry, ProfileStore
 log = logging.getLogger("vdc_tui.cli.connections")
 T = TypeVar("T")
 
-#: What ``remove`` says about the tenant, so nobody believes the app is gone.
-TENANT_UNTOUCHED = (
-    "Only local files were removed. The app registration, its certificate and its "
-    "permissions in the tenant were not touched and still exist there: "
-    "`vdc-tui connections remove TENANT --offboard` "
-    "deletes them (a Global Administrator signs in), or delete them in the Entra admin "
-    "centre (App registrations) if the backup service no longer needs them."
-)
+def tenant_untouched(tenant_id: str, app_id: str | None, mode: str | None) -> str:
+    """What ``remove`` (local only) says about the tenant, so nobody believes the app is gone.
+
+    The profile is gone by then, so ``remove --offboard`` cannot find the tenant any more: the
+    text names what still works instead."""
+    app = f"the app registration {app_id}" if app_id else "the app registration"
+    said = (f"Only local files were removed: {app}, its certificate and its permissions in "
+            f"tenant {tenant_id} were not touched and still exist there. ")
+    if mode == "manual":
+        return said + ("It is the operator's own app (manual mode): delete it in the Entra "
+                       "admin centre (App registrations) only if nothing else uses it.")
+    return said + (
+        "`connections remove --offboard` cannot find the tenant now that the profile is "
+        "gone: delete the app in the Entra admin centre (App registrations → "
+        f"{app_id or 'the app'} → Delete), or connect the tenant again with `vdc-tui connect "
+        "auto` (a Global Administrator of it signs in; the app is reused) and then run "
+        "`vdc-tui connections remove "
+        f"{tenant_id} --offboard`. Next time offboard first: `remove --offboard` deletes "
+        "the app, then the local files.")
 
 
 #: How ``list`` names a key file's protection (``ProfileStore.key_status``).
@@ -178,7 +189,12 @@ def remove_connection(store: ProfileStore, reporter: Reporter, tenant: str) -> i
     log.info("removed profile of tenant %s (%d paths)", entry.tenant_id, len(removed))
     label = entry.name or entry.default_domain or entry.tenant_id
     reporter.note(f"Removed the connection profile of {label} ({entry.tenant_id}).")
-    reporter.note(TENANT_UNTOUCHED)
+    profile = entry.profile or {}
+    app = profile.get("app") if isinstance(profile.get("app"), dict) else {}
+    mode = profile.get("mode")
+    note = tenant_untouched(entry.tenant_id, str((app or {}).get("app_id") or "") or None,
+                            mode if isinstance(mode, str) else None)
+    reporter.note(note)
     if reporter.json_mode:
         reporter.emit({
             "status": "removed",
@@ -186,7 +202,7 @@ def remove_connection(store: ProfileStore, reporter: Reporter, tenant: str) -> i
                        "default_domain": entry.default_domain},
             "removed": [str(p) for p in removed],
             "tenant_untouched": True,
-            "note": TENANT_UNTOUCHED,
+            "note": note,
         })
     else:
         for path in removed:

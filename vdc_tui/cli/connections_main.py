@@ -26,6 +26,7 @@ from vdc_tui.cli.options import (
     add_demo,
     add_demo_port,
     add_json,
+    add_qr_option,
 )
 from vdc_tui.cli.output import Reporter
 from vdc_tui.cli.session import (
@@ -60,8 +61,8 @@ def add_connections_parser(commands: Any, formatter: type[argparse.HelpFormatter
     """Register ``connections`` and its actions on the main parser's sub-commands
     (``full=False``: its name and help only, for a command line that does not use it)."""
     connections = commands.add_parser(
-        "connections", help="the fleet dashboard; list, show, check or remove saved "
-                            "connection profiles",
+        "connections", help="the fleet dashboard; list, show, check, renew, repair, export "
+                            "or remove (--offboard) saved connections",
         allow_abbrev=False, formatter_class=formatter, epilog=EPILOG)
     if not full:
         return
@@ -89,6 +90,7 @@ def add_connections_parser(commands: Any, formatter: type[argparse.HelpFormatter
     remove.add_argument("--yes", action="store_true",
                         help="with --offboard: do not ask for confirmation")
     add_app_options(remove)
+    add_qr_option(remove)
     add_demo_port(remove, said="on stderr")
     renew = actions.add_parser(
         "renew", help="roll a connection's certificate with addKey/removeKey (no admin)",
@@ -108,12 +110,17 @@ def add_connections_parser(commands: Any, formatter: type[argparse.HelpFormatter
     renew.add_argument("--concurrency", metavar="N", type=_concurrency, default=None,
                        help="with --all: tenants renewed at once (default 4)")
     repair = actions.add_parser(
-        "repair", help="a Global Administrator signs in; only missing permissions are granted",
+        "repair", help="a Global Administrator signs in once; what an admin can fix is fixed",
         allow_abbrev=False, formatter_class=formatter, epilog=EPILOG,
-        description="Grants the permissions the connection lacks (revoked, or new in this "
-                    "release's catalog), assigns Global Reader again if it was removed, and "
-                    "verifies with app-only tokens.")
+        description="Keeps the app and its app id and fixes, in one run: a deleted app "
+                    "(restored from the tenant's deleted items), the saved certificate "
+                    "missing from the app (registered again) or expired (a new one on the "
+                    "same app: export it for the backup service), a deleted service "
+                    "principal, the permissions the connection lacks (revoked, or new in "
+                    "this release's catalog) and Global Reader; then verifies every "
+                    "permission with app-only tokens.")
     add_app_options(repair)
+    add_qr_option(repair)
     add_demo_port(repair, said="on stderr")
     for sub in (show, remove, repair, export):
         sub.add_argument("tenant", metavar="TENANT", help="tenant id, default domain or name")
@@ -167,7 +174,8 @@ def _add_export_options(parser: argparse.ArgumentParser) -> None:
                         help=argparse.SUPPRESS)
     parser.add_argument("--force", action="store_true", help="replace OUT if it exists")
     parser.add_argument("--show-password", action="store_true",
-                        help="with --json: put a generated password into the JSON document")
+                        help="with --json at a terminal: put a generated password into the "
+                        "JSON document")
 
 
 def run_connections(ns: argparse.Namespace, reporter: Reporter) -> int:

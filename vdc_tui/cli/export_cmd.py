@@ -40,6 +40,35 @@ def _password(ns: argparse.Namespace, reporter: Reporter) -> tuple[str, bool]:
     return given, False
 
 
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream is not None and stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def refuse_untrusted_output(reporter: Reporter, *, show_password: bool) -> None:
+    """A generated password is shown once, on a terminal only: the stream it would go to
+    (stdout for the text form and for ``--json --show-password``, else stderr) must be one.
+    Output that is redirected or piped lands in logs, so it never gets the password.
+
+    Raises:
+        InvalidInput: ``password_needs_terminal`` (exit 2), before anything is written.
+    """
+    on_stdout = not reporter.json_mode or show_password
+    stream = sys.stdout if on_stdout else sys.stderr
+    if _is_terminal(stream):
+        return
+    where = "stdout" if on_stdout else "stderr"
+    raise InvalidInput(
+        "password_needs_terminal",
+        f"A generated PFX password is shown only on a terminal, and {where} is not one "
+        "(redirected or piped output ends up in logs).",
+        "Give the password yourself with --pfx-password-env VAR or --pfx-password-stdin, "
+        "or run the export in a terminal.",
+        {"field": "pfx_password", "stream": where})
+
+
 def export_connection(store: ProfileStore, reporter: Reporter, ns: argparse.Namespace) -> int:
     """Write the PFX and print what the manual connection form asks for."""
     from vdc_tui.connect.lifecycle.export import export_connection as write_export
@@ -51,13 +80,8 @@ def export_connection(store: ProfileStore, reporter: Reporter, ns: argparse.Name
     entry = store.find(ns.tenant)
     store.load(entry.tenant_id)  # a damaged profile is said before anything is asked
     out = export_target(store, ns.pfx, force=ns.force)
-    if reporter.json_mode and not ns.show_password and not (
-            ns.pfx_password_env or ns.pfx_password_stdin) and not sys.stderr.isatty():
-        raise InvalidInput(
-            "invalid_argument",
-            "A generated password would be lost: --json keeps it out of the document and "
-            "stderr is not a terminal.",
-            "Add --show-password, or give the password with --pfx-password-env VAR.")
+    if not (ns.pfx_password_env or ns.pfx_password_stdin):
+        refuse_untrusted_output(reporter, show_password=ns.show_password)
     password, generated = _password(ns, reporter)
     done = write_export(store, entry.tenant_id, out, password)
     form = {

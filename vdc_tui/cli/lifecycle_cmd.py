@@ -97,7 +97,6 @@ class RepairRun(_AdminRun):
             self.reporter.emit({
                 "status": "repaired",
                 "tenant": _tenant_facts(outcome.tenant_id, profile),
-                "app_id": outcome.app_id,
                 "permissions": {"granted_now": list(outcome.granted),
                                 "already": list(outcome.already),
                                 "granted": list(outcome.verified), "missing": []},
@@ -105,6 +104,7 @@ class RepairRun(_AdminRun):
                 "required_access_updated": outcome.required_access_updated,
                 "catalog_version": outcome.catalog_version,
                 "profile": profile_path,
+                **outcome.to_json(),
                 **_consent_json(outcome.delegated_consent),
             })
         return 0
@@ -247,7 +247,7 @@ class RenewRun:
                            lifetime_days=outcome.lifetime_days, resumed=outcome.resumed)
 
             await run_cancellable(asyncio.gather(*(renew(c) for c in candidates)),
-                                  on_cancel=lambda: None)
+                                  on_cancel=lambda: None, reporter=self.reporter)
         except VdcError as error:
             self.reporter.failure(error)
             return error.exit_code

@@ -36,6 +36,7 @@ from vdc_tui.cli.options import (
     add_demo,
     add_demo_port,
     add_json,
+    add_qr_option,
     port_number,
     positive_seconds,
 )
@@ -174,6 +175,7 @@ def _add_connect_modes(connect: argparse.ArgumentParser,
         add_demo_port(sub, said="on stderr")
         add_common(sub)
     add_app_options(auto)
+    add_qr_option(auto)
     add_common(connect)
 
 
@@ -296,7 +298,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_INVALID
     except SystemExit as done:  # --help and --version
         return done.code if isinstance(done.code, int) else 0
-    reporter = Reporter(json_mode=bool(opt(ns, "json", False)))
+    reporter = Reporter(json_mode=bool(opt(ns, "json", False)), qr=opt(ns, "qr", "unicode"))
     try:
         with _logging(opt(ns, "log")):
             # Errors are answered while the log is still open: an unexpected one is logged

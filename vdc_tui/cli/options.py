@@ -12,7 +12,8 @@ import argparse
 from typing import Any, NoReturn
 
 from vdc_tui import __version__
-from vdc_tui.cli.argtypes import ranged
+from vdc_tui.cli.argtypes import guid, ranged
+from vdc_tui.cli.output import QR_STYLES
 from vdc_tui.connect.microsoft.clouds import CLOUDS
 from vdc_tui.connect.service import DEFAULT_APP_DISPLAY_NAME, PLANS
 from vdc_tui.settings import DEFAULT_DEMO_PORT
@@ -32,13 +33,25 @@ examples:
   PFX_PW=... vdc-tui connect manual --admin-email admin@contoso.com \\
       --app-id 11111111-2222-3333-4444-555555555555 --pfx app.pfx \\
       --pfx-password-env PFX_PW --services exchange,sharepoint --json
+  vdc-tui connections                       the fleet dashboard (in a terminal)
   vdc-tui connections list
-  vdc-tui doctor
-  vdc-tui emulator --port 8443               a standalone emulator for rehearsals
+  vdc-tui connections check --all --openmetrics vdc_tui.prom
+                                            check every connection, write metrics
+  vdc-tui connections renew --all --within 30
+                                            new certificates, no admin needed
+  vdc-tui connections repair contoso.com    an admin signs in; missing grants are added
+  EXPORT_PW=... vdc-tui connections export contoso.com --pfx contoso.pfx \\
+      --pfx-password-env EXPORT_PW          the certificate for the manual form
+  vdc-tui connections remove contoso.com --offboard
+                                            delete the app in the tenant, then the profile
+  vdc-tui audit --verify                    is the audit trail intact? (exit 3 if not)
+  vdc-tui doctor                            can this machine onboard? each line with a fix
+  vdc-tui emulator --port 8443              a standalone emulator for rehearsals
   vdc-tui emulator --print-demo             the demo tenant's manual app, PFX and password
 
 exit codes: 0 connected/done, 2 invalid invocation or input, 3 the check found a problem,
-            4 a service was unreachable or failed after retries, 130 cancelled.
+            4 a service was unreachable or failed after retries, 130 cancelled (Ctrl+C,
+            SIGHUP, SIGTERM), 141 output closed by its reader (e.g. | head).
 environment: VDC_TUI_HOME  folder for profiles and keys (default: the user data folder).
              VDC_TUI_KEY_PASSPHRASE_FILE  owner-only file holding the store passphrase.
 demo mode keeps its profiles in $VDC_TUI_HOME/demo, apart from real connections.
@@ -150,8 +163,16 @@ def add_json(parser: argparse.ArgumentParser) -> None:
                         help="print exactly one JSON object on stdout (progress stays on stderr)")
 
 
+def add_qr_option(parser: argparse.ArgumentParser) -> None:
+    """``--qr``: how a command that shows a device code draws its QR code on stderr."""
+    parser.add_argument("--qr", choices=QR_STYLES, default=argparse.SUPPRESS,
+                        help="the sign-in address's QR code on stderr: unicode (half blocks, "
+                             "for a dark terminal; default), ascii (## per dark module, only "
+                             "ASCII characters, for a log, e-mail or paper) or off")
+
+
 def add_app_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--client-id", metavar="GUID", default=argparse.SUPPRESS,
+    parser.add_argument("--client-id", metavar="GUID", type=guid, default=argparse.SUPPRESS,
                         help="public client used for the device-code sign-in "
                              "(default: Microsoft Graph Command Line Tools)")
     parser.add_argument("--app-name", metavar="NAME", default=argparse.SUPPRESS,

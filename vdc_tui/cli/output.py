@@ -64,6 +64,28 @@ def wants_colour(stream: TextIO) -> bool:
     return bool(isatty and isatty())
 
 
+#: How ``--qr`` draws the sign-in address's QR code on stderr: Unicode half blocks (two
+#: module rows per line, light modules as ink, for a dark terminal), plain ASCII (``##`` per
+#: dark module, one line per module row, for a log, an e-mail or paper: dark on light), or
+#: none.
+QR_STYLES = ("unicode", "ascii", "off")
+
+
+def qr_ascii_lines(data: str, *, border: int = 4) -> list[str]:
+    """A QR code of ``data`` in ASCII only: ``##`` for a dark module, two spaces for a light
+    one, one line per module row (a character cell is about twice as tall as it is wide,
+    so two characters make a square module). Read dark on light, as printed; the quiet zone
+    is ``border`` modules (the standard's 4: a log or page around it may be anything)."""
+    import qrcode
+    from qrcode.constants import ERROR_CORRECT_L
+
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_L, border=border)
+    code.add_data(data)
+    code.make(fit=True)
+    matrix: list[list[bool]] = code.get_matrix()
+    return ["".join("##" if dark else "  " for dark in row).rstrip() for row in matrix]
+
+
 def qr_lines(data: str, *, ansi: bool = False, border: int = 2) -> list[str]:
     """A QR code of ``data`` drawn with half blocks (two modules per character cell).
 
@@ -206,11 +228,14 @@ class Reporter:
         json_mode: ``--json``: stdout gets exactly one JSON object at the end.
         out: Where results go (stdout).
         err: Where progress and errors go (stderr).
+        qr: How a device code's QR code is drawn (``--qr``: unicode, ascii or off).
     """
 
     def __init__(self, *, json_mode: bool, out: TextIO | None = None,
-                 err: TextIO | None = None) -> None:
+                 err: TextIO | None = None, qr: str = "unicode") -> None:
         self.json_mode = json_mode
+        #: How a device code's QR code is drawn (one of :data:`QR_STYLES`).
+        self.qr = qr
         self.out = out if out is not None else sys.stdout
         self.err = err if err is not None else sys.stderr
         self._last: dict[str, tuple[CheckStatus, str]] = {}
@@ -269,7 +294,12 @@ class Reporter:
             lines.append(scrub(extra, limit=300))
         write(self.err, "\n".join(lines) + "\n")
         try:
-            qr = qr_lines(code.verification_uri, ansi=wants_colour(self.err))
+            if self.qr == "off":
+                qr = []
+            elif self.qr == "ascii":
+                qr = qr_ascii_lines(code.verification_uri)
+            else:
+                qr = qr_lines(code.verification_uri, ansi=wants_colour(self.err))
         except Exception:  # a QR is a convenience; the address above is what matters
             qr = []
         if qr:

@@ -116,6 +116,20 @@ def refuse_demo_port_without_demo(ns: argparse.Namespace) -> None:
                            "Add --demo, or drop --demo-port.")
 
 
+def refuse_without_terminal() -> None:
+    """The wizard reads keys from stdin and draws on stderr (Textual's driver): without a
+    terminal on both, and on stdout, it would wait for nothing or write escape codes into a
+    file or a log. Refused as the dashboard is."""
+    streams = (sys.stdin, sys.stdout, sys.stderr)
+    if not all(stream is not None and stream.isatty() for stream in streams):
+        raise InvalidInput(
+            "invalid_argument",
+            "`vdc-tui` without a command starts the wizard, which needs a terminal "
+            "(stdin, stdout and stderr).",
+            "Run it in a terminal; in scripts use `vdc-tui connect auto --json` or "
+            "`vdc-tui connect manual ... --json`.")
+
+
 def run_wizard(ns: argparse.Namespace) -> int:
     from vdc_tui.settings import AppSettings
 
@@ -131,6 +145,7 @@ def run_wizard(ns: argparse.Namespace) -> int:
         tenant_name=opt(ns, "tenant_name"),
         theme=opt(ns, "theme", "vdc"),
     )
+    refuse_without_terminal()
     from vdc_tui.app import make_app  # Textual only now, after the options are known to be good
 
     app = make_app(settings)

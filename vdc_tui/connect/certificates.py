@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from vdc_tui.connect.errors import CertificateProblem, scrub
-from vdc_tui.connect.models import CertificateInfo
+from vdc_tui.connect.models import CertificateInfo, days_left
 
 if TYPE_CHECKING:
     from vdc_tui.connect.microsoft.identity import CertificateCredential
@@ -446,7 +446,7 @@ def check_validity(info: CertificateInfo, *, now: datetime | None = None) -> lis
     warnings: list[str] = []
     left = info.not_after - moment
     if left < timedelta(days=EXPIRY_WARNING_DAYS):
-        days = max(0, left.days)
+        days = max(0, days_left(info.not_after, moment))
         warnings.append(
             f"The certificate expires in {days} day{'s' if days != 1 else ''} "
             f"({_day(info.not_after)}): renew it before then or backups will stop."

@@ -31,6 +31,7 @@ ERROR_CODES: dict[str, int] = {
     "pfx_too_large": EXIT_INVALID,
     "pfx_password_required": EXIT_INVALID,
     "pfx_wrong_password": EXIT_INVALID,
+    "password_needs_terminal": EXIT_INVALID,
     "pfx_no_private_key": EXIT_DIAGNOSED,
     "key_passphrase_required": EXIT_INVALID,
     "key_passphrase_wrong": EXIT_INVALID,
@@ -43,6 +44,7 @@ ERROR_CODES: dict[str, int] = {
     "tenant_not_found": EXIT_DIAGNOSED,
     "app_not_found_in_tenant": EXIT_DIAGNOSED,
     "app_missing_service_principal": EXIT_DIAGNOSED,
+    "app_not_restorable": EXIT_DIAGNOSED,
     "enterprise_app_not_registration": EXIT_DIAGNOSED,
     "certificate_not_registered": EXIT_DIAGNOSED,
     "clock_skew": EXIT_DIAGNOSED,
@@ -77,6 +79,9 @@ ERROR_MEANINGS: dict[str, str] = {
     "file?).",
     "pfx_password_required": "The PFX is encrypted and no password was given.",
     "pfx_wrong_password": "The PFX password is wrong.",
+    "password_needs_terminal": "A generated export password is shown only on a terminal, "
+    "never on redirected output; give the password with --pfx-password-env or "
+    "--pfx-password-stdin instead.",
     "pfx_no_private_key": "The PFX holds a certificate but no private key.",
     "key_passphrase_required": "A saved key must be read or written and no source gave the "
     "store passphrase.",
@@ -94,6 +99,9 @@ ERROR_MEANINGS: dict[str, str] = {
     "tenant_not_found": "No tenant answers for that domain or id.",
     "app_not_found_in_tenant": "No app registration with that Application (client) ID exists "
     "in the tenant.",
+    "app_not_restorable": "The saved connection's app registration was deleted and is not "
+    "in the tenant's deleted items any more (they keep it 30 days): repair cannot bring it "
+    "back; `connect auto` makes a new app.",
     "app_missing_service_principal": "The app registration has no enterprise application "
     "(service principal) in the tenant.",
     "enterprise_app_not_registration": "The id is an enterprise application of another "
@@ -120,8 +128,9 @@ ERROR_MEANINGS: dict[str, str] = {
     "30-day certificate.",
     "app_not_managed": "The app was not made by vdc-tui (no vdc-tui:managed tag) or does not "
     "match the profile; nothing is deleted.",
-    "renewal_incomplete": "The new certificate is on the app but had not replicated in time; "
-    "the old one still works and the next renewal finishes.",
+    "renewal_incomplete": "The new certificate is on the app but its tokens did not carry every "
+    "permission in time (replication, or a grant removed meanwhile); the old one still works "
+    "and the next renewal finishes or undoes it.",
     "audit_unwritable": "The audit log ($VDC_TUI_HOME/audit.jsonl) cannot be appended to "
     "(read-only home, full disk); the action stopped before changing anything.",
     "audit_chain_broken": "`vdc-tui audit --verify` found a line of the audit log edited, "

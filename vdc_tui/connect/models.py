@@ -61,6 +61,17 @@ class CertificateInfo:
     key_size: int
 
 
+def days_left(not_after: datetime, now: datetime) -> int:
+    """Whole days from ``now`` until a certificate's ``not_after``, counted toward zero:
+    9.9 days left is 9, expired 1.1 days ago is -1.
+
+    The one rule for "days left": the check (its detail, JSON and metrics) and renewal (its
+    window, ``--within DAYS``, and its JSON) both count with it, so one certificate shows
+    one number everywhere.
+    """
+    return int((not_after - now).total_seconds() / 86400)
+
+
 class Availability(StrEnum):
     """Whether the tenant has a service."""
 

@@ -1,4 +1,5 @@
-"""``vdc-tui emulator``: run the emulator on its own until SIGINT or SIGTERM."""
+"""``vdc-tui emulator``: run the emulator on its own until SIGINT, SIGTERM or SIGHUP (its
+terminal or SSH session closed): each stops it cleanly, exit 0."""
 
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ def serve(port: int = 0, scenario: str | None = None, out: TextIO = sys.stdout) 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, on_signal) for sig in stops}
     try:
         emu = EmulatorServer(scenario or "demo", port=port)
         try:

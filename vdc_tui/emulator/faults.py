@@ -56,6 +56,7 @@ class Faults:
     signin_fault: str = ""
     signin_fault_on: str = "devicecode"
     signin_fault_count: int = 1
+    revoke_on_add_key: str = ""
 
     @property
     def signin_round(self) -> int:

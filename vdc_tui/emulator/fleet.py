@@ -11,7 +11,13 @@ Each tenant is of one *kind*: how its connection has been broken since onboardin
 ========================  ==============================================================
 ``healthy``               Everything in place.
 ``key_removed``           The app's certificate was removed from the app registration.
-``app_deleted``           The app registration (and its principal) was deleted.
+``key_expired_on_app``    The certificate is valid, but its key credential on the app ended
+                          yesterday (an ``endDateTime`` set shorter than the certificate's).
+``app_deleted``           The app registration was deleted two days ago: it is in the
+                          tenant's deleted items (restorable, same appId and id); its
+                          principal and grants are gone.
+``app_purged``            The app registration was deleted 40 days ago: past the 30 days of
+                          deleted items, gone for good.
 ``grant_revoked``         Admin consent of Graph ``Sites.Read.All`` was revoked.
 ``global_reader_removed`` The Global Reader role was taken from the app.
 ``licence_removed``       The SharePoint licence lapsed (no SharePoint service plan).
@@ -53,6 +59,11 @@ KINDS = (
 )
 #: Every broken kind once, in this order (the scenario of the tests and the screenshots).
 BROKEN_KINDS = KINDS[1:]
+#: Breaks only a Global Administrator's sign-in (``connections repair``) can fix, beyond
+#: those of :data:`KINDS` (kept apart so the screenshots' fleet stays as it is).
+REPAIR_KINDS = ("key_expired_on_app", "app_purged")
+#: Every kind :func:`write_fleet` accepts.
+ALL_KINDS = KINDS + REPAIR_KINDS
 
 _NAMESPACE = uuid.UUID("0f1e2d3c-4b5a-4968-8778-695a4b3c2d1e")
 _ALL_PLANS = ["EXCHANGE_S_ENTERPRISE", "SHAREPOINTENTERPRISE", "TEAMS1"]
@@ -116,7 +127,7 @@ def write_fleet(
     Raises:
         ValueError: an unknown kind, or more than one ``throttled`` tenant.
     """
-    unknown = sorted(set(kinds) - set(KINDS))
+    unknown = sorted(set(kinds) - set(ALL_KINDS))
     if unknown:
         raise ValueError(f"unknown kind(s): {', '.join(unknown)}")
     if list(kinds).count("throttled") > 1:
@@ -157,13 +168,22 @@ def write_fleet(
                       "sku_id": "6fd2c87f-b296-42f0-b197-1e91e994b900",
                       "consumed_units": 10, "enabled_units": 25, "service_plans": plans}],
         }
-        if kind != "app_deleted":
-            tenant["applications"] = [{
-                "display_name": "Veeam Data Cloud (vdc-tui)", "app_id": app_id, "id": app_oid,
-                # The tag automatic mode puts on the apps it makes (offboarding checks it).
-                "tags": ["vdc-tui:managed"],
-                "certificates": [] if kind == "key_removed" else [{"cert": f"{label}.cer"}],
-            }]
+        registered: dict[str, Any] = {"cert": f"{label}.cer"}
+        if kind == "key_expired_on_app":
+            registered["key_start"] = start.strftime("%Y-%m-%dT%H:%M:%SZ")
+            registered["key_end"] = (moment - _dt.timedelta(days=1)).strftime(
+                "%Y-%m-%dT%H:%M:%SZ")
+        application: dict[str, Any] = {
+            "display_name": "Veeam Data Cloud (vdc-tui)", "app_id": app_id, "id": app_oid,
+            # The tag automatic mode puts on the apps it makes (offboarding checks it).
+            "tags": ["vdc-tui:managed"],
+            "certificates": [] if kind == "key_removed" else [registered],
+        }
+        if kind in ("app_deleted", "app_purged"):
+            # In deleted items (restorable) or past their 30 days; no principal either way.
+            application["deleted_days_ago"] = 2 if kind == "app_deleted" else 40
+        tenant["applications"] = [application]
+        if kind not in ("app_deleted", "app_purged"):
             tenant["service_principals"] = [{
                 "app_id": app_id,
                 "grants": ["catalog"],
@@ -194,4 +214,4 @@ def write_fleet(
     return FleetFiles(scenario_path, manifest_path, tuple(manifest))
 
 
-__all__ = ["BROKEN_KINDS", "FleetFiles", "KINDS", "write_fleet"]
+__all__ = ["ALL_KINDS", "BROKEN_KINDS", "FleetFiles", "KINDS", "REPAIR_KINDS", "write_fleet"]

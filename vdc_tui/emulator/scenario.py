@@ -143,6 +143,7 @@ class ApplicationSpec:
     required_resource_access: list[dict[str, Any]] = field(default_factory=list)
     certificates: list[CertificateSpec] = field(default_factory=list)
     visible_after: float = 0
+    deleted_days_ago: float | None = None
 
 
 @dataclass

@@ -469,6 +469,12 @@ class Directory:
                     created=now - 86400, visible_at=now + a.visible_after,
                     publisher_domain=spec.initial_domain,
                 )
+                if a.deleted_days_ago is not None:
+                    # Deleted before the scenario starts: in deleted items (restorable while
+                    # younger than the 30-day retention, gone for good once older).
+                    app.created = now - (a.deleted_days_ago + 1) * 86400
+                    self.deleted_applications[app.id] = (app, now - a.deleted_days_ago * 86400)
+                    continue
                 self.applications[app.id] = app
         for spec in self.scenario.tenants:
             for s in spec.service_principals:

@@ -6,22 +6,21 @@ starts the onboarding wizard for a new tenant. On the selected tenant: ``e`` exp
 key as a PFX for the backup service, ``r`` renews its certificate, ``p`` repairs its
 permissions and ``x`` offboards it (the last two after a Global Administrator's sign-in).
 
-Adding an action on a tenant (renew, repair, offboard, export) is one :class:`Binding` in
-:attr:`DashboardScreen.BINDINGS` (and, to offer it on the detail screen too, in
-:attr:`~.health_detail.HealthDetailScreen.BINDINGS`) plus one ``action_*`` method that calls
-the service function with :meth:`DashboardScreen.selected_entry` and then
-:meth:`DashboardScreen.check_tenants` to show the new state. The screen stays thin: the
-work is in ``vdc_tui.connect``, and what a row shows (columns, cells, order, filter) in
+Adding an action on a tenant is one method of :class:`~.tenant_actions.TenantActions`
+(which both this screen and the detail screen start), one :class:`Binding` in
+:attr:`DashboardScreen.BINDINGS` with its ``action_*`` method, and one in
+:attr:`~.health_detail.HealthDetailScreen.BINDINGS`. The screen gets what it needs from its
+app as a :class:`~.tenant_actions.FleetContext` and never reaches for the app's attributes;
+the work is in ``vdc_tui.connect``, and what a row shows (columns, cells, order, filter) in
 :mod:`.fleet_rows`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -42,24 +41,12 @@ from vdc_tui.screens.fleet_rows import (
     row_cells,
     sort_key,
 )
+from vdc_tui.screens.tenant_actions import FleetContext, TenantActions
 
 if TYPE_CHECKING:
     from vdc_tui.connect.fleet.health import TenantHealth
     from vdc_tui.connect.fleet.run import FleetProgress
     from vdc_tui.connect.store.profiles import ProfileEntry
-    from vdc_tui.dashboard import DashboardApp
-
-#: What cancelling each action does (the question before it is cancelled).
-RENEW_CANCEL = ("The renewal stops where it is. The current certificate keeps working; the "
-                "next renewal of this tenant finishes or undoes what this one started.")
-REPAIR_CANCEL = ("The repair stops where it is. Permissions granted so far stay granted; "
-                 "repair again to finish.")
-OFFBOARD_CANCEL = ("Offboarding stops where it is. The local profile and key stay; if the app "
-                   "registration was already deleted it stays deleted (restorable for 30 "
-                   "days). Offboard again to finish.")
-MANUAL_RENEWAL = ("This connection uses your own app registration (manual mode). Renewing "
-                  "removes the old certificate from it, so anything else that signs in with "
-                  "it needs the new one: export it afterwards with e.")
 
 _CHECK_KEYS = Binding.Group("Check")
 
@@ -90,7 +77,9 @@ class DashboardScreen(WizardScreen[str | None]):
         Binding("r", "renew", "Renew", id="dashboard.renew",
                 tooltip="Roll the selected connection's certificate (no admin needed)"),
         Binding("p", "repair", "Repair", id="dashboard.repair",
-                tooltip="A Global Admin signs in; only the missing permissions are granted"),
+                tooltip="A Global Admin signs in once: what is missing is granted, the "
+                        "certificate put back on the app (or replaced when expired), a "
+                        "deleted app restored; the app id stays"),
         Binding("x", "offboard", "Offboard", id="dashboard.offboard",
                 tooltip="Delete the app registration in the tenant, then the local profile "
                         "and key (asks first; a Global Admin signs in)"),
@@ -102,26 +91,27 @@ class DashboardScreen(WizardScreen[str | None]):
         self,
         entries: Sequence[ProfileEntry],
         results: dict[str, TenantHealth],
-        *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        context: FleetContext,
     ) -> None:
         """Create the dashboard.
 
         Args:
             entries: The saved connections.
             results: The last result of each tenant that has one.
-            clock: Now (the "checked" column's ages; tests freeze it).
+            context: The store, service, checker, clock and passphrase prompt of the app.
         """
         super().__init__(id="dashboard")
         self.entries = {e.tenant_id: e for e in entries}
         self.results = dict(results)
-        self.clock = clock
+        self.context = context
+        self.clock = context.clock
+        #: Export, renew, repair and offboard (the detail screen starts them here too).
+        self.actions = TenantActions(context, self, self)
         self._checking: set[str] = set()
         self._filter = ""
         self._progress = ""
         self._redirecting = False
         self._generation = 0
-        self._acting: str | None = None
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -195,7 +185,7 @@ class DashboardScreen(WizardScreen[str | None]):
         first = max(1, self.app.size.height)
         self._add_rows(visible[:first], selected)
         if len(visible) > first:
-            self.dashboard_app.call_after_first_frame(partial(
+            self.context.after_first_frame(partial(
                 self._add_later, visible[first:], selected, self._generation))
         self._status()
 
@@ -321,7 +311,7 @@ class DashboardScreen(WizardScreen[str | None]):
         entry = self.selected_entry()
         if entry is None:
             return
-        self.app.push_screen(HealthDetailScreen(self, entry))
+        self.app.push_screen(HealthDetailScreen(self, self.context, entry, self.actions))
 
     def action_check_selected(self) -> None:
         """Check the tenant under the cursor."""
@@ -341,95 +331,29 @@ class DashboardScreen(WizardScreen[str | None]):
             return
         self.dismiss("new")
 
-    # -- actions on one tenant (e, r, p, x) -------------------------------------------------
-
-    @property
-    def dashboard_app(self) -> DashboardApp:
-        """The dashboard application (its store, service and passphrase prompt)."""
-        return self.app  # type: ignore[return-value]
+    # -- actions on one tenant (e, r, p, x): screens/tenant_actions.py ------------------------
 
     def action_export(self) -> None:
         """Export the selected connection's key as a PFX (``connections export``)."""
-        self.act_on("export", self.selected_entry())
+        self.actions.start("export", self.selected_entry())
 
     def action_renew(self) -> None:
         """Renew the selected connection's certificate (``connections renew``)."""
-        self.act_on("renew", self.selected_entry())
+        self.actions.start("renew", self.selected_entry())
 
     def action_repair(self) -> None:
-        """Repair the selected connection's permissions (``connections repair``)."""
-        self.act_on("repair", self.selected_entry())
+        """Repair the selected connection (``connections repair``)."""
+        self.actions.start("repair", self.selected_entry())
 
     def action_offboard(self) -> None:
         """Offboard the selected tenant (``connections remove --offboard``)."""
-        self.act_on("offboard", self.selected_entry())
+        self.actions.start("offboard", self.selected_entry())
 
-    def act_on(self, name: str, entry: ProfileEntry | None) -> None:
-        """Start ``export``, ``renew``, ``repair`` or ``offboard`` on ``entry`` (one action
-        at a time; not while the tenant is being checked)."""
-        if entry is None:
-            return
-        why = None
-        if self._acting is not None:
-            why = "Another action is running; start this one when it has finished."
-        elif entry.tenant_id in self._checking:
-            why = "The tenant is being checked; act when the check has finished."
-        elif entry.profile is None:
-            why = f"The profile of {entry.tenant_id} cannot be read: {entry.error}."
-        if why is not None:
-            self.notify(scrub(why, limit=300), severity="warning", markup=False)
-            return
-        flows: dict[str, Callable[[ProfileEntry], Awaitable[None]]] = {
-            "export": self._export, "renew": self._renew, "repair": self._repair,
-            "offboard": self._offboard,
-        }
-        self._acting = entry.tenant_id
-        self._act(flows[name], entry)
+    # -- what the actions and the detail screen see (FleetView) ------------------------------
 
-    @work(group="tenant-action", exit_on_error=False)
-    async def _act(self, flow: Callable[[ProfileEntry], Awaitable[None]],
-                   entry: ProfileEntry) -> None:
-        try:
-            await flow(entry)
-        except VdcError as error:
-            self._say_error(error)
-        finally:
-            self._acting = None
-
-    def _say_error(self, error: VdcError) -> None:
-        self.notify(f"{scrub(error.message, limit=300)} [{error.code}]\n"
-                    f"{scrub(error.remediation, limit=300)}", title="Not done",
-                    severity="error", timeout=20, markup=False)
-
-    @staticmethod
-    def _label(entry: ProfileEntry) -> str:
-        return scrub(entry.name or entry.default_domain or entry.tenant_id, limit=60)
-
-    async def _export(self, entry: ProfileEntry) -> None:
-        from vdc_tui.screens.export import ExportScreen
-
-        if await self.dashboard_app.ensure_passphrase():
-            await self.app.push_screen_wait(ExportScreen(self.dashboard_app.store, entry))
-
-    async def _renew(self, entry: ProfileEntry) -> None:
-        from vdc_tui.connect.lifecycle.renew import RENEW_STEPS
-        from vdc_tui.screens.dialogs import ConfirmDialog
-        from vdc_tui.screens.lifecycle import ActionScreen
-
-        manual = (entry.profile or {}).get("mode") == "manual"
-        if manual and not await self.app.push_screen_wait(ConfirmDialog(
-                "Renew your own app's certificate?", MANUAL_RENEWAL, yes="Renew",
-                no="Cancel", id="renew-manual")):
-            return
-        if not await self.dashboard_app.ensure_passphrase():
-            return
-        service = self.dashboard_app.connection_service()
-        tid = entry.tenant_id
-        await self.app.push_screen_wait(ActionScreen(
-            f"Renewing the certificate of {self._label(entry)}", RENEW_STEPS,
-            lambda progress: service.renew(tid, include_manual=manual, on_progress=progress),
-            describe=lambda outcome: outcome.summary(), cancel_note=RENEW_CANCEL))
-        await self.recheck(tid)
+    def is_checking(self, tenant_id: str) -> bool:
+        """Whether the tenant is being checked now."""
+        return tenant_id in self._checking
 
     async def recheck(self, tenant_id: str) -> None:
         """After an action: read the tenant's profile again (it names the new certificate
@@ -440,73 +364,22 @@ class DashboardScreen(WizardScreen[str | None]):
         if entry is None:
             return
         try:
-            profile = await asyncio.to_thread(self.dashboard_app.store.load, tenant_id)
+            profile = await asyncio.to_thread(self.context.store.load, tenant_id)
         except VdcError:
             profile = None
         if profile is not None:
             self.entries[tenant_id] = replace(entry, profile=profile, error=None)
         self.check_tenants([tenant_id])
 
-    async def _admin_token(self, entry: ProfileEntry, purpose: str) -> Any:
-        """A Global Administrator's token (the wizard's device-code screen), or ``None``."""
-        from vdc_tui.connect.microsoft.identity import DelegatedToken
-        from vdc_tui.screens.lifecycle import AdminSignInScreen
-
-        service = self.dashboard_app.connection_service()
-        token = await self.app.push_screen_wait(AdminSignInScreen(
-            service, tenant_label=self._label(entry), purpose=purpose,
-            clock=self.dashboard_app.clock))
-        return token if isinstance(token, DelegatedToken) else None
-
-    async def _repair(self, entry: ProfileEntry) -> None:
-        from vdc_tui.connect.lifecycle.repair import REPAIR_STEPS
-        from vdc_tui.screens.lifecycle import ActionScreen
-
-        if not await self.dashboard_app.ensure_passphrase():  # verification reads the key
-            return
-        token = await self._admin_token(entry, "repair")
-        if token is None:
-            return
-        service = self.dashboard_app.connection_service()
-        tid = entry.tenant_id
-        await self.app.push_screen_wait(ActionScreen(
-            f"Repairing {self._label(entry)} as {scrub(token.admin.upn, limit=60)}",
-            REPAIR_STEPS, lambda progress: service.repair(tid, token, progress),
-            describe=lambda outcome: outcome.summary(), cancel_note=REPAIR_CANCEL))
-        await self.recheck(tid)
-
-    async def _offboard(self, entry: ProfileEntry) -> None:
-        from vdc_tui.connect.lifecycle.offboard import OFFBOARD_STEPS
-        from vdc_tui.screens.lifecycle import ActionScreen, OffboardDialog
-
-        store = self.dashboard_app.store
-        tid = entry.tenant_id
-        profile = await asyncio.to_thread(store.load, tid)
-        dialog = OffboardDialog(profile, tid, store.tenant_dir(tid))
-        if not await self.app.push_screen_wait(dialog):
-            return
-        token = await self._admin_token(entry, "offboard")
-        if token is None:
-            return
-        service = self.dashboard_app.connection_service()
-        purge, delete_app = dialog.purge, dialog.delete_app
-        outcome = await self.app.push_screen_wait(ActionScreen(
-            f"Offboarding {self._label(entry)} as {scrub(token.admin.upn, limit=60)}",
-            {k: v for k, v in OFFBOARD_STEPS.items() if purge or k != "purge"},
-            lambda progress: service.offboard(tid, token, purge=purge, delete_app=delete_app,
-                                              on_progress=progress),
-            describe=lambda done: f"{done.summary()} Removed the local profile and key.",
-            cancel_note=OFFBOARD_CANCEL))
-        if outcome is None:  # failed or cancelled: the profile is still there
-            await self.recheck(tid)
-            return
+    def forget(self, tenant_id: str) -> None:
+        """The tenant was offboarded: its detail screen closes and its row goes."""
         from vdc_tui.screens.health_detail import HealthDetailScreen
 
         top = self.app.screen
-        if isinstance(top, HealthDetailScreen) and top.entry.tenant_id == tid:
+        if isinstance(top, HealthDetailScreen) and top.entry.tenant_id == tenant_id:
             top.dismiss(None)  # its tenant is gone
-        self.entries.pop(tid, None)
-        self.results.pop(tid, None)
+        self.entries.pop(tenant_id, None)
+        self.results.pop(tenant_id, None)
         self.app.sub_title = f"{len(self.entries)} saved"
         self._fill()
 
@@ -524,9 +397,9 @@ class DashboardScreen(WizardScreen[str | None]):
     async def _run_check(self, tenant_ids: list[str]) -> None:
         total = len(tenant_ids)
         try:
-            unlocked = await self.dashboard_app.ensure_passphrase()
+            unlocked = await self.context.ensure_passphrase()
         except VdcError as error:
-            self._say_error(error)
+            self.actions.say_error(error)
             unlocked = False
         if not unlocked:  # the keys cannot be read: nothing is checked
             self._checking.difference_update(tenant_ids)
@@ -543,11 +416,10 @@ class DashboardScreen(WizardScreen[str | None]):
             self._progress = f"Checking {event.done}/{event.total}…"
             self._update_row(event.tenant_id)
             self._status()
-            for listener in list(self._listeners):
-                listener(event.result)
+            self.context.results.publish(event.result)
 
         try:
-            fleet = self.dashboard_app.make_fleet()
+            fleet = self.context.fleet()
             await fleet.run([self.entries[t] for t in tenant_ids], progress)
         except Exception as exc:  # results so far are kept; say that the rest did not run
             self.notify(f"The check stopped: {scrub(str(exc) or type(exc).__name__, limit=200)}",
@@ -556,19 +428,6 @@ class DashboardScreen(WizardScreen[str | None]):
             self._checking.difference_update(tenant_ids)
             self._progress = ""
             self._fill()
-
-    # -- detail screens follow results ------------------------------------------------------
-
-    @property
-    def _listeners(self) -> list[Callable[[TenantHealth], None]]:
-        if not hasattr(self, "_listener_list"):
-            self._listener_list: list[Callable[[TenantHealth], None]] = []
-        return self._listener_list
-
-    def listen(self, callback: Callable[[TenantHealth], None]) -> Callable[[], None]:
-        """Call ``callback`` with every new result; returns the function that stops it."""
-        self._listeners.append(callback)
-        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
 
     def quit_warning(self) -> str | None:
         """A running check is only reading: quitting loses nothing but its results."""

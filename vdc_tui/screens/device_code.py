@@ -42,6 +42,11 @@ NEXT_STEPS: dict[str, str] = {
 WAITING = "Waiting for the customer to sign in…"
 
 
+#: What ``m`` says on the device-code screen when manual mode is not offered there.
+MANUAL_ELSEWHERE = ("Here m switches to manual mode only when a Conditional Access policy "
+                    "blocks the device code. To connect by hand now: Esc, then m.")
+
+
 def problem_content(error: VdcError, *, manual: bool = True) -> Content:
     """An outcome panel: what happened, what to do, which key to press next (``manual``:
     the screen offers manual mode)."""
@@ -94,6 +99,8 @@ class DeviceCodeScreen(WizardScreen[DeviceCodeOutcome]):
                 tooltip="Show or hide the QR code of the sign-in address"),
         Binding("m", "manual", "Manual", id="device.manual",
                 tooltip="Connect with an app registration made by hand"),
+        # The same key where manual mode is not offered: it says why, and how to get there.
+        Binding("m", "manual_elsewhere", show=False, id="device.manual_elsewhere"),
         Binding("escape", "cancel", "Back", id="device.back",
                 tooltip="Stop waiting and go back to the choice of mode"),
     ]
@@ -197,6 +204,13 @@ class DeviceCodeScreen(WizardScreen[DeviceCodeOutcome]):
         self._drop_session()
         self.query_one(Countdown).stop()
         self._set_status(problem_content(error, manual=self.OFFERS_MANUAL))
+        # The code cannot be used any more: its QR code and the keys that copy or open it
+        # go, which leaves the outcome the whole width and the footer its next keys.
+        if self._code is not None:
+            self.query_one("#device-code-text", Static).update(
+                Content.assemble(("Code: ", "dim"), (scrub(self._code.user_code), "dim"), "  ",
+                                 ("(no longer valid; r gets a new one)", "dim")))
+        self._fit_qr()
         self.refresh_bindings()
 
     def _set_status(self, content: Content) -> None:
@@ -226,7 +240,7 @@ class DeviceCodeScreen(WizardScreen[DeviceCodeOutcome]):
         need = qr.cells
         # Room for the left column (44) and the chrome (header, badge, footer).
         fits = self.size.width >= need.width + 46 and self.size.height >= need.height + 4
-        qr.display = self._qr_wanted and fits and bool(qr.data)
+        qr.display = self._qr_wanted and fits and bool(qr.data) and self._problem is None
 
     def action_toggle_qr(self) -> None:
         """Show or hide the QR code."""
@@ -235,17 +249,21 @@ class DeviceCodeScreen(WizardScreen[DeviceCodeOutcome]):
 
     # -- keys -------------------------------------------------------------------------
 
+    def _blocked(self) -> bool:
+        return self._problem is not None and self._problem.code == "device_code_blocked_by_policy"
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Manual mode is offered where the device code flow cannot work."""
+        """Manual mode is offered where the device code flow cannot work; the code's own
+        keys (copy, instructions, browser, QR) only while the code can still be used."""
         if action == "manual":
-            if not self.OFFERS_MANUAL:
+            return self.OFFERS_MANUAL and self._blocked()
+        if action == "manual_elsewhere":
+            return self.OFFERS_MANUAL and not self._blocked()
+        if action in ("copy_code", "open_browser", "copy_invite", "toggle_qr"):
+            if self._problem is not None:
                 return False
-            blocked = self._problem is not None and (
-                self._problem.code == "device_code_blocked_by_policy"
-            )
-            return blocked
-        if action in ("copy_code", "open_browser"):
-            return True if self._code is not None else None
+            if action != "toggle_qr":
+                return True if self._code is not None else None
         return True
 
     def action_copy_code(self) -> None:
@@ -299,6 +317,10 @@ class DeviceCodeScreen(WizardScreen[DeviceCodeOutcome]):
         """Switch to manual mode."""
         self._cancel_flow()
         self.dismiss("manual")
+
+    def action_manual_elsewhere(self) -> None:
+        """``m`` while the device code can still work: say where manual mode is."""
+        self.notify(MANUAL_ELSEWHERE, title="Manual mode", markup=False)
 
     def action_cancel(self) -> None:
         """Stop waiting and go back."""

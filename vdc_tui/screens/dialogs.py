@@ -58,10 +58,21 @@ class ConfirmDialog(ModalScreen[bool]):
         """The safe answer has focus."""
         self.query_one("#no", Button).focus()
 
-    def set_message(self, message: str | Content) -> None:
-        """Say something else while the question is open (what answering yes does changed)."""
+    def set_message(self, message: str | Content, *, title: str | None = None,
+                    yes: str | None = None) -> None:
+        """Say something else while the question is open (what answering yes does changed).
+
+        ``title`` and ``yes`` relabel the question and its yes button with it, so the
+        button never promises what the message says no longer happens.
+        """
         self._message = message if isinstance(message, Content) else untrusted(message)
         self.query_one(".dialog-body", Static).update(self._message)
+        if title is not None:
+            self._title = title
+            self.query_one(".dialog-title", Static).update(Content(title))
+        if yes is not None:
+            self._yes = yes
+            self.query_one("#yes", Button).label = f"{yes} (y)"
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:

@@ -2,12 +2,13 @@
 
 Esc goes back to the dashboard, ``c`` checks this tenant again; ``e`` export, ``r`` renew,
 ``p`` repair and ``x`` offboard run the dashboard's actions on this tenant
-(:meth:`~.dashboard.DashboardScreen.act_on`); the action bar under the checks lists them.
+(:class:`~.tenant_actions.TenantActions`, shared with the dashboard); the action bar under
+the checks lists them. New results arrive on the context's ``results`` signal.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
@@ -25,7 +26,7 @@ from vdc_tui.widgets.audit_history import AuditHistory
 if TYPE_CHECKING:
     from vdc_tui.connect.fleet.health import TenantHealth
     from vdc_tui.connect.store.profiles import ProfileEntry
-    from vdc_tui.screens.dashboard import DashboardScreen
+    from vdc_tui.screens.tenant_actions import FleetContext, FleetView, TenantActions
 
 _GLYPH = {
     "ok": ("✔", "$success"),
@@ -61,18 +62,29 @@ class HealthDetailScreen(WizardScreen[None]):
         Binding("r", "act('renew')", "Renew", id="detail.renew",
                 tooltip="Roll this connection's certificate (no admin needed)"),
         Binding("p", "act('repair')", "Repair", id="detail.repair",
-                tooltip="A Global Admin signs in; only the missing permissions are granted"),
+                tooltip="A Global Admin signs in once: missing permissions and Global Reader "
+                        "granted, the certificate put back on the app (or replaced when "
+                        "expired), a deleted app restored; the app id stays"),
         Binding("x", "act('offboard')", "Offboard", id="detail.offboard",
                 tooltip="Delete the app registration in the tenant, then the local profile "
                         "and key (asks first; a Global Admin signs in)"),
     ]
 
-    def __init__(self, dashboard: DashboardScreen, entry: ProfileEntry) -> None:
-        """Show ``entry``'s last result; it follows new results while open."""
+    def __init__(self, fleet: FleetView, context: FleetContext, entry: ProfileEntry,
+                 actions: TenantActions) -> None:
+        """Show ``entry``'s last result; it follows new results while open.
+
+        Args:
+            fleet: The dashboard's entries, results and checks.
+            context: The store, the clock and the results signal.
+            entry: The tenant shown.
+            actions: Where ``e``, ``r``, ``p`` and ``x`` start (the dashboard's).
+        """
         super().__init__(id="health-detail")
-        self.dashboard = dashboard
+        self.fleet = fleet
+        self.context = context
         self.entry = entry
-        self._stop: Callable[[], None] | None = None
+        self.actions = actions
 
     def compose_body(self) -> Iterable[Widget]:
         """Heading, facts, checks and the action bar."""
@@ -80,7 +92,7 @@ class HealthDetailScreen(WizardScreen[None]):
             yield Static("", id="detail-heading", classes="step-heading", markup=False)
             with VerticalScroll(id="detail-scroll"):
                 yield Static("", id="detail-facts")
-                yield AuditHistory(self.dashboard.dashboard_app.store.root,
+                yield AuditHistory(self.context.store.root,
                                    self.entry.tenant_id)
                 yield Vertical(id="detail-checks")
             with Horizontal(id="detail-actions"):
@@ -97,17 +109,12 @@ class HealthDetailScreen(WizardScreen[None]):
 
     def on_mount(self) -> None:
         """Show the last result and follow new ones."""
-        self._show(self.dashboard.results.get(self.entry.tenant_id))
-        self._stop = self.dashboard.listen(self._new_result)
+        self._show(self.fleet.results.get(self.entry.tenant_id))
+        self.context.results.subscribe(self, self._new_result)
 
     def on_screen_resume(self) -> None:
         """Back from an action's screen: its record is in the history now."""
         self.query_one(AuditHistory).reload()
-
-    def on_unmount(self) -> None:
-        """Stop following results."""
-        if self._stop is not None:
-            self._stop()
 
     def _new_result(self, result: TenantHealth) -> None:
         if result.tenant_id == self.entry.tenant_id:
@@ -132,7 +139,7 @@ class HealthDetailScreen(WizardScreen[None]):
                 days += " ago)"
             else:
                 days = f" ({result.days_left} days left)"
-            checked = age(result.checked_at, self.dashboard.clock())
+            checked = age(result.checked_at, self.context.clock())
             facts += [
                 ("Certificate", f"SHA-1 {result.sha1 or '-'}"),
                 ("Valid until", f"{_when(result.not_after)}{days}"),
@@ -157,22 +164,39 @@ class HealthDetailScreen(WizardScreen[None]):
             if check.remediation and check.status in ("broken", "warning"):
                 body.append(Content.assemble(("Fix: ", "bold $accent"),
                                              scrub(check.remediation, limit=1000)))
+            key = self._fix_key(check.code) if check.status in ("broken", "warning") else None
+            if key is not None:
+                body.append(Content.assemble(("Here: press ", "bold $accent"),
+                                             (f" {key[0]} ", "reverse"), f" {key[1]}"))
             widgets.append(Vertical(
                 Static(head, classes="detail-check-title"),
                 Static(Content("\n").join(body), classes="detail-check-body"),
                 classes="detail-check"))
         box.mount_all(widgets)
 
+    def _fix_key(self, code: str | None) -> tuple[str, str] | None:
+        """The key of this screen that fixes a finding, and what it does."""
+        from vdc_tui.connect.fleet.health import fix_action
+
+        action = fix_action(code)
+        if action is None:
+            return None
+        binding = next(b for b in self.BINDINGS
+                       if isinstance(b, Binding) and b.action == f"act('{action}')")
+        said = ("to renew the certificate (no admin needed)" if action == "renew" else
+                "to repair it (a Global Administrator signs in once; the app and its id stay)")
+        return self.app.get_key_display(binding), said
+
     def action_back(self) -> None:
         """Back to the dashboard."""
         self.dismiss(None)
 
     def action_act(self, name: str) -> None:
-        """Run the dashboard's action ``name`` on this tenant (see its ``act_on``)."""
-        self.dashboard.act_on(name, self.dashboard.entries.get(self.entry.tenant_id))
+        """Run the action ``name`` on this tenant (as the dashboard's key would)."""
+        self.actions.start(name, self.fleet.entries.get(self.entry.tenant_id))
 
     def action_check(self) -> None:
         """Check this tenant again (the result appears here when it arrives)."""
-        self.dashboard.check_tenants([self.entry.tenant_id])
+        self.fleet.check_tenants([self.entry.tenant_id])
         self.query_one("#detail-heading", Static).update(
             f"{scrub(self.entry.name or self.entry.tenant_id, limit=80)} — checking…")

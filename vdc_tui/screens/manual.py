@@ -142,6 +142,11 @@ class ConsentScreen(ModalScreen[None]):
             yield Static("Esc: close", classes="dialog-hint", markup=False)
 
 
+#: What Ctrl+G says before a check has found an admin-consent address.
+CONSENT_UNKNOWN = ("Ctrl+G shows the admin-consent address once a check has found permissions "
+                   "that lack admin consent; no check has found that yet.")
+
+
 class ManualScreen(WizardScreen[ManualOutcome]):
     """The manual form; Connect runs the checks with a live checklist."""
 
@@ -152,8 +157,11 @@ class ManualScreen(WizardScreen[ManualOutcome]):
                 tooltip="Pick the certificate file from a folder tree"),
         Binding("ctrl+t", "automatic", "Auto connect", id="manual.automatic", priority=True,
                 tooltip="Switch to automatic connection"),
-        Binding("ctrl+g", "consent", "Admin consent", id="manual.consent", priority=True,
+        Binding("ctrl+g", "consent", "Consent", id="manual.consent", priority=True,
                 tooltip="Show the admin-consent address and its QR code"),
+        # The same key before a check has found the address: it says why there is none.
+        Binding("ctrl+g", "consent_unknown", show=False, priority=True,
+                id="manual.consent_unknown"),
         Binding("escape", "back", "Back", id="manual.back",
                 tooltip="Cancel a running check, or go back to the choice of mode"),
     ]
@@ -394,6 +402,8 @@ class ManualScreen(WizardScreen[ManualOutcome]):
         """Admin consent only when its address is known; connect not while running."""
         if action == "consent":
             return self._consent_url is not None
+        if action == "consent_unknown":
+            return self._consent_url is None
         if action == "connect":
             return not self._checking
         return True
@@ -415,6 +425,10 @@ class ManualScreen(WizardScreen[ManualOutcome]):
         """Show the admin-consent address again."""
         if self._consent_url:
             self.app.push_screen(ConsentScreen(self._consent_url))
+
+    def action_consent_unknown(self) -> None:
+        """Ctrl+G before the address is known: say when it will be."""
+        self.notify(CONSENT_UNKNOWN, title="Admin consent", markup=False)
 
     def action_automatic(self) -> None:
         """Switch to automatic connection."""

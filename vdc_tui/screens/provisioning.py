@@ -36,6 +36,10 @@ CANCEL_UNDOES = ("Cancelling deletes the app registration (and its service princ
 TOO_LATE_TO_UNDO = ("The connection has just been verified, so nothing is deleted now: the app "
                     "registration stays in the tenant (remove it in Entra ID if it is not "
                     "needed), and no profile will be written.")
+#: The cancel question's title and yes button while the run can still be undone …
+CANCEL_TITLE, CANCEL_YES = "Cancel the connection?", "Cancel and delete"
+#: … and once it cannot: yes leaves for the mode choice, deleting nothing.
+LEAVE_TITLE, LEAVE_YES = "Leave without saving?", "Leave, delete nothing"
 
 
 class ProvisioningScreen(WizardScreen[ProvisioningOutcome]):
@@ -112,8 +116,10 @@ class ProvisioningScreen(WizardScreen[ProvisioningOutcome]):
             # the screen away under it and send the answer's key to the next step; say that
             # it is too late to undo, and go on once it is answered with "stay".
             for screen in self.app.screen_stack:
-                if isinstance(screen, ConfirmDialog):
-                    screen.set_message(TOO_LATE_TO_UNDO)
+                if isinstance(screen, ConfirmDialog) and screen.id == "cancel-confirm":
+                    screen.set_message(TOO_LATE_TO_UNDO, title=LEAVE_TITLE, yes=LEAVE_YES)
+                elif isinstance(screen, ConfirmDialog):
+                    screen.set_message(TOO_LATE_TO_UNDO)  # "Quit (y)" still says what it does
             await self._on_top.wait()
         self.dismiss(result)
 
@@ -168,8 +174,8 @@ class ProvisioningScreen(WizardScreen[ProvisioningOutcome]):
     def action_cancel(self) -> None:
         """Ask, then cancel and undo."""
         self.app.push_screen(
-            ConfirmDialog("Cancel the connection?", CANCEL_UNDOES,
-                          yes="Cancel and delete", no="Keep going"),
+            ConfirmDialog(CANCEL_TITLE, CANCEL_UNDOES, yes=CANCEL_YES, no="Keep going",
+                          id="cancel-confirm"),
             self._after_cancel_question,
         )
 
@@ -179,7 +185,8 @@ class ProvisioningScreen(WizardScreen[ProvisioningOutcome]):
 
     @work(group="cancel", exit_on_error=False)
     async def _cancel_and_leave(self) -> None:
-        self._status(Content("Cancelling and deleting what this run created…"))
+        if self._result is None:
+            self._status(Content("Cancelling and deleting what this run created…"))
         await self.cancel_work()
         self.dismiss(None)
 

@@ -38,7 +38,15 @@ def availability_content(entry: ServiceAvailability | None) -> Content:
 
 
 class ServiceCheckbox(Checkbox):
-    """A checkbox whose mark is a tick or nothing, so its state reads without colour."""
+    """A checkbox whose mark is a tick or nothing, so its state reads without colour.
+
+    Space is its key, and the footer lists it while a service that can change has focus
+    (Enter toggles too, as in any checkbox)."""
+
+    BINDINGS = [
+        Binding("space", "toggle_button", "Select", id="services.toggle", key_display="Space",
+                tooltip="Select or clear the service under the cursor"),
+    ]
 
     @property  # type: ignore[override,unused-ignore]
     def BUTTON_INNER(self) -> str:  # type: ignore[override]

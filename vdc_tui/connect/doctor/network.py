@@ -20,7 +20,8 @@ from vdc_tui.connect.microsoft.clouds import Endpoints
 from vdc_tui.connect.microsoft.http import make_async_client, ssl_context
 from vdc_tui.connect.models import CheckStatus
 
-#: Skew beyond which the clock line warns; Entra rejects client assertions at ~5 minutes.
+#: Skew beyond which the clock line warns; beyond CLOCK_SIGN_IN_LIMIT it fails (Entra
+#: rejects client assertions at ~5 minutes: AADSTS700024).
 CLOCK_WARN_SECONDS = 60.0
 CLOCK_SIGN_IN_LIMIT = 300.0
 
@@ -284,7 +285,19 @@ def clock_check(server_date: float | None, local_time: float | None, source: str
             f"Local clock agrees with {source} (within {abs(skew):.0f} s).",
         )
     if abs(skew) > CLOCK_SIGN_IN_LIMIT:
-        detail += " Certificate sign-ins fail beyond about 5 minutes (AADSTS700024)."
+        # Beyond what Entra accepts in a client assertion's nbf/exp (about 5 minutes,
+        # research/identity.md): every certificate sign-in of this machine would fail, so
+        # an onboarding cannot run. A failure, not a warning.
+        return check(
+            "clock",
+            "clock",
+            "Clock",
+            CheckStatus.FAIL,
+            detail + " Certificate sign-ins fail beyond about 5 minutes (AADSTS700024, "
+            "clock_skew): onboarding, renewal and checks cannot sign in from here.",
+            "Synchronise the clock (for example `timedatectl set-ntp true`, or w32tm), then "
+            "run `vdc-tui doctor` again.",
+        )
     return check(
         "clock",
         "clock",

@@ -45,6 +45,9 @@ class Verifier:
         pacing: The verify time limit, sleep and clock.
         catalog: The permission catalog.
         required: The application permissions the tokens must carry.
+        key_settled: The signing key was on the app, visible, before this run (repair
+            decided it from the app's ``keyCredentials``): a refusal of that key is not
+            replication lag and ends the verification at once.
     """
 
     def __init__(
@@ -54,7 +57,10 @@ class Verifier:
         pacing: Pacing,
         catalog: PermissionCatalog,
         required: Sequence[Permission],
+        *,
+        key_settled: bool = False,
     ) -> None:
+        self._key_settled = key_settled
         self._endpoints = endpoints
         self._identity = identity
         self._pacing = pacing
@@ -128,7 +134,7 @@ class Verifier:
                         return tok
                     report(key, f"{len(missing)} not in the token yet ({backoff.describe()})")
                 except (SignInError, DiagnosedProblem) as exc:
-                    if not not_yet(exc):
+                    if not not_yet(exc) or (self._key_settled and key_refused(exc)):
                         raise
                     report(
                         key,
@@ -203,9 +209,15 @@ class _VerifyTimeout(Exception):
         self.missing = missing
 
 
+def key_refused(exc: VdcError) -> bool:
+    """The token endpoint refused the certificate itself (not found on the app, expired)."""
+    return exc.details.get("aadsts") == 700027 or exc.code in (
+        "certificate_not_registered", "certificate_expired")
+
+
 def not_yet(exc: VdcError) -> bool:
     aadsts = exc.details.get("aadsts")
     return (isinstance(aadsts, int) and aadsts in NOT_YET_AADSTS) or exc.code in NOT_YET_CODES
 
 
-__all__ = ["NOT_YET_AADSTS", "NOT_YET_CODES", "Verifier", "not_yet"]
+__all__ = ["NOT_YET_AADSTS", "NOT_YET_CODES", "Verifier", "key_refused", "not_yet"]

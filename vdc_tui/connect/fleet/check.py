@@ -6,6 +6,8 @@ judges:
 
 - ``certificate``: the key file loads, holds the certificate the profile names, and is
   inside its validity (warning within :data:`~.certificates.EXPIRY_WARNING_DAYS` days);
+  the ``endDateTime`` of the app's key credential of that certificate (what Entra
+  enforces) counts when it ends first;
 - ``sign_in_graph`` / ``sign_in_exchange`` / ``sign_in_sharepoint``: an app-only token for
   each, a refusal diagnosed by identity's AADSTS mapping (the one manual mode uses);
 - ``permissions``: the ``roles`` **in the tokens** against the current permission catalog,
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from vdc_tui.connect.errors import ServiceUnavailable, VdcError
@@ -42,6 +44,7 @@ from vdc_tui.connect.fleet.health import (
     remedy,
     verdict,
 )
+from vdc_tui.connect.inputs import is_guid
 from vdc_tui.connect.microsoft.clouds import Endpoints, sharepoint_scope
 from vdc_tui.connect.permissions import (
     DEFAULT_PUBLIC_CLIENT_ID,
@@ -153,6 +156,10 @@ class HealthChecker:
         )
         checks.append(self._token_check("sign_in_exchange", "Exchange Online", exchange,
                                         tid, mode, pfx))
+        # The key as Entra enforces it: the app's key credential may end before notAfter.
+        on_app = self._key_on_app(reads, pfx, tid, mode, facts)
+        if on_app is not None and checks[0].name == "certificate" and checks[0].status != FAIL:
+            checks[0] = on_app
         from vdc_tui.connect.entra.services import detection_from
 
         detection = detection_from(reads)
@@ -226,13 +233,13 @@ class HealthChecker:
         facts: dict[str, Any],
     ) -> Check:
         from vdc_tui.connect.certificates import check_validity
+        from vdc_tui.connect.models import days_left
 
         info = pfx.info
         now = self.clock()
         facts["sha1"] = info.sha1
         facts["not_after"] = now_iso(info.not_after.astimezone(UTC))
-        # Whole days, counted toward zero: 9.9 days left is 9, expired 1.1 days ago is -1.
-        facts["days_left"] = int((info.not_after - now).total_seconds() / 86400)
+        facts["days_left"] = days_left(info.not_after, now)
         cert_rec = profile.get("certificate")
         recorded = str((cert_rec if isinstance(cert_rec, dict) else {}).get("sha1") or "").upper()
         try:
@@ -252,6 +259,33 @@ class HealthChecker:
         return Check(
             "certificate", OK,
             f"{info.sha1}, valid until {info.not_after:%Y-%m-%d} ({facts['days_left']} days).")
+
+    def _key_on_app(self, reads: BatchAnswers, pfx: LoadedPfx, tid: str, mode: str | None,
+                    facts: dict[str, Any]) -> Check | None:
+        """The certificate check judged by the ``endDateTime`` of the app's key credential
+        of the saved certificate, when that ends before the certificate does."""
+        from vdc_tui.connect.certificates import EXPIRY_WARNING_DAYS
+        from vdc_tui.connect.entra.keys import find_key, parse_time
+
+        app = reads.body("app")
+        if app is None:
+            return None
+        entry = find_key(app.get("keyCredentials") or (), pfx.info.sha1)
+        ends = parse_time(entry.get("endDateTime")) if entry is not None else None
+        if ends is None or ends >= pfx.info.not_after:
+            return None
+        now = self.clock()
+        facts["not_after"] = now_iso(ends.astimezone(UTC))
+        facts["days_left"] = int((ends - now).total_seconds() / 86400)
+        said = (f"{pfx.info.sha1}: the certificate is valid until {pfx.info.not_after:%Y-%m-%d}, "
+                f"but its key credential on the app ends {ends:%Y-%m-%d %H:%M} UTC")
+        if ends <= now:
+            return Check("certificate", FAIL, said + " (ended: the app cannot sign in).",
+                         remedy("certificate_expired", tid, mode), "certificate_expired")
+        if ends - now < timedelta(days=EXPIRY_WARNING_DAYS):
+            return Check("certificate", WARN, said + f" ({facts['days_left']} days).",
+                         remedy("certificate_expiring", tid, mode), "certificate_expiring")
+        return Check("certificate", OK, said + f" ({facts['days_left']} days).")
 
     def _sign_in_failed(
         self, name: str, exc: VdcError, tid: str, mode: str | None, pfx: LoadedPfx
@@ -285,6 +319,7 @@ class HealthChecker:
 
         graph = GraphClient(self.endpoints, token.access_token, client=http)
         oid = str(token.claims.get("oid") or "")
+        app_id = str(token.claims.get("appid") or token.claims.get("azp") or "")
         requests = [
             BatchRequest("skus", "GET", "/subscribedSkus"),
             BatchRequest("site", "GET", "/sites/root"),
@@ -292,6 +327,10 @@ class HealthChecker:
                          + self.catalog.resource("sharepoint").app_id + "')"),
         ]
         requests += self._consent_reads()
+        if is_guid(app_id):
+            # The app's own key credentials (Directory.Read.All): what Entra enforces.
+            requests.append(BatchRequest(
+                "app", "GET", f"/applications(appId='{app_id}')?$select=id,keyCredentials"))
         if oid:
             requests.append(BatchRequest(
                 "roles", "GET",

@@ -237,6 +237,25 @@ def now_iso(moment: datetime | None = None) -> str:
 # --- which command fixes what ---------------------------------------------------------
 
 
+#: The dashboard's action that fixes a finding where it is shown: ``renew`` (``r``: the app
+#: rolls its own key, no admin) or ``repair`` (``p``: what a Global Administrator's one
+#: sign-in fixes, keeping the app).
+FIX_ACTIONS = {
+    "certificate_expiring": "renew",
+    "certificate_expired": "repair",
+    "certificate_not_registered": "repair",
+    "app_not_found_in_tenant": "repair",
+    "app_missing_service_principal": "repair",
+    "missing_permissions": "repair",
+    "global_reader_missing": "repair",
+}
+
+
+def fix_action(code: str | None) -> str | None:
+    """The dashboard action (``renew`` or ``repair``) that fixes ``code``, if one does."""
+    return FIX_ACTIONS.get(code or "")
+
+
 def remedy(code: str, tenant_id: str, mode: str | None, fallback: str = "") -> str:
     """The remediation of a problem code: the vdc-tui command that fixes it first.
 
@@ -248,20 +267,32 @@ def remedy(code: str, tenant_id: str, mode: str | None, fallback: str = "") -> s
         fallback: The diagnosis' own remediation, used for codes without a command.
     """
     reconnect = (
-        "Connect again: `vdc-tui connect auto` (a Global Administrator signs in with a device "
-        "code; a new app and certificate are made), then remove the old profile."
+        f"Connect again: `vdc-tui connect auto` (a Global Administrator signs in with a "
+        f"device code; automatic mode reuses the app of tenant {tenant_id} if it exists)."
         if mode != "manual"
         else "Fix the app registration in the Entra admin centre, then check it with "
         "`vdc-tui connect manual --admin-email … --app-id … --pfx …`."
     )
+    # What one admin sign-in fixes, keeping the app and its app id (never "remove the
+    # profile": the profile is what repair works from).
+    repair = f"Run `vdc-tui connections repair {tenant_id}` (a Global Administrator signs in once)"
     table = {
-        "app_not_found_in_tenant": "The app was deleted in the tenant. " + reconnect,
+        "app_not_found_in_tenant": "The app was deleted in the tenant. " + repair + ": it "
+        "is restored from the tenant's deleted items (within 30 days of the deletion) with "
+        "the same app id, and granted again.",
+        "app_not_restorable": "The app is past the 30 days of deleted items. " + reconnect,
         "app_missing_service_principal": "The app's Enterprise application was deleted in "
-        "the tenant. " + reconnect,
+        "the tenant. " + repair + ": it is created again and granted.",
         "enterprise_app_not_registration": reconnect,
-        "certificate_not_registered": "The certificate was removed from the app. " + reconnect,
-        "certificate_expired": "Renewal is no longer possible once the certificate has "
-        "expired. " + reconnect,
+        "certificate_not_registered": "The certificate was removed from the app. " + repair
+        + ": the saved certificate is registered again, so the PFX the backup service holds "
+        "works again.",
+        "certificate_expired": "An expired certificate cannot renew itself. " + repair
+        + ": a new certificate goes on the same app; then give the backup service the new "
+        f"PFX (`vdc-tui connections export {tenant_id}`)." + (
+            " For your own app you may instead upload a new certificate to it and prove it "
+            "with `vdc-tui connect manual --admin-email … --app-id … --pfx …`."
+            if mode == "manual" else ""),
         "certificate_expiring": f"Renew it now: `vdc-tui connections renew {tenant_id}` (no "
         "admin sign-in needed while the certificate is valid).",
         "missing_permissions": f"Grant what is missing: `vdc-tui connections repair "
@@ -360,10 +391,12 @@ def unreachable_health(entry: ProfileEntry, why: str, *, checked_at: str | None 
 __all__ = [
     "BROKEN",
     "CHECK_NAMES",
+    "FIX_ACTIONS",
     "Check",
     "HEALTHY",
     "HealthCache",
     "TenantHealth",
+    "fix_action",
     "WARNING",
     "remedy",
     "unreachable_health",

@@ -322,6 +322,18 @@ def summary(results: Sequence[TenantHealth]) -> dict[str, Any]:
 # --- OpenMetrics for node-exporter's textfile collector ---------------------------------
 
 _HEALTH_VALUE = {HEALTHY: 0, WARNING: 1, BROKEN: 2}
+#: ``vdc_tui_connection_health`` of a tenant this run could not reach: its health is not
+#: known (a network outage, a proxy, ``--deadline``), so it is neither of the verdicts and
+#: an alert on ``== 2`` (broken) does not fire for it; ``vdc_tui_connection_unreachable``
+#: says why.
+UNKNOWN_HEALTH_VALUE = -1
+#: The ``health`` label of ``vdc_tui_connections`` that counts the unreachable tenants.
+UNREACHABLE = "unreachable"
+
+
+def metric_health(result: TenantHealth) -> int:
+    """The value of ``vdc_tui_connection_health``: 0, 1, 2, or -1 when not reached."""
+    return UNKNOWN_HEALTH_VALUE if result.unreachable else _HEALTH_VALUE[result.health]
 
 
 def openmetrics_text(results: Sequence[TenantHealth], *, now: float | None = None) -> bytes:
@@ -332,7 +344,8 @@ def openmetrics_text(results: Sequence[TenantHealth], *, now: float | None = Non
     registry = CollectorRegistry(auto_describe=True)
     labels = ["tenant_id", "name"]
     health = Gauge("vdc_tui_connection_health",
-                   "Health of a saved connection: 0 healthy, 1 warning, 2 broken",
+                   "Health of a saved connection: 0 healthy, 1 warning, 2 broken, "
+                   "-1 unknown (not reached in this run)",
                    labels, registry=registry)
     unreachable = Gauge("vdc_tui_connection_unreachable",
                         "1 when the tenant could not be reached at all", labels,
@@ -350,7 +363,7 @@ def openmetrics_text(results: Sequence[TenantHealth], *, now: float | None = Non
                   registry=registry)
     for result in results:
         values = (result.tenant_id, scrub(result.name or "", limit=200))
-        health.labels(*values).set(_HEALTH_VALUE[result.health])
+        health.labels(*values).set(metric_health(result))
         unreachable.labels(*values).set(1 if result.unreachable else 0)
         missing.labels(*values).set(len(result.missing))
         if result.days_left is not None:
@@ -360,7 +373,9 @@ def openmetrics_text(results: Sequence[TenantHealth], *, now: float | None = Non
 
             checked.labels(*values).set(datetime.fromisoformat(result.checked_at).timestamp())
     for name in (HEALTHY, WARNING, BROKEN):
-        fleet.labels(name).set(sum(1 for r in results if r.health == name))
+        fleet.labels(name).set(sum(1 for r in results
+                                   if r.health == name and not r.unreachable))
+    fleet.labels(UNREACHABLE).set(sum(1 for r in results if r.unreachable))
     return bytes(generate_latest(registry))  # type: ignore[no-untyped-call,unused-ignore]
 
 
@@ -392,7 +407,9 @@ __all__ = [
     "FleetProgress",
     "HealthCache",
     "PatientMsalHttp",
+    "UNKNOWN_HEALTH_VALUE",
     "exit_code",
+    "metric_health",
     "openmetrics_text",
     "summary",
     "worst_first",

@@ -200,6 +200,18 @@ class Offboarder:
         if found is None:
             checklist.passed("application", "not in the tenant any more: nothing to delete")
             checklist.skipped("delete", "no app registration")
+            if purge and object_id:
+                # An earlier offboarding may have deleted it and stopped before the purge
+                # (cut off, killed): it is then in deleted items, and --purge still means it.
+                checklist.running("purge")
+                try:
+                    purged = await self._purge_leftover(graph, str(object_id))
+                except VdcError as error:
+                    raise _stopped(error, tenant_id, app_id, deleted=True) from error
+                checklist.passed("purge", "gone for good" if purged
+                                 else "not in deleted items either")
+                return OffboardOutcome(tenant_id, app_id, object_id, app_absent=True,
+                                       app_purged=purged)
             return OffboardOutcome(tenant_id, app_id, object_id, app_absent=True)
         found_id = str(found.get("id") or "")
         tags = [str(t) for t in found.get("tags") or []]
@@ -215,7 +227,10 @@ class Offboarder:
             return OffboardOutcome(tenant_id, app_id, found_id, app_kept=reason)
         checklist.passed("application", f"{found.get('displayName') or app_id} ({found_id})")
         checklist.running("delete")
-        await _call(graph.delete(f"/applications/{found_id}"), missing_ok=True)
+        try:
+            await _call(graph.delete(f"/applications/{found_id}"), missing_ok=True)
+        except VdcError as error:
+            raise _stopped(error, tenant_id, app_id, deleted=False) from error
         until = (datetime.now(UTC) + timedelta(days=RESTORE_DAYS)).replace(microsecond=0)
         if not purge:
             checklist.passed("delete", f"restorable from deleted items until "
@@ -224,7 +239,10 @@ class Offboarder:
                                    restorable_until=until.isoformat())
         checklist.passed("delete")
         checklist.running("purge")
-        await self._purge(graph, found_id, checklist)
+        try:
+            await self._purge(graph, found_id, checklist)
+        except VdcError as error:
+            raise _stopped(error, tenant_id, app_id, deleted=True) from error
         checklist.passed("purge", "gone for good")
         return OffboardOutcome(tenant_id, app_id, found_id, app_deleted=True, app_purged=True)
 
@@ -244,6 +262,42 @@ class Offboarder:
                     "The deleted app registration did not appear in deleted items in time.",
                     "Remove it in the Entra admin centre (App registrations → Deleted "
                     "applications), or run again later.", {"object_id": object_id})
+
+
+    async def _purge_leftover(self, graph: GraphClient, object_id: str) -> bool:
+        """Purge a deleted app of an earlier run from deleted items; False when absent."""
+        try:
+            await graph.delete(f"/directory/deletedItems/{object_id}")
+        except GraphError as err:
+            if err.status == 404:
+                return False
+            raise _graph_failure(err) from err
+        return True
+
+
+def _stopped(error: VdcError, tenant_id: str, app_id: str, *, deleted: bool) -> VdcError:
+    """``error`` of a tenant-side step, saying what is left: the local profile and key are
+    always still there (they go only after the tenant side succeeded)."""
+    if error.code == "not_global_admin":
+        return error  # a refusal before anything changed: its own words say it
+    if deleted:
+        left = (f"the app registration {app_id} is deleted but still in deleted items (not "
+                "purged)")
+        again = (f"Run `vdc-tui connections remove {tenant_id} --offboard --purge` again: "
+                 "it purges the app and then removes the local files")
+        what = ["deleted_item", "profile", "key"]
+    else:
+        left = f"the app registration {app_id} is still in the tenant"
+        again = (f"Run `vdc-tui connections remove {tenant_id} --offboard` again: it deletes "
+                 "the app and then removes the local files")
+        what = ["app_registration", "profile", "key"]
+    reason = scrub(error.message, limit=300).rstrip(".")
+    then = scrub(error.remediation, limit=300).rstrip(".")
+    error.message = (f"Offboarding stopped: {left}, and the local profile and key of tenant "
+                     f"{tenant_id} are kept ({reason}).")
+    error.remediation = f"{again}" + (f" ({then})." if then else ".")
+    error.details = {**error.details, "left": what}
+    return error
 
 
 def _not_managed(app_id: str, found_id: str, why: str) -> DiagnosedProblem:

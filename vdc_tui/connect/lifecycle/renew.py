@@ -47,7 +47,7 @@ from vdc_tui.connect.errors import (
     scrub,
 )
 from vdc_tui.connect.microsoft.graph import GraphClient, GraphError
-from vdc_tui.connect.models import CertificateInfo, ProgressCallback, ignore_progress
+from vdc_tui.connect.models import CertificateInfo, ProgressCallback, days_left, ignore_progress
 from vdc_tui.connect.permissions import PermissionCatalog, load_catalog, roles_in_tokens
 from vdc_tui.connect.progress import Checklist, Clock, Sleep
 
@@ -245,8 +245,9 @@ class Renewer:
                     raise DiagnosedProblem(
                         "certificate_not_registered",
                         "The saved certificate is not on the app registration any more.",
-                        "A Global Administrator signs in with `vdc-tui connect auto` to put "
-                        "a new certificate on the app.",
+                        f"Run `vdc-tui connections repair {tenant_id}`: a Global "
+                        "Administrator signs in once and the saved certificate is registered "
+                        "on the app again.",
                         {"sha1": current.info.sha1, "app_id": app.get("appId")})
             checklist.passed("application", f"{app.get('displayName') or progress.app_id} "
                              f"({progress.application_id})")
@@ -259,7 +260,17 @@ class Renewer:
                 return await self._finish(graph, tenant_id, progress, current, keys,
                                           checklist, resumed=True, token=None)
             sharepoint_url = await _sharepoint_url(graph)
-            await self._baseline(tenant_id, progress.app_id, current, required, sharepoint_url)
+            try:
+                await self._baseline(tenant_id, progress.app_id, current, required,
+                                     sharepoint_url)
+            except DiagnosedProblem as problem:
+                if problem.code != "missing_permissions" or not progress.new_sha1:
+                    raise
+                # An earlier run stopped because the new key's tokens lacked a permission,
+                # and the saved key's lack it too now: the grant is gone, not replicating.
+                # Take the new key off the app again; repair comes first, then a renewal.
+                raise await self._abandon(graph, tenant_id, progress, keys, current,
+                                          journal, problem) from problem
             new = pending_key if pending_key is not None and progress.new_sha1 and (
                 pending_key.info.sha1 == progress.new_sha1) else None
             if new is None and progress.new_sha1 and progress.new_sha1 in keys:
@@ -304,9 +315,10 @@ class Renewer:
                 f"The certificate of tenant {tenant_id} expired on "
                 f"{info.not_after:%Y-%m-%d %H:%M} UTC: it can no longer prove possession, so "
                 "the app cannot roll its own key.",
-                "A Global Administrator signs in once with `vdc-tui connect auto` (automatic "
-                "mode reuses the app and puts a new certificate on it); renew before expiry "
-                "from then on (`vdc-tui connections renew --all --within 30` in cron).",
+                f"Run `vdc-tui connections repair {tenant_id}`: a Global Administrator signs "
+                "in once and a new certificate goes on the same app (then give the backup "
+                f"service the new PFX: `vdc-tui connections export {tenant_id}`); renew before "
+                "expiry from then on (`vdc-tui connections renew --all --within 30` in cron).",
                 {"tenant_id": tenant_id, "sha1": info.sha1,
                  "not_after": info.not_after.isoformat()})
 
@@ -443,6 +455,20 @@ class Renewer:
             raise _graph_failure(err) from err
         return True
 
+    async def _abandon(self, graph: GraphClient, tenant_id: str, progress: _Progress,
+                       keys: dict[str, dict[str, Any]], current: LoadedPfx, journal: Journal,
+                       problem: DiagnosedProblem) -> VdcError:
+        """Undo an unfinished renewal (its new key off the app, the pending key and the
+        journal gone): the app and the profile keep the saved certificate only."""
+        pending = keys.get(progress.new_sha1 or "")
+        if pending is not None:
+            await self._remove(graph, progress.application_id, str(pending["keyId"]), current)
+        return self._undo_pending(tenant_id, journal, DiagnosedProblem(
+            "missing_permissions", problem.message,
+            problem.remediation + " The unfinished renewal was undone: its new certificate "
+            "is off the app again, the saved one still works.",
+            {**problem.details, "renewal_undone": True}))
+
     def _undo_pending(self, tenant_id: str, journal: Journal, error: VdcError) -> VdcError:
         """Nothing reached the app: forget the pending key and the journal."""
         self._profiles.drop_renewal_key(tenant_id)
@@ -458,12 +484,17 @@ class Renewer:
             tokens, _ = await verifier.confirm(tenant_id, progress.app_id, new.credential(),
                                                sharepoint_url, checklist)
         except ProvisioningFailed as exc:
+            # The new key signs in (or not yet) but its tokens lack a permission when time
+            # runs out: replication still going, or a grant removed meanwhile. Either way
+            # the saved certificate stays in the profile and on the app.
             raise ProvisioningFailed(
                 "renewal_incomplete",
-                "The new certificate is on the app but Microsoft Entra has not finished "
-                f"replicating it ({scrub(exc.message, limit=300)}).",
-                "Nothing is broken: the old certificate still works. Run the same renew "
-                "command again in a few minutes; it finishes this renewal.",
+                "The new certificate is on the app but its tokens do not carry every "
+                f"permission yet ({scrub(exc.message, limit=300)}).",
+                "Nothing is broken: the old certificate still works and stays in the "
+                "profile. Run the same renew command again in a few minutes: it finishes "
+                "this renewal, or undoes it if a permission is really gone (then "
+                f"`vdc-tui connections repair {tenant_id}` first).",
                 dict(exc.details)) from exc
         return tokens
 
@@ -558,14 +589,15 @@ class RenewalCandidate:
     Attributes:
         tenant_id: The tenant.
         name: Its display name (may be ``None``).
-        days_left: Days until the certificate expires (negative: expired).
+        days_left: Whole days until the certificate expires (negative: expired), counted
+            as the check counts them (:func:`~vdc_tui.connect.models.days_left`).
         due: It expires within the window and may be renewed.
         skip_reason: Why it is not renewed (``None`` when due).
     """
 
     tenant_id: str
     name: str | None
-    days_left: float | None
+    days_left: int | None
     due: bool
     skip_reason: str | None
 
@@ -587,15 +619,14 @@ def renewal_candidates(profiles: ProfileStore, *, within_days: float, include_ma
             out.append(RenewalCandidate(entry.tenant_id, entry.name, None, False,
                                         "the profile has no certificate end date"))
             continue
-        days = (not_after - moment).total_seconds() / 86400
+        days = days_left(not_after, moment)
         if profile.get("mode") == "manual" and not include_manual:
             reason: str | None = "manual mode (renewed only with --include-manual)"
         elif days > within_days:
-            reason = f"not due: {days:.0f} days left"
+            reason = f"not due: {days} days left"
         else:
             reason = None
-        out.append(RenewalCandidate(entry.tenant_id, entry.name, round(days, 1), reason is None,
-                                    reason))
+        out.append(RenewalCandidate(entry.tenant_id, entry.name, days, reason is None, reason))
     return out
 
 

@@ -196,8 +196,30 @@ class AppLifecycleHandlers(ApplicationHandlers):
         if violation is not None:
             return violation
         app.key_credentials.append(key)
+        self._revoke_after_add_key(call, app)
         return GraphResult(200, {"@odata.context": self._context(
             "microsoft.graph.keyCredential"), **key.to_graph()})
+
+    def _revoke_after_add_key(self, call: GraphCall, app: Application) -> None:
+        """The ``revoke_on_add_key`` fault: an admin removes one application permission of
+        the app (``DELETE …/appRoleAssignedTo/{id}``) just after its new key landed. Entra
+        issues the ``roles`` claim from the assignments present when a token is requested,
+        so every token from then on (whichever key signs the assertion) lacks that role.
+        The fault fires once and then clears itself."""
+        faults = self.core.faults
+        value = faults.revoke_on_add_key
+        if not value:
+            return
+        directory = self.core.directory
+        principal = directory.principal_by_app_id(call.tenant.id, app.app_id, now=None)
+        if principal is None:
+            return
+        faults.revoke_on_add_key = ""
+        for grant in list(directory.app_role_assignments.group(principal.id)):
+            resource = directory.service_principals.get(grant.resource_id)
+            roles = {r["id"]: r["value"] for r in (resource.app_roles if resource else [])}
+            if roles.get(grant.app_role_id) == value:
+                del directory.app_role_assignments[grant.id]
 
     def remove_key(self, call: GraphCall, match: re.Match[str]) -> GraphResult:
         """``POST /applications/{id}/removeKey``."""
