@@ -23,7 +23,8 @@ EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
 NAMESPACE = "microsoft.graph"
 
 #: Entity types whose request bodies are checked (see vdc_tui/emulator/schema.py).
-ROOT_TYPES = ("application", "servicePrincipal", "appRoleAssignment", "unifiedRoleAssignment")
+ROOT_TYPES = ("application", "servicePrincipal", "appRoleAssignment", "unifiedRoleAssignment",
+              "oAuth2PermissionGrant")
 #: Bound actions whose parameters are checked: (binding type, action name).
 ROOT_ACTIONS = (("application", "addKey"), ("application", "removeKey"))
 

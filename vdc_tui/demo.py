@@ -59,15 +59,12 @@ class DemoTenant:
     domain_label: str
     admin: str
     state: str
-    kind: str | None
+    kind: str
     via: str = ""
 
 
-#: The demo fleet beside Contoso, one tenant per state the check knows. Data, so a state
-#: the emulator learns later is switched on here: "app deleted" uses the emulator's
-#: DELETE today (the app waits in deleted items; restoring it is the repair branch's), and
-#: "standing onboarding consent" needs the emulator's oAuth2PermissionGrants (the consent
-#: branch): until then that row has no kind and is not seeded.
+#: The demo fleet beside Contoso, one tenant per state the check knows (each ``kind`` is one
+#: of ``vdc_tui.emulator.fleet``'s). Data: a state the emulator learns later is one row.
 DEMO_FLEET: tuple[DemoTenant, ...] = (
     DemoTenant("Northwind Traders", "northwindtraders", "Nestor Wilke", "healthy", "healthy"),
     DemoTenant("Fabrikam, Inc.", "fabrikam", "Diego Siciliani", "healthy", "healthy"),
@@ -91,8 +88,8 @@ DEMO_FLEET: tuple[DemoTenant, ...] = (
                "connected in manual mode", "manual"),
     DemoTenant("Trey Research", "treyresearch", "Christie Cline", "healthy", "healthy"),
     DemoTenant("Margie's Travel", "margiestravel", "Isaiah Langer",
-               "standing onboarding consent", None,
-               via="an oAuth2PermissionGrant of the sign-in client (consent branch)"),
+               "standing onboarding consent", "standing_consent",
+               via="the onboarding's delegated scopes left on Graph Command Line Tools"),
 )
 
 
@@ -212,14 +209,9 @@ def is_demo_home(home: Path) -> bool:
     return (home / WORLD_DIR).is_dir()
 
 
-def seeded_rows(rows: Sequence[DemoTenant] = DEMO_FLEET) -> list[DemoTenant]:
-    """The rows the emulator can hold today (a kind given)."""
-    return [r for r in rows if r.kind is not None]
-
-
 def fleet_rows(count: int | None) -> list[DemoTenant]:
     """The demo fleet, or ``count`` tenants of its states in turn (numbered names)."""
-    rows = seeded_rows()
+    rows = list(DEMO_FLEET)
     if count is None:
         return rows
     out: list[DemoTenant] = []

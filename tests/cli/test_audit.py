@@ -82,8 +82,12 @@ def test_onboard_renew_repair_export_offboard_each_leave_one_ok_record(
     assert run("connections", "remove", TENANT, "--offboard", "--yes", "--json",
                *endpoint_args(emu)).code == 0
 
-    found = records(run)
-    assert [r["action"] for r in found] == ["onboard", "renew", "repair", "export", "offboard"]
+    everything = records(run)
+    # Each admin sign-in's consent cleanup is a record of its own, right after its run.
+    assert [r["action"] for r in everything] == [
+        "onboard", "consent_removed", "renew", "repair", "consent_removed", "export",
+        "offboard", "consent_removed"]
+    found = [r for r in everything if r["action"] != "consent_removed"]
     me = {"os_user": getpass.getuser(), "host": socket.gethostname()}
     for record in found:
         assert record["outcome"] == "ok" and record["unfinished"] is False, record
@@ -102,8 +106,8 @@ def test_onboard_renew_repair_export_offboard_each_leave_one_ok_record(
     assert export["path"] == str(out.resolve())
     assert export["thumbprint"] == renew["key_added"]["sha1"]
     assert offboard["app_deleted"] is True
-    # Two lines per action (start, end), one chain.
-    assert len(raw_lines(home)) == 10
+    # Two lines per action (start, end), one per consent cleanup, one chain.
+    assert len(raw_lines(home)) == 13
     assert run("audit", "--verify").code == 0
 
     # No secret: the same probes as the other secret tests (test_security.py).
@@ -125,18 +129,20 @@ def test_filters_select_by_tenant_action_and_time(run: Run, emu: EmulatorServer,
     domain = connect(run, emu)["tenant"]["default_domain"]
     assert run("connections", "renew", TENANT, "--json", *endpoint_args(emu)).code == 0
     assert [r["action"] for r in records(run, "--action", "renew")] == ["renew"]
-    assert len(records(run, domain)) == 2  # a profile's domain names its tenant
-    assert len(records(run, "Northwind")) == 2
+    # a profile's domain names its tenant (onboard, its consent cleanup, renew)
+    assert len(records(run, domain)) == 3
+    assert len(records(run, "Northwind")) == 3
     assert records(run, "00000000-0000-0000-0000-000000000000") == []
     assert records(run, "--since", "2999-01-01") == []
-    assert len(records(run, "--since", "2000-01-01T00:00:00Z")) == 2
+    assert len(records(run, "--since", "2000-01-01T00:00:00Z")) == 3
     bad = run("audit", "--since", "yesterday")
     assert bad.code == 2 and "not a date" in bad.err
     table = run("audit", TENANT)
     assert table.code == 0
     rows = table.out.splitlines()
-    assert rows[0].startswith("TIME (UTC)") and "onboard" in rows[1] and "renew" in rows[2]
-    assert "ok" in rows[2] and "Northwind" in rows[2]
+    assert rows[0].startswith("TIME (UTC)") and "onboard" in rows[1] and "renew" in rows[3]
+    assert "consent_removed" in rows[2]
+    assert "ok" in rows[3] and "Northwind" in rows[3]
 
 
 def test_a_failed_attempt_is_recorded_with_its_error_code(run: Run, emu: EmulatorServer,

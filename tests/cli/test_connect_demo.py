@@ -20,7 +20,12 @@ SUCCESS_KEYS = {"status", "tenant", "mode", "app_id", "certificate", "services",
 
 
 def assert_success_shape(document: dict[str, Any], mode: str) -> None:
-    assert set(document) == SUCCESS_KEYS
+    # automatic mode also says what the consent cleanup did (design.md)
+    extra = {"delegated_consent"} if mode == "automatic" else set()
+    assert set(document) == SUCCESS_KEYS | extra
+    if extra:
+        consent = document["delegated_consent"]
+        assert set(consent) == {"client_id", "removed", "kept", "grants"}
     assert document["status"] == "connected" and document["mode"] == mode
     assert set(document["tenant"]) == {"id", "name", "default_domain"}
     assert set(document["certificate"]) == {"sha1", "sha256", "not_after"}

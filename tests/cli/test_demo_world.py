@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from vdc_tui.demo import DEMO_FLEET, demo_home, seed_demo_world, seeded_rows
+from vdc_tui.demo import DEMO_FLEET, demo_home, seed_demo_world
 
 from .conftest import Outcome
 
@@ -54,7 +54,7 @@ def test_the_first_demo_run_seeds_the_fleet_with_its_profiles(run: Run, home: Pa
     listed = run("connections", "list", "--demo", "--json")
     assert listed.code == 0, listed.err
     names = {c["name"] for c in listed.json()["connections"]}
-    assert names == {r.name for r in seeded_rows()}
+    assert names == {r.name for r in DEMO_FLEET}
     folder = demo_home(home)
     world_file = folder / "world" / "world.json"
     assert stat.S_IMODE(world_file.stat().st_mode) == 0o600
@@ -64,10 +64,11 @@ def test_the_first_demo_run_seeds_the_fleet_with_its_profiles(run: Run, home: Pa
     assert run("connections", "list", "--json").json()["connections"] == []
 
 
-def test_the_standing_consent_row_waits_for_the_emulator() -> None:
-    waiting = [r for r in DEMO_FLEET if r.kind is None]
-    assert [r.state for r in waiting] == ["standing onboarding consent"]
-    assert len(seeded_rows()) >= 12 - 1 - len(waiting)
+def test_the_demo_fleet_has_a_dozen_tenants_each_in_its_own_state() -> None:
+    assert len(DEMO_FLEET) >= 12
+    assert "standing_consent" in {r.kind for r in DEMO_FLEET}
+    broken_or_warning = {r.kind for r in DEMO_FLEET} - {"healthy"}
+    assert len(broken_or_warning) >= 10
 
 
 def test_check_all_finds_every_verdict(run: Run, world: Path) -> None:
@@ -80,6 +81,7 @@ def test_check_all_finds_every_verdict(run: Run, world: Path) -> None:
     assert health["Northwind Traders"] == "healthy"
     assert health["Tailspin Toys"] == "warning"        # expiring
     assert health["Wide World Importers"] == "broken"  # expired
+    assert health["Margie's Travel"] == "warning"      # standing onboarding consent
     assert health["Adventure Works"] == "broken"       # key removed
     assert health["Litware, Inc."] == "broken"         # app deleted
     assert health["Proseware"] == "broken"             # consent revoked
@@ -161,11 +163,11 @@ def test_reset_says_what_it_deletes_and_the_next_run_seeds_again(run: Run,
     assert reset.code == 0, reset.err
     assert f"Deleted the demo ({world})" in reset.err
     assert f"{world / 'world'}: the emulator's world" in reset.err
-    assert f"{world / 'connections'}: {len(seeded_rows())} demo connection profile(s)" in (
+    assert f"{world / 'connections'}: {len(DEMO_FLEET)} demo connection profile(s)" in (
         reset.err)
     assert not world.exists()
     listed = run("connections", "list", "--demo", "--json")
-    assert len(listed.json()["connections"]) == len(seeded_rows())
+    assert len(listed.json()["connections"]) == len(DEMO_FLEET)
 
 
 def test_demo_profiles_are_refused_against_a_real_cloud(run: Run, world: Path,
@@ -232,7 +234,7 @@ def test_the_demo_dashboard_checks_and_repairs_at_80x24(home: Path, world: Path)
     with PtyTerminal(argv, cols=80, rows=24, env={"VDC_TUI_HOME": str(home)}) as term:
         term.wait_for_text("DEMO", "demo world", "Proseware", timeout=60)
         term.press("C")
-        term.wait_for_text("12 connections · 4 broken · 3 warning · 5 healthy", timeout=60)
+        term.wait_for_text("13 connections · 4 broken · 4 warning · 5 healthy", timeout=60)
         assert "DEMO" in term.text()
         assert any("Proseware" in line and "✘ broken" in line
                    for line in term.text().splitlines())

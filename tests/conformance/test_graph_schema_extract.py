@@ -45,6 +45,7 @@ TYPES_WE_SEND: dict[str, tuple[str, ...]] = {
     "servicePrincipal": ("appId", "tags", "accountEnabled"),
     "appRoleAssignment": ("principalId", "resourceId", "appRoleId"),
     "unifiedRoleAssignment": ("principalId", "roleDefinitionId", "directoryScopeId"),
+    "oAuth2PermissionGrant": ("scope",),
 }
 
 

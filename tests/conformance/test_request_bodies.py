@@ -49,6 +49,10 @@ SCENARIO: dict[str, Any] = {
             "users": [
                 {"upn": ADMIN, "display_name": "Bodies Admin", "roles": ["Global Administrator"]}
             ],
+            # Consent given before: the cleanup PATCHes the grant (keeps User.Read).
+            "delegated_grants": [
+                {"consent_type": "Principal", "principal": ADMIN, "scope": "User.Read"}
+            ],
             "skus": [
                 {
                     "sku_part_number": "ENTERPRISEPACK",
@@ -87,6 +91,9 @@ BODY_TYPES: list[tuple[str, re.Pattern[str], str, bool]] = [
         "unifiedRoleAssignment",
         False,
     ),
+    # the consent cleanup (oauth2permissiongrant-update.md: scope replaced whole)
+    ("PATCH", re.compile(r"^/oauth2PermissionGrants/[A-Za-z0-9_-]+$"), "oAuth2PermissionGrant",
+     True),
 ]
 
 
@@ -249,6 +256,7 @@ async def test_first_run_covers_every_kind_of_write(two_runs: tuple[RunRecord, R
         "servicePrincipal",
         "appRoleAssignment",
         "unifiedRoleAssignment",
+        "oAuth2PermissionGrant",
     }
     assert any(s.path == "/$batch" for s in first.sent)
 

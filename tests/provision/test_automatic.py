@@ -69,6 +69,7 @@ async def test_happy_path_creates_consents_and_verifies(emu: Any, tmp_path: Path
             "directory_role",
             "verify",
             "services",
+            "consent",
         )
     }
     assert not journal_path(tmp_path).exists()
@@ -79,6 +80,14 @@ async def test_happy_path_creates_consents_and_verifies(emu: Any, tmp_path: Path
     # On the wire: one batch of reads, the app, its principal, the grants and the role (two
     # batches sent together), then the services check with the app's own token.
     graph_wire = [r for r in sent if r[1].startswith("/v1.0/") and "($batch)" not in r[1]]
+    # The last step, the consent cleanup: one batch (the two principals), the grants, and
+    # the sign-in's grant deleted (it held only the onboarding scopes).
+    cleanup = graph_wire[-3:]
+    graph_wire = graph_wire[:-3]
+    assert [(m, p.split("/oauth2PermissionGrants/")[0]) for m, p, _ in cleanup] == [
+        ("POST", "/v1.0/$batch"), ("GET", "/v1.0/oauth2PermissionGrants"),
+        ("DELETE", "/v1.0")]
+    assert result.extra["delegated_consent"]["grants"][0]["action"] == "deleted"
     assert sorted((m, p) for m, p, _ in graph_wire) == sorted(
         [
             ("POST", "/v1.0/$batch"),

@@ -122,6 +122,7 @@ def success_document(
     result: ConnectionResult, selected: Sequence[str], profile: Path
 ) -> dict[str, Any]:
     """The ``--json`` success object of the command-line contract."""
+    consent = result.extra.get("delegated_consent")
     return {
         "status": "connected",
         "tenant": {
@@ -142,6 +143,8 @@ def success_document(
             "missing": [],  # a verified connection lacks none (see PermissionStatus)
         },
         "profile": str(profile),
+        # automatic mode: what the consent cleanup did (design.md), absent in manual mode
+        **({"delegated_consent": consent} if consent is not None else {}),
     }
 
 
@@ -266,9 +269,10 @@ class ConnectRun:
     ) -> int:
         outcome = await run_service_command(
             self.settings, self.reporter, body, what="connect",
-            # A home folder that cannot hold the profile is said now, not after a sign-in
-            # and an app registration that could then not be saved.
-            before=lambda service: service.profiles.check_usable(),
+            # A home folder that cannot hold the profile, or a key store passphrase that
+            # nothing gives, is said now, not after a sign-in and an app registration that
+            # could then not be saved.
+            before=_ready_to_save,
             on_cancel=self._sign_in.cancel, folder_warnings=True)
         if isinstance(outcome, VdcError):
             return outcome.exit_code
@@ -284,6 +288,13 @@ class ConnectRun:
         if self.reporter.json_mode:
             self.reporter.emit(success_document(result, selected, path))
         return 0
+
+
+def _ready_to_save(service: ConnectionService) -> None:
+    """Before any sign-in: the home folder can hold the profile and the passphrase that
+    encrypts its key is settled (``key_passphrase_required`` otherwise, exit 2)."""
+    service.profiles.check_usable()
+    service.settle_passphrase("save the new connection's key")
 
 
 class SignInSession:

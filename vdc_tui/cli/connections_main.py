@@ -218,9 +218,10 @@ def run_connections(ns: argparse.Namespace, reporter: Reporter) -> int:
     if ns.action == "repair":
         return _admin_command(ns, reporter)
     if not ns.offboard:
-        if ns.purge or ns.delete_app:
+        if ns.purge or ns.delete_app or getattr(ns, "keep_consent", False):
             raise InvalidInput("invalid_argument",
-                               "--purge and --delete-app only apply with --offboard.",
+                               "--purge, --delete-app and --keep-consent only apply with "
+                               "--offboard.",
                                "Add --offboard to delete the app registration in the tenant.")
         return remove_connection(store, reporter, ns.tenant)
     return _admin_command(ns, reporter)

@@ -23,6 +23,7 @@ from vdc_tui.connect.lifecycle.offboard import offboard_plan
 from vdc_tui.connect.service import ConnectionService, ConnectSettings
 
 if TYPE_CHECKING:
+    from vdc_tui.connect.entra.consent import ConsentCleanup
     from vdc_tui.connect.lifecycle.offboard import OffboardOutcome
     from vdc_tui.connect.lifecycle.renew import RenewalCandidate, RenewOutcome
     from vdc_tui.connect.lifecycle.repair import RepairOutcome
@@ -54,6 +55,16 @@ class _AdminRun:
                                    on_session=self._sign_in.track)
 
 
+def _before_repair(service: ConnectionService, tenant: str) -> None:
+    service.profiles.load(tenant)
+    service.settle_passphrase("read the connection's saved key")
+
+
+def _consent_json(cleanup: ConsentCleanup | None) -> dict[str, Any]:
+    """The ``delegated_consent`` member of an admin command's JSON answer (design.md)."""
+    return {} if cleanup is None else {"delegated_consent": cleanup.to_json()}
+
+
 def _tenant_facts(tenant_id: str, profile: Profile) -> dict[str, Any]:
     """The ``tenant`` object of a command's JSON answer, from the saved profile."""
     return {"id": tenant_id, "name": profile.tenant.name,
@@ -74,8 +85,9 @@ class RepairRun(_AdminRun):
 
         done = await run_service_command(
             self.settings, self.reporter, work, what="repair",
-            # A wrong name is said before any sign-in.
-            before=lambda service: service.profiles.load(tenant),
+            # A wrong name, or a passphrase that cannot open the key repair verifies with,
+            # is said before any sign-in.
+            before=lambda service: _before_repair(service, tenant),
             on_cancel=self._sign_in.cancel)
         if isinstance(done, VdcError):
             return done.exit_code
@@ -93,6 +105,7 @@ class RepairRun(_AdminRun):
                 "catalog_version": outcome.catalog_version,
                 "profile": profile_path,
                 **outcome.to_json(),
+                **_consent_json(outcome.delegated_consent),
             })
         return 0
 
@@ -136,6 +149,7 @@ class OffboardRun(_AdminRun):
                 "tenant": {"id": outcome.tenant_id, **outcome.to_json()},
                 "removed": list(outcome.removed),
                 "note": said,
+                **_consent_json(outcome.delegated_consent),
             })
         else:
             for path in outcome.removed:

@@ -178,6 +178,10 @@ def add_app_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--app-name", metavar="NAME", default=argparse.SUPPRESS,
                         help=f"display name of the app registration to create "
                              f"(default: {DEFAULT_APP_DISPLAY_NAME})")
+    parser.add_argument("--keep-consent", action="store_true", default=argparse.SUPPRESS,
+                        help="leave the sign-in's delegated consent (the onboarding scopes "
+                             "granted to the sign-in client) in place; by default the run's "
+                             "last step removes it")
     parser.add_argument("--demo-approve-after", metavar="SECONDS", type=approve_after,
                         default=argparse.SUPPRESS,
                         help="demo only: the emulator approves the device code after SECONDS "

@@ -73,6 +73,7 @@ def connect_settings(ns: argparse.Namespace, endpoints: Endpoints,
         services=frozenset(services) if services else frozenset({"exchange", "sharepoint",
                                                                   "teams"}),
         key_passphrase=key_passphrase(ns),
+        keep_consent=bool(getattr(ns, "keep_consent", False)),
     )
 
 

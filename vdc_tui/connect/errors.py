@@ -155,6 +155,9 @@ CHECK_CODES: dict[str, str] = {
     "service_not_licensed": "A selected service is no longer licensed in the tenant (a "
     "warning).",
     "profile_damaged": "The saved profile cannot be read.",
+    "standing_delegated_consent": "A delegated permission grant of the sign-in client still "
+    "holds an onboarding scope in the tenant (a warning): any later sign-in of that client "
+    "gets it without a prompt.",
 }
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

@@ -16,6 +16,14 @@ from typing import Protocol
 GLOBAL_ADMINISTRATOR_ROLE = "62e90394-69f5-4237-9190-012177145e10"
 GLOBAL_READER_ROLE = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
 
+#: Microsoft Graph Command Line Tools: a public client Microsoft pre-registers in every tenant
+#: that supports dynamic consent to any Graph delegated scope (research/identity.md §6). The
+#: Azure CLI's client id cannot ask for RoleManagement.ReadWrite.Directory. Service providers
+#: should register their own multi-tenant public client and pass it with ``--client-id``.
+#: The sign-in's ``delegated_sign_in_scopes`` are consented to it (the consent cleanup and the
+#: ``delegated_consent`` check look at its grants).
+DEFAULT_PUBLIC_CLIENT_ID = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
+
 
 @dataclass(frozen=True)
 class ResourceApi:

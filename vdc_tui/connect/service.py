@@ -11,12 +11,16 @@ service costs nothing on the way to the first frame.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vdc_tui.connect.microsoft.clouds import Endpoints, resolve_endpoints
+from vdc_tui.connect.permissions import (  # re-exported for its callers
+    DEFAULT_PUBLIC_CLIENT_ID as DEFAULT_PUBLIC_CLIENT_ID,
+)
 
 if TYPE_CHECKING:
     from vdc_tui.connect.lifecycle.offboard import OffboardOutcome
@@ -30,16 +34,14 @@ if TYPE_CHECKING:
     from vdc_tui.connect.store.profiles import ProfileStore
 
 
+_log = logging.getLogger(__name__)
+
+
 def ignore_progress(event: CheckEvent) -> None:
     """Drops every event (as :func:`.models.ignore_progress`; defined here so the command
     line's settings do not import the models before the wizard's first frame)."""
 
 
-#: Microsoft Graph Command Line Tools: a public client Microsoft pre-registers in every tenant
-#: that supports dynamic consent to any Graph delegated scope (research/identity.md §6). The
-#: Azure CLI's client id cannot ask for RoleManagement.ReadWrite.Directory. Service providers
-#: should register their own multi-tenant public client and pass it with ``--client-id``.
-DEFAULT_PUBLIC_CLIENT_ID = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
 
 DEFAULT_APP_DISPLAY_NAME = "Veeam Data Cloud for Microsoft 365"
 
@@ -60,6 +62,8 @@ class ConnectSettings:
         verify_timeout: Seconds to wait for grants to show in tokens before giving up.
         key_passphrase: Where the store passphrase comes from; ``None`` = the environment
             (``VDC_TUI_KEY_PASSPHRASE_FILE``, then the OS keyring).
+        keep_consent: Leave the sign-in's delegated consent in place after an admin
+            sign-in (``--keep-consent``); by default its onboarding scopes are removed.
     """
 
     endpoints: Endpoints = field(default_factory=resolve_endpoints)
@@ -70,6 +74,7 @@ class ConnectSettings:
     services: frozenset[str] = frozenset({"exchange", "sharepoint", "teams"})
     verify_timeout: float = 300.0
     key_passphrase: PassphraseProvider | None = None
+    keep_consent: bool = False
 
     @property
     def step_title(self) -> str:
@@ -158,14 +163,19 @@ class ConnectionService:
             app_display_name=self.settings.app_display_name,
             services=frozenset(services) if services is not None else self.settings.services,
             verify_timeout=self.settings.verify_timeout,
+            keep_consent=self.settings.keep_consent,
         )
-        with self.audit.action("onboard", tenant_id=token.tenant_id, admin=token.admin.upn,
-                               details={"mode": "automatic"}) as act:
-            result = await connector.run(token, _rollback_notes(act, on_progress))
-            act.tenant_name = result.tenant.name
-            act.app_id = result.app_id
-            act.add(**onboard_details(result))
-        return result
+        try:
+            with self.audit.action("onboard", tenant_id=token.tenant_id, admin=token.admin.upn,
+                                   details={"mode": "automatic"}) as act:
+                result = await connector.run(token, _rollback_notes(act, on_progress))
+                act.tenant_name = result.tenant.name
+                act.app_id = result.app_id
+                act.add(**onboard_details(result))
+            self._record_consent(act, result.extra.get("delegated_consent"))
+            return result
+        finally:
+            self.forget_sign_in()
 
     async def validate_manual(
         self, manual: ManualInput, on_progress: ProgressCallback = ignore_progress
@@ -189,13 +199,18 @@ class ConnectionService:
 
         from vdc_tui.connect.lifecycle.offboard import Offboarder
 
-        with self._audited("offboard", tenant, admin=token.admin.upn,
-                           details={"purge": purge, "delete_app": delete_app}) as act:
-            outcome = await Offboarder(self.endpoints, self.profiles).run(
-                tenant, token, purge=purge, delete_app=delete_app,
-                on_progress=_rollback_notes(act, on_progress))
-            act.add(**asdict(outcome))
-        return outcome
+        try:
+            with self._audited("offboard", tenant, admin=token.admin.upn,
+                               details={"purge": purge, "delete_app": delete_app}) as act:
+                outcome = await Offboarder(self.endpoints, self.profiles,
+                                           keep_consent=self.settings.keep_consent).run(
+                    tenant, token, purge=purge, delete_app=delete_app,
+                    on_progress=_rollback_notes(act, on_progress))
+                act.add(**asdict(outcome))
+            self._record_consent(act, outcome.delegated_consent)
+            return outcome
+        finally:
+            self.forget_sign_in()
 
     async def renew(
         self,
@@ -227,11 +242,42 @@ class ConnectionService:
         from vdc_tui.connect.lifecycle.repair import Repairer
 
         repairer = Repairer(self.endpoints, self.identity, self.profiles,
-                            verify_timeout=self.settings.verify_timeout)
-        with self._audited("repair", tenant, admin=token.admin.upn) as act:
-            outcome = await repairer.run(tenant, token, _rollback_notes(act, on_progress))
-            act.add(**asdict(outcome))
-        return outcome
+                            verify_timeout=self.settings.verify_timeout,
+                            keep_consent=self.settings.keep_consent)
+        try:
+            with self._audited("repair", tenant, admin=token.admin.upn) as act:
+                outcome = await repairer.run(tenant, token, _rollback_notes(act, on_progress))
+                act.add(**asdict(outcome))
+            self._record_consent(act, outcome.delegated_consent)
+            return outcome
+        finally:
+            self.forget_sign_in()
+
+    def _record_consent(self, act: AuditAction, consent: Any) -> None:
+        """The audit record of a run's consent cleanup (``consent_removed``, right after the
+        run's own): ``ok`` when grants were changed, ``failed`` when it could not be done;
+        none when it was skipped (``--keep-consent``) or nothing stood. An unwritable log
+        is logged, never undoes the run."""
+        from vdc_tui.connect.errors import VdcError
+
+        found = consent.to_json() if hasattr(consent, "to_json") else consent
+        if not isinstance(found, dict) or found.get("skipped"):
+            return
+        outcome = "failed" if found.get("error") else "ok" if found.get("grants") else None
+        if outcome is None:
+            return
+        try:
+            self.audit.record("consent_removed", outcome, tenant_id=act.tenant_id,
+                              tenant_name=act.tenant_name, app_id=act.app_id,
+                              admin=act.admin, details=found)
+        except VdcError as error:
+            _log.warning("audit record of the consent cleanup not written: %s", error.message)
+
+    def forget_sign_in(self) -> None:
+        """Drop the admin's cached delegated tokens (MSAL's cache): a run that signed an
+        admin in keeps no delegated token once it is over."""
+        if self._identity is not None:
+            self._identity.forget_delegated()
 
     def save_profile(self, result: ConnectionResult, selected: Sequence[str]) -> Path:
         """Write the connection profile and its key file; returns the profile's path.
@@ -275,6 +321,26 @@ class ConnectionService:
         if store.passphrase.resolve(store.root) is not None:
             return None
         return "new" if is_new_store(store.root) else "existing"
+
+    def settle_passphrase(self, what: str) -> None:
+        """Fail fast: the store passphrase of a run that will write or read a key is found
+        (or asked for, on a terminal) and checked against the saved keys now, before anyone
+        is asked to sign in, so a customer's admin never signs in for a run that could not
+        save its key.
+
+        Args:
+            what: What the key is needed for ("save the new connection's key").
+
+        Raises:
+            VdcError: ``key_passphrase_required`` (no source gave it),
+                ``key_passphrase_wrong``, or a named source that is unusable.
+        """
+        from vdc_tui.connect.store.keystore import passphrase_required
+
+        store = self.profiles
+        if store.passphrase.resolve(store.root) is None:
+            raise passphrase_required(what)
+        store.unlock()  # a wrong one is said now too (it proves nothing on a new store)
 
     def set_typed_passphrase(self, secret: str) -> None:
         """The passphrase the operator typed in the wizard (kept for the session)."""

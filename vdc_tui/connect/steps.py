@@ -7,6 +7,11 @@ Step ids are a contract (``docs/architecture.md``, the CLI's ``--json`` events).
 
 from __future__ import annotations
 
+#: The last step of every run that signs an admin in (automatic mode, repair, offboarding):
+#: the onboarding scopes leave the sign-in client's delegated grants (entra/consent.py).
+CONSENT_STEP = "consent"
+CONSENT_TITLE = "Remove the sign-in's delegated consent"
+
 #: Automatic mode (:mod:`vdc_tui.connect.onboard.automatic`), in the order the wizard lists them.
 AUTOMATIC_STEPS: tuple[tuple[str, str], ...] = (
     ("admin", "Signed-in account is a Global Administrator"),
@@ -18,6 +23,7 @@ AUTOMATIC_STEPS: tuple[tuple[str, str], ...] = (
     ("directory_role", "Assign the Global Reader role"),
     ("verify", "Check that an app-only token carries the permissions"),
     ("services", "Detect the services the tenant has"),
+    (CONSENT_STEP, CONSENT_TITLE),
 )
 
 #: Manual mode (:mod:`vdc_tui.connect.onboard.manual`).
@@ -35,4 +41,5 @@ MANUAL_STEPS: tuple[tuple[str, str], ...] = (
 AUTOMATIC_TITLES: dict[str, str] = dict(AUTOMATIC_STEPS)
 MANUAL_TITLES: dict[str, str] = dict(MANUAL_STEPS)
 
-__all__ = ["AUTOMATIC_STEPS", "AUTOMATIC_TITLES", "MANUAL_STEPS", "MANUAL_TITLES"]
+__all__ = ["AUTOMATIC_STEPS", "AUTOMATIC_TITLES", "CONSENT_STEP", "CONSENT_TITLE", "MANUAL_STEPS",
+           "MANUAL_TITLES"]

@@ -323,7 +323,8 @@ class Authority:
             flow.status = "redeemed"
             user = flow.user
         return self._delegated_tokens(request, user, flow.client_id, flow.scopes,
-                                      client_info_requested=form.get("client_info") == "1")
+                                      client_info_requested=form.get("client_info") == "1",
+                                      consent=True)
 
     def _default_admin(self) -> str | None:
         for tenant in self.core.directory.tenants.values():
@@ -359,15 +360,32 @@ class Authority:
 
     def _delegated_tokens(self, request: Request, user: User, client_id: str,
                           scopes: list[str], *, client_info_requested: bool,
-                          refresh_grant: bool = False) -> Response:
+                          refresh_grant: bool = False, consent: bool = False) -> Response:
         """The success answer (identity.md §1 "Success"): ``refresh_token`` when
         ``offline_access`` was requested (a refresh grant always rolls it), ``id_token`` when
-        ``openid`` was, ``client_info`` when the request carried ``client_info=1``."""
+        ``openid`` was, ``client_info`` when the request carried ``client_info=1``.
+
+        ``consent``: the user approved a sign-in asking for scopes dynamically; the consent
+        is recorded in the client's ``oAuth2PermissionGrant`` on the resource (created or
+        extended, and the client's principal created if the tenant had none). Tokens then
+        carry every scope consented for the user, not only those asked for (cumulative
+        consent: msgraph-sdk-powershell#587)."""
         core = self.core
         tenant = core.directory.tenants[user.tenant_id]
         resource, values = self._split_scopes(scopes)
         if values == [".default"] or not values:
             values = list(core.scenario.default_delegated_scopes)
+        else:
+            target = self._resource_for(tenant, resource)
+            if target is not None:
+                directory = core.directory
+                with directory.lock:
+                    if consent:
+                        directory.consent(
+                            tenant, user, client_id, target, values,
+                            for_organization=core.scenario.device_code.consent_for_organization)
+                    held = directory.consented_scopes(tenant.id, user.id, client_id, target.id)
+                values += [s for s in held if s not in values]
         now = int(core.now())
         lifetime = core.scenario.token_lifetime
         wids = [*user.all_roles, DEFAULT_USER_WID]

@@ -28,6 +28,9 @@ Each tenant is of one *kind*: how its connection has been broken since onboardin
 ``manual``                Healthy, but the app is the operator's own (no ``vdc-tui:managed``
                           tag): the connection was made in manual mode (``"mode"`` in the
                           manifest). Not in :data:`KINDS` (the tests' fleet of every kind).
+``standing_consent``      Healthy, but the admin's consent of the onboarding's delegated
+                          scopes to Microsoft Graph Command Line Tools was left in place (a
+                          ``Principal`` oAuth2PermissionGrant). Not in :data:`KINDS` either.
 ========================  ==============================================================
 
 An ``app_deleted`` app waits in the tenant's deleted items (deleted 2 days ago: restorable
@@ -69,7 +72,12 @@ BROKEN_KINDS = KINDS[1:]
 #: those of :data:`KINDS` (kept apart so the screenshots' fleet stays as it is).
 REPAIR_KINDS = ("key_expired_on_app", "app_purged")
 #: Every kind :func:`write_fleet` accepts.
-ALL_KINDS = (*KINDS, *REPAIR_KINDS, "manual")
+ALL_KINDS = (*KINDS, *REPAIR_KINDS, "manual", "standing_consent")
+#: What an onboarding's device-code sign-in leaves consented to Microsoft Graph Command Line
+#: Tools when nobody removes it (Microsoft records consent cumulatively), beside the admin's
+#: own earlier ``User.Read``.
+STANDING_SCOPES = ("User.Read Application.ReadWrite.All AppRoleAssignment.ReadWrite.All "
+                   "Directory.ReadWrite.All RoleManagement.ReadWrite.Directory")
 
 
 @dataclass(frozen=True)
@@ -217,6 +225,10 @@ def write_fleet(
                 "revoked": ["graph:Sites.Read.All"] if kind == "grant_revoked" else [],
                 "directory_roles": [] if kind == "global_reader_removed" else ["Global Reader"],
             }]
+        if kind == "standing_consent":
+            tenant["delegated_grants"] = [{"consent_type": "Principal",
+                                           "principal": f"admin@{domain}",
+                                           "scope": STANDING_SCOPES}]
         if kind == "throttled":
             all_faults.update(throttle_every=2, retry_after=1,
                               throttle_path=f"/{tid}/oauth2/v2.0/token")

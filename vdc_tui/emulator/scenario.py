@@ -180,6 +180,8 @@ class TenantSpec:
     #: The tenant's app management policy: the longest lifetime (days) of a certificate
     #: credential; ``None`` = no restriction (Entra's default).
     key_max_lifetime_days: int | None = None
+    #: Delegated permission grants consented before (see SCENARIOS.md).
+    delegated_grants: list[DelegatedGrantSpec] = field(default_factory=list)
 
     @property
     def initial_domain(self) -> str:
@@ -208,6 +210,25 @@ class DeviceCodeSpec:
     interval: int = 5
     auto_approve_after: float | None = None
     auto_approve_user: str | None = None
+    #: The admin ticks "Consent on behalf of your organization": the sign-in's consent is
+    #: recorded in an ``AllPrincipals`` grant instead of the admin's own ``Principal`` one.
+    consent_for_organization: bool = False
+
+
+#: Microsoft Graph Command Line Tools, the public client Microsoft publishes for delegated
+#: Graph access (research/consent-audit-recordings.md §1.1).
+GRAPH_CLI_APP_ID = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
+
+
+@dataclass
+class DelegatedGrantSpec:
+    """An ``oAuth2PermissionGrant`` the tenant has before the run (consent given earlier)."""
+
+    scope: str
+    consent_type: str = "Principal"
+    principal: str | None = None
+    client_app_id: str = GRAPH_CLI_APP_ID
+    resource: str = "graph"
 
 
 @dataclass
@@ -290,9 +311,19 @@ def scenario_from_dict(raw: dict[str, Any], *, base_dir: Path | None = None,
                                f"{where}.applications[{j}]"))
         sps = [_build(ServicePrincipalSpec, s, f"{where}.service_principals[{j}]")
                for j, s in enumerate(t.pop("service_principals", []))]
+        grants = [_build(DelegatedGrantSpec, g, f"{where}.delegated_grants[{j}]")
+                  for j, g in enumerate(t.pop("delegated_grants", []))]
+        for j, g in enumerate(grants):
+            if g.consent_type not in ("Principal", "AllPrincipals"):
+                raise ScenarioError(f"{where}.delegated_grants[{j}]: consent_type is "
+                                    "'Principal' or 'AllPrincipals'")
+            if (g.consent_type == "Principal") != (g.principal is not None):
+                raise ScenarioError(f"{where}.delegated_grants[{j}]: a 'Principal' grant names "
+                                    "its user ('principal': UPN), an 'AllPrincipals' one none")
         tenant: TenantSpec = _build(
             TenantSpec,
-            {**t, "users": users, "skus": skus, "applications": apps, "service_principals": sps},
+            {**t, "users": users, "skus": skus, "applications": apps, "service_principals": sps,
+             "delegated_grants": grants},
             where,
         )
         if not tenant.domains:

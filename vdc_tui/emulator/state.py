@@ -18,6 +18,7 @@ import json
 import random
 import string
 import threading
+import uuid
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -32,6 +33,7 @@ from cryptography.x509.oid import NameOID
 from vdc_tui.emulator.grouped import Grouped
 from vdc_tui.emulator.scenario import (
     DIRECTORY_ROLES,
+    GRAPH_CLI_APP_ID,
     ROLE_NAMES,
     CertificateSpec,
     Scenario,
@@ -205,6 +207,40 @@ class AppRoleAssignment:
         })
 
 
+def grant_id(client_id: str, resource_id: str, principal_id: str | None) -> str:
+    """An ``oAuth2PermissionGrant`` id as Entra forms it: base64url without padding of the
+    client's, the resource's (and for ``Principal`` the user's) object ids, each GUID in
+    its little-endian byte form (research/recordings.md §C.9)."""
+    raw = b"".join(uuid.UUID(g).bytes_le for g in (client_id, resource_id, principal_id) if g)
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+@dataclass
+class DelegatedGrant:
+    """An ``oAuth2PermissionGrant``: delegated scopes a client may use on a resource, for
+    one user (``Principal``) or for everyone (``AllPrincipals``)."""
+
+    id: str
+    tenant_id: str
+    client_id: str
+    consent_type: str
+    principal_id: str | None
+    resource_id: str
+    scope: str
+    visible_at: float = 0.0
+
+    @property
+    def scopes(self) -> list[str]:
+        """The space-separated ``scope`` as a list."""
+        return self.scope.split()
+
+    def to_graph(self) -> dict[str, Any]:
+        """The ``oAuth2PermissionGrant`` JSON."""
+        return {"clientId": self.client_id, "consentType": self.consent_type, "id": self.id,
+                "principalId": self.principal_id, "resourceId": self.resource_id,
+                "scope": self.scope}
+
+
 @dataclass
 class RoleAssignment:
     """A directory role held by a user or principal, at the tenant scope."""
@@ -318,6 +354,10 @@ def _load_resources() -> dict[str, Any]:
     return {"resources": out, "backup_app": list(raw["backup_app"])}
 
 
+#: Display names of Microsoft's public clients a first consent creates a principal for.
+PUBLIC_CLIENT_NAMES = {GRAPH_CLI_APP_ID: "Microsoft Graph Command Line Tools"}
+MICROSOFT_SERVICES_TENANT = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
+
 _KEY_CACHE: dict[tuple[str, int], rsa.RSAPrivateKey] = {}
 _KEY_LOCK = threading.Lock()
 
@@ -361,6 +401,8 @@ class Directory:
         self.refresh_tokens: dict[str, tuple[str, str, str]] = {}
         #: Soft-deleted applications by object id, with the time they were deleted.
         self.deleted_applications: dict[str, tuple[Application, float]] = {}
+        #: Delegated permission grants (``oAuth2PermissionGrant``) by id.
+        self.delegated_grants: dict[str, DelegatedGrant] = {}
         self.generated_certificates: dict[str, Path] = {}
         self._state_dir = state_dir
         data = _load_resources()
@@ -437,6 +479,17 @@ class Directory:
         for spec in self.scenario.tenants:
             for s in spec.service_principals:
                 self._load_principal(spec, s, now)
+        for spec in self.scenario.tenants:
+            tenant = self.tenants[spec.id]
+            for g in spec.delegated_grants:
+                grantee: User | None = None
+                if g.principal is not None:
+                    grantee = tenant.user_by_upn(g.principal)
+                    if grantee is None:
+                        raise ScenarioError(f"delegated grant for unknown user {g.principal}")
+                self.consent(tenant, grantee, g.client_app_id,
+                             self.resource_principal(spec.id, g.resource), g.scope.split(),
+                             for_organization=grantee is None)
 
     def _add_resource_principal(self, tenant: Tenant, res: dict[str, Any]) -> None:
         names = [res["app_id"]]
@@ -446,7 +499,7 @@ class Directory:
             names += [uri, uri + "/"]
         elif res["key"] == "sharepoint" and tenant.spec.sharepoint:
             names += [f"https://{tenant.spec.sharepoint}", f"https://{tenant.spec.sharepoint}/"]
-        microsoft_tenant = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"  # Microsoft Services
+        microsoft_tenant = MICROSOFT_SERVICES_TENANT
         roles = [
             {"allowedMemberTypes": ["Application"], "description": value,
              "displayName": value, "id": rid, "isEnabled": True, "origin": "Application",
@@ -641,6 +694,54 @@ class Directory:
                 values.append(by_id[a.app_role_id])
         return sorted(set(values))
 
+    def client_principal(self, tenant: Tenant, client_app_id: str) -> ServicePrincipal:
+        """The service principal of a public client in a tenant, created when the tenant
+        had none (what a user's first consent does: grant-consent-single-user.md)."""
+        sp = self.principal_by_app_id(tenant.id, client_app_id, now=None)
+        if sp is None:
+            name = (PUBLIC_CLIENT_NAMES.get(client_app_id.lower()) or client_app_id)
+            sp = ServicePrincipal(
+                id=stable_id(tenant.id, "servicePrincipal", client_app_id.lower()),
+                app_id=client_app_id, tenant_id=tenant.id, display_name=name,
+                app_owner_tenant_id=MICROSOFT_SERVICES_TENANT,
+                service_principal_names=[client_app_id])
+            self.service_principals[sp.id] = sp
+        return sp
+
+    def consent(self, tenant: Tenant, user: User | None, client_app_id: str,
+                resource: ServicePrincipal, scopes: list[str], *,
+                for_organization: bool) -> DelegatedGrant:
+        """Record a consent to delegated ``scopes``: the grant of the client on the resource
+        (the user's ``Principal`` one, or ``AllPrincipals``) is created or extended; what was
+        consented before stays (consent is cumulative)."""
+        with self.lock:
+            client = self.client_principal(tenant, client_app_id)
+            principal = None if for_organization or user is None else user.id
+            kind = "Principal" if principal else "AllPrincipals"
+            gid = grant_id(client.id, resource.id, principal)
+            grant = self.delegated_grants.get(gid)
+            if grant is None:
+                grant = DelegatedGrant(gid, tenant.id, client.id, kind, principal, resource.id,
+                                       "")
+                self.delegated_grants[gid] = grant
+            have = grant.scopes
+            grant.scope = " ".join(have + [s for s in scopes if s not in have])
+            return grant
+
+    def consented_scopes(self, tenant_id: str, user_id: str, client_app_id: str,
+                         resource_id: str) -> list[str]:
+        """Every scope a client holds for a user on a resource: the user's own grant and
+        the organization's (tokens carry all of them, not only the ones asked for)."""
+        client = self.principal_by_app_id(tenant_id, client_app_id, now=None)
+        if client is None:
+            return []
+        out: list[str] = []
+        for g in self.delegated_grants.values():
+            if (g.client_id == client.id and g.resource_id == resource_id
+                    and g.principal_id in (None, user_id)):
+                out += [s for s in g.scopes if s not in out]
+        return out
+
     def delete_application(self, app: Application, *, now: float) -> None:
         """Soft-delete an app: it moves to deleted items (restorable for 30 days); its
         principals and their grants go at once (as in Entra)."""
@@ -654,6 +755,9 @@ class Directory:
             del self.app_role_assignments[a.id]
         for ra in [r for r in self.role_assignments.values() if r.principal_id in doomed]:
             del self.role_assignments[ra.id]
+        for g in [g for g in self.delegated_grants.values()
+                  if g.client_id in doomed or g.resource_id in doomed]:
+            del self.delegated_grants[g.id]
 
 
 def _uuid4_from(rng: random.Random) -> str:

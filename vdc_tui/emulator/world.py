@@ -56,6 +56,7 @@ PERSISTED: tuple[str, ...] = (
     "app_role_assignments",
     "role_assignments",
     "deleted_applications",
+    "delegated_grants",
 )
 #: The dataclasses those collections hold (by class name in the file).
 PERSISTED_TYPES: tuple[type[Any], ...] = (
@@ -64,10 +65,12 @@ PERSISTED_TYPES: tuple[type[Any], ...] = (
     state_module.ServicePrincipal,
     state_module.AppRoleAssignment,
     state_module.RoleAssignment,
+    state_module.DelegatedGrant,
 )
 
 #: Methods of a Graph request that may change the directory (the world is saved after
-#: them). Sign-ins change only what is not kept (device codes, refresh tokens).
+#: them). A sign-in changes what is kept only when it records consent (a delegated grant,
+#: and the client's service principal on its first sign-in): saved then too.
 _CHANGING = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 _GRAPH = "/v1.0/"
 
@@ -125,6 +128,7 @@ def _scenario_document(scenario: Scenario) -> dict[str, Any]:
     for tenant in raw["tenants"]:
         tenant["applications"] = []
         tenant["service_principals"] = []
+        tenant["delegated_grants"] = []
         for user in tenant["users"]:
             user.pop("_comment", None)
     return raw
@@ -287,16 +291,27 @@ class WorldServer(EmulatorServer):
         with self._save_lock:
             self.world.write(self.scenario, self.state)
 
+    def _consent_facts(self) -> tuple[int, tuple[tuple[str, str], ...]]:
+        """What a sign-in may change that the world keeps: the principals' count and every
+        delegated grant's scope."""
+        state = self.state
+        with state.lock:
+            return (len(state.service_principals),
+                    tuple(sorted((g.id, g.scope) for g in state.delegated_grants.values())))
+
     def _build_app(self) -> Any:
         inner = super()._build_app()
         server = self
 
         async def app(scope: Any, receive: Any, send: Any) -> None:
+            path = str(scope.get("path", ""))
+            changing = scope.get("type") == "http" and scope.get("method") in _CHANGING
+            consent = server._consent_facts() if changing and path.endswith("/token") else None
             try:
                 await inner(scope, receive, send)
             finally:
-                if (scope.get("type") == "http" and scope.get("method") in _CHANGING
-                        and str(scope.get("path", "")).startswith(_GRAPH)):
+                if changing and (path.startswith(_GRAPH) or (
+                        consent is not None and consent != server._consent_facts())):
                     server.save()
 
         return app

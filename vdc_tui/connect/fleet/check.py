@@ -13,7 +13,10 @@ judges:
 - ``permissions``: the ``roles`` **in the tokens** against the current permission catalog,
   never against what the profile remembers;
 - ``global_reader``: the app's principal still holds the Global Reader role;
-- ``services``: the selected services are still licensed (``subscribedSkus``).
+- ``services``: the selected services are still licensed (``subscribedSkus``);
+- ``delegated_consent``: no delegated permission grant of the sign-in client on Microsoft
+  Graph still holds an onboarding scope (a warning, ``standing_delegated_consent``; read
+  app-only, "not checked" when the app may not read grants).
 
 Each problem carries the remediation that fixes it (which ``vdc-tui`` command). The verdict
 of a tenant is the worst of its checks: ``healthy``, ``warning`` or ``broken``.
@@ -44,6 +47,7 @@ from vdc_tui.connect.fleet.health import (
 from vdc_tui.connect.inputs import is_guid
 from vdc_tui.connect.microsoft.clouds import Endpoints, sharepoint_scope
 from vdc_tui.connect.permissions import (
+    DEFAULT_PUBLIC_CLIENT_ID,
     GLOBAL_READER_ROLE,
     PermissionCatalog,
     load_catalog,
@@ -55,6 +59,7 @@ if TYPE_CHECKING:
 
     from vdc_tui.connect.certificates import LoadedPfx
     from vdc_tui.connect.microsoft.answers import BatchAnswers
+    from vdc_tui.connect.microsoft.graph import BatchRequest
     from vdc_tui.connect.microsoft.identity import AppSignIn, AppToken, IdentityClient
     from vdc_tui.connect.store.profile import Profile
     from vdc_tui.connect.store.profiles import ProfileEntry
@@ -213,6 +218,9 @@ class HealthChecker:
         checks.append(self._global_reader(reads, tid, mode))
         # 7. services still licensed
         checks.append(self._services(detection.services, selected, tid, mode))
+        # 8. no standing delegated consent of the sign-in
+        checks.append(await self._delegated_consent(graph_token, reads, http or self.http,
+                                                    tid, mode))
         return self._done(entry, checks, **facts)
 
     # -- pieces ---------------------------------------------------------------------
@@ -314,6 +322,7 @@ class HealthChecker:
             BatchRequest("sp_sharepoint", "GET", "/servicePrincipals(appId='"
                          + self.catalog.resource("sharepoint").app_id + "')"),
         ]
+        requests += self._consent_reads()
         if is_guid(app_id):
             # The app's own key credentials (Directory.Read.All): what Entra enforces.
             requests.append(BatchRequest(
@@ -365,6 +374,65 @@ class HealthChecker:
                          "Check the tenant's subscriptions in the Microsoft 365 admin centre.")
         labels = [s.label for s in services if s.service in selected]
         return Check("services", OK, "Licensed: " + ", ".join(labels) + ".")
+
+    def _consent_reads(self) -> list[BatchRequest]:
+        """The ``delegated_consent`` check's part of the one batch: the object ids of the
+        sign-in client's principal and of Microsoft Graph's."""
+        from vdc_tui.connect.microsoft.graph import BatchRequest
+
+        return [
+            BatchRequest("sp_sign_in_client", "GET",
+                         f"/servicePrincipals(appId='{DEFAULT_PUBLIC_CLIENT_ID}')?$select=id"),
+            BatchRequest("sp_graph", "GET", "/servicePrincipals(appId='"
+                         + self.catalog.resource("graph").app_id + "')?$select=id"),
+        ]
+
+    async def _delegated_consent(self, token: AppToken, reads: BatchAnswers,
+                                 http: httpx.AsyncClient, tid: str, mode: str | None) -> Check:
+        """Grants of the sign-in client on Microsoft Graph still holding an onboarding scope
+        (``GET /oauth2PermissionGrants?$filter=clientId eq '…'``, app-only). What cannot be
+        read is "not checked", never broken."""
+        from vdc_tui.connect.microsoft.answers import describe_failure
+        from vdc_tui.connect.microsoft.graph import GraphClient, GraphError
+
+        name = "delegated_consent"
+        client, resource = reads.body("sp_sign_in_client"), reads.body("sp_graph")
+        if reads.status("sp_sign_in_client") == 404:
+            return Check(name, OK, "The sign-in client has no principal in the tenant: no "
+                         "delegated consent of it stands.")
+        if client is None or resource is None:
+            failed = "sp_sign_in_client" if client is None else "sp_graph"
+            return Check(name, SKIPPED, f"Not checked ({reads.problem(failed)}).")
+        onboarding = set(self.catalog.delegated_sign_in_scopes)
+        graph = GraphClient(self.endpoints, token.access_token, client=http)
+        try:
+            grants = await graph.get_all(
+                "/oauth2PermissionGrants",
+                params={"$filter": f"clientId eq '{client.get('id')}'"})
+        except GraphError as err:
+            why = ("the app may not read delegated permission grants (Directory.Read.All)"
+                   if err.status == 403 else describe_failure(err))
+            return Check(name, SKIPPED, f"Not checked: {why}.")
+        except VdcError as exc:
+            return Check(name, SKIPPED, f"Not checked: {exc.message}")
+        finally:
+            await graph.aclose()
+        standing = []
+        for g in grants:
+            if str(g.get("resourceId")) != str(resource.get("id")):
+                continue
+            held = [s for s in str(g.get("scope") or "").split() if s in onboarding]
+            if held:
+                who = ("everyone (AllPrincipals)" if g.get("consentType") == "AllPrincipals"
+                       else "one user (Principal)")
+                standing.append(f"{who}: {' '.join(held)}")
+        if standing:
+            return Check(name, WARN,
+                         "The sign-in client (Microsoft Graph Command Line Tools) still holds "
+                         f"onboarding scopes for {'; '.join(standing)}.",
+                         remedy("standing_delegated_consent", tid, mode),
+                         "standing_delegated_consent")
+        return Check(name, OK, "No onboarding scope stands in the sign-in client's grants.")
 
     def _skipped(self, first: str) -> list[Check]:
         names = list(CHECK_NAMES)

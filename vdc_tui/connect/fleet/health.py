@@ -44,6 +44,7 @@ CHECK_NAMES: dict[str, str] = {
     "permissions": "Permissions in the tokens",
     "global_reader": "Global Reader role",
     "services": "Services licensed",
+    "delegated_consent": "No standing delegated consent",
 }
 
 _RANK = {BROKEN: 0, WARNING: 1, HEALTHY: 2}
@@ -304,6 +305,9 @@ def remedy(code: str, tenant_id: str, mode: str | None, fallback: str = "") -> s
         "or stop protecting it (connect again with --services).",
         "service_unavailable": "Check again later; `vdc-tui doctor` tests this computer's "
         "network, proxy and TLS.",
+        "standing_delegated_consent": f"`vdc-tui connections repair {tenant_id}` removes it "
+        "(a Global Administrator signs in; the run's last step takes the onboarding scopes "
+        "out of the sign-in client's grants, earlier scopes stay).",
         "profile_damaged": f"Remove it with `vdc-tui connections remove {tenant_id}` and "
         "connect again.",
     }

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from vdc_tui.connect.entra.application import MANAGED_TAG
+from vdc_tui.connect.entra.consent import ConsentCleanup, remove_sign_in_consent
 from vdc_tui.connect.entra.tenant import (
     FirstReads,
     check_admin,
@@ -37,6 +38,7 @@ from vdc_tui.connect.microsoft.identity import DelegatedToken
 from vdc_tui.connect.models import ProgressCallback, ignore_progress
 from vdc_tui.connect.permissions import load_catalog
 from vdc_tui.connect.progress import Backoff, Checklist
+from vdc_tui.connect.steps import CONSENT_STEP, CONSENT_TITLE
 from vdc_tui.connect.store.profile import Profile
 from vdc_tui.connect.store.profiles import ProfileStore
 
@@ -46,6 +48,7 @@ OFFBOARD_STEPS = {
     "delete": "Delete the app registration",
     "purge": "Remove it from deleted items",
     "local": "Remove the local profile and key",
+    CONSENT_STEP: CONSENT_TITLE,
 }
 RESTORE_DAYS = 30
 
@@ -75,6 +78,7 @@ class OffboardOutcome:
     app_kept: str | None = None
     restorable_until: str | None = None
     removed: tuple[str, ...] = field(default_factory=tuple)
+    delegated_consent: ConsentCleanup | None = None
 
     def summary(self) -> str:
         """What happened to the app registration, in one sentence (CLI and dashboard)."""
@@ -128,7 +132,8 @@ class Offboarder:
     """Deletes a connection's app registration (admin token) and then its local files."""
 
     def __init__(self, endpoints: Endpoints, profiles: ProfileStore, *,
-                 replication_timeout: float = 120.0) -> None:
+                 replication_timeout: float = 120.0, keep_consent: bool = False) -> None:
+        self._keep_consent = keep_consent
         self._endpoints = endpoints
         self._profiles = profiles
         self._replication_timeout = replication_timeout
@@ -175,7 +180,12 @@ class Offboarder:
         checklist.running("local")
         removed = self._profiles.remove(entry.tenant_id)
         checklist.passed("local", f"{len(removed)} path(s) removed")
-        return OffboardOutcome(**{**outcome.__dict__, "removed": tuple(str(p) for p in removed)})
+        # The last step: the sign-in's onboarding scopes leave its grants (a warning if not).
+        async with GraphClient(self._endpoints, token.access_token) as graph:
+            cleanup = await remove_sign_in_consent(graph, token, load_catalog(), checklist,
+                                                   keep=self._keep_consent)
+        return OffboardOutcome(**{**outcome.__dict__, "removed": tuple(str(p) for p in removed),
+                                  "delegated_consent": cleanup})
 
     async def _tenant_side(self, graph: GraphClient, first: FirstReads, tenant_id: str,
                            app_id: str, object_id: str | None, mode: str, *, purge: bool,

@@ -44,6 +44,7 @@ from vdc_tui.connect.entra.application import (
     access_set,
     required_resource_access,
 )
+from vdc_tui.connect.entra.consent import ConsentCleanup, remove_sign_in_consent
 from vdc_tui.connect.entra.grants import grant
 from vdc_tui.connect.entra.keys import find_key, judge_key, keys_body, without_keys
 from vdc_tui.connect.entra.pacing import Pacing
@@ -67,6 +68,7 @@ from vdc_tui.connect.microsoft.graph import GraphClient, GraphError
 from vdc_tui.connect.models import ProgressCallback, ignore_progress
 from vdc_tui.connect.permissions import GLOBAL_READER_ROLE, PermissionCatalog, load_catalog
 from vdc_tui.connect.progress import Checklist, Clock, Sleep
+from vdc_tui.connect.steps import CONSENT_STEP, CONSENT_TITLE
 from vdc_tui.connect.store.fsutil import atomic_write
 
 if TYPE_CHECKING:
@@ -95,6 +97,7 @@ REPAIR_STEPS = {
     "verify": "Permissions present in app-only tokens",
     "save": "Profile records the verified permissions",
     "old_key": "Previous certificate off the app",
+    CONSENT_STEP: CONSENT_TITLE,
 }
 #: The record of an unfinished certificate replacement (next to the profile).
 STATE_FILE = "repair.json"
@@ -134,6 +137,7 @@ class RepairOutcome:
     fixed: tuple[dict[str, Any], ...] = ()
     certificate: dict[str, str] | None = None
     export_needed: bool = False
+    delegated_consent: ConsentCleanup | None = None
 
     def summary(self) -> str:
         """What the repair did, in one sentence or two (CLI and dashboard)."""
@@ -230,7 +234,8 @@ class Repairer:
                  *, verify_timeout: float = 300.0, replication_timeout: float = 300.0,
                  catalog: PermissionCatalog | None = None, sleep: Sleep = asyncio.sleep,
                  clock: Clock = time.monotonic, now: Callable[[], datetime] | None = None,
-                 ) -> None:
+                 keep_consent: bool = False) -> None:
+        self._keep_consent = keep_consent
         self._endpoints = endpoints
         self._identity = identity
         self._profiles = profiles
@@ -282,6 +287,8 @@ class Repairer:
                     # The run's last step: work that follows a verified, saved repair goes
                     # here, with the admin's ``graph`` client (a failure of it must not undo
                     # the repair).
+                    cleanup = await remove_sign_in_consent(graph, token, self._catalog,
+                                                           checklist, keep=self._keep_consent)
         except VdcError as error:
             checklist.failed(checklist.current or "admin", error)
             raise
@@ -289,7 +296,7 @@ class Repairer:
         return RepairOutcome(tenant_id=tenant_id, app_id=app_id, verified=tuple(verified),
                              catalog_version=version, fixed=tuple(run.fixed),
                              certificate=_certificate_facts(run.signer.info),
-                             export_needed=replaced, **found)
+                             export_needed=replaced, delegated_consent=cleanup, **found)
 
     # -- the tenant side -----------------------------------------------------------------
     async def _repair(self, graph: GraphClient, token: DelegatedToken, run: _Run,

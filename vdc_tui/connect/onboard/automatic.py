@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 import uuid
+from dataclasses import replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -21,6 +22,7 @@ from vdc_tui.connect.entra.application import (
     saved_app_id,
     saved_certificate_sha1,
 )
+from vdc_tui.connect.entra.consent import remove_sign_in_consent
 from vdc_tui.connect.entra.grants import grant
 from vdc_tui.connect.entra.journal import JOURNAL_NAME, Journal, RunState
 from vdc_tui.connect.entra.pacing import Pacing
@@ -71,6 +73,7 @@ class AutomaticConnector:
         catalog: PermissionCatalog | None = None,
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
+        keep_consent: bool = False,
     ) -> None:
         """Build a connector.
 
@@ -89,7 +92,10 @@ class AutomaticConnector:
             catalog: The permission catalog (tests pass a modified one).
             sleep: Awaitable sleep (tests may observe it).
             clock: Monotonic clock for deadlines.
+            keep_consent: Leave the sign-in's delegated consent in place (the last step
+                removes the onboarding scopes otherwise: entra/consent.py).
         """
+        self._keep_consent = keep_consent
         self._endpoints = endpoints
         self._identity = identity
         self._profiles = profiles
@@ -125,7 +131,15 @@ class AutomaticConnector:
             state = RunState(Journal(path, tenant_id, uuid.uuid4().hex))
             graph = GraphClient(self._endpoints, token.access_token, sleep=self._pacing.sleep)
             try:
-                return await self._provision(token, graph, checklist, state, previous)
+                result = await self._provision(token, graph, checklist, state, previous)
+                # The last step: nothing of the sign-in's privilege stays (never undoes
+                # the verified connection; a failure is a warning).
+                cleanup = await remove_sign_in_consent(graph, token, self._catalog, checklist,
+                                                       keep=self._keep_consent)
+                result.extra["delegated_consent"] = cleanup.to_json()
+                if cleanup.error is not None or cleanup.skipped:
+                    return replace(result, warnings=tuple(checklist.warnings))
+                return result
             except BaseException as exc:
                 if state.verified:
                     raise

@@ -16,6 +16,7 @@ from vdc_tui.emulator.graph.app_lifecycle import AppLifecycleHandlers
 from vdc_tui.emulator.graph.applications import ApplicationHandlers
 from vdc_tui.emulator.graph.base import GraphCall, Handlers, Route
 from vdc_tui.emulator.graph.batch import BatchRunner
+from vdc_tui.emulator.graph.delegated_grants import DelegatedGrantHandlers
 from vdc_tui.emulator.graph.directory import DirectoryHandlers
 from vdc_tui.emulator.graph.permissions import PERMISSIONS, Permission
 from vdc_tui.emulator.graph.principals import PrincipalHandlers
@@ -32,6 +33,7 @@ HANDLERS: tuple[type[Handlers], ...] = (
     PrincipalHandlers,
     RoleHandlers,
     AppLifecycleHandlers,
+    DelegatedGrantHandlers,
 )
 
 

@@ -26,6 +26,7 @@ ENTITY_OF = {
     "servicePrincipals": "servicePrincipal",
     "appRoleAssignments": "appRoleAssignment",
     "roleManagement/directory/roleAssignments": "unifiedRoleAssignment",
+    "oauth2PermissionGrants": "oAuth2PermissionGrant",
 }
 
 

@@ -5,10 +5,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vdc_tui.emulator.scenario import GLOBAL_ADMINISTRATOR, PRIVILEGED_ROLE_ADMINISTRATOR
+from vdc_tui.emulator.scenario import (
+    DIRECTORY_ROLES,
+    GLOBAL_ADMINISTRATOR,
+    PRIVILEGED_ROLE_ADMINISTRATOR,
+)
 
 GA = GLOBAL_ADMINISTRATOR
 PRA = PRIVILEGED_ROLE_ADMINISTRATOR
+#: Roles that may write delegated permission grants acting as a user (rbac-for-apis
+#: oauth2permissiongrant-apis-write; Application Developer and Directory Writers are not
+#: emulated roles).
+_GRANT_WRITERS = (GA, PRA, DIRECTORY_ROLES["Cloud Application Administrator"],
+                  DIRECTORY_ROLES["Application Administrator"],
+                  DIRECTORY_ROLES["User Administrator"])
+_DELEGATED_GRANTS = ("DelegatedPermissionGrant.ReadWrite.All", "Directory.ReadWrite.All")
 
 _READ_DIR = ("Directory.Read.All", "Directory.ReadWrite.All")
 _DELEGATED_DIR = (*_READ_DIR, "Directory.AccessAsUser.All")
@@ -58,6 +69,12 @@ PERMISSIONS: dict[str, Permission] = {
                               "RoleManagement.ReadWrite.Directory", *_READ_DIR)),
     "roles.write": Permission(("RoleManagement.ReadWrite.Directory",),
                               ("RoleManagement.ReadWrite.Directory",), admin_roles=(GA, PRA)),
+    # oauth2permissiongrant-list/-get: Directory.Read.All least privileged (both kinds).
+    "delegated_grants.read": Permission(("Directory.Read.All", *_DELEGATED_GRANTS),
+                                        ("Directory.Read.All", *_DELEGATED_GRANTS)),
+    # oauth2permissiongrant-update/-delete.
+    "delegated_grants.write": Permission(_DELEGATED_GRANTS, _DELEGATED_GRANTS,
+                                         admin_roles=_GRANT_WRITERS),
     "sites": Permission(("Sites.Read.All", "Sites.ReadWrite.All", "Sites.Manage.All",
                          "Sites.FullControl.All"),
                         ("Sites.Read.All", "Sites.ReadWrite.All", "Sites.Manage.All",

@@ -512,6 +512,18 @@ class IdentityClient:
             audience=str(claims.get("aud") or ""),
         )
 
+    def forget_delegated(self) -> int:
+        """Drop every signed-in account (its access and refresh tokens) from the public
+        client's MSAL cache: after the consent cleanup no delegated token is kept for later
+        use. Returns how many accounts were dropped."""
+        app = self._pca
+        if app is None:
+            return 0
+        accounts = app.get_accounts()
+        for account in accounts:
+            app.remove_account(account)
+        return len(accounts)
+
     async def aclose(self, *, abandon: bool = False) -> None:
         """Close the HTTP client (any wait still running ends with a transport error).
 
