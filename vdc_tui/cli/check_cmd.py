@@ -145,7 +145,10 @@ def run_check(
             finished.append(event.tenant_id)
             reporter.note(f"[{event.done}/{event.total}] {_line(event.result)}")
 
-    fleet = FleetCheck(store, endpoints, concurrency=concurrency, deadline=deadline)
+    from vdc_tui.connect.fleet.workers import default_workers
+
+    fleet = FleetCheck(store, endpoints, concurrency=concurrency, deadline=deadline,
+                       workers=default_workers(len(entries)))
     try:
         # Ctrl+C, a hung-up session and SIGTERM (`timeout`, a cron job's stop) all end the
         # run the same way: named, exit 130, the tenants already checked keep their results.

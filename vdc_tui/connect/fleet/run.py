@@ -184,6 +184,7 @@ class FleetCheck:
         deadline: Seconds one tenant may take before it is reported unreachable.
         read_key: Loads a tenant's key (default: ``store.read_key``).
         keep: Write each result to the cache (off in tests that compare runs).
+        workers: Processes the tenants are spread over (``workers.py``; 1 = this one).
     """
 
     def __init__(
@@ -196,12 +197,15 @@ class FleetCheck:
         read_key: KeyReader | None = None,
         keep: bool = True,
         timeout: float = 30.0,
+        workers: int = 1,
     ) -> None:
         self.store = store
         self.endpoints = endpoints
         self.concurrency = max(1, min(MAX_CONCURRENCY, concurrency))
         self.deadline = deadline
         self.read_key = read_key or store.read_key
+        # Workers read keys from the store themselves: a given reader keeps it in process.
+        self.workers = max(1, workers) if read_key is None else 1
         self.cache = HealthCache(store)
         self.keep = keep
         self.timeout = min(timeout, deadline)
@@ -214,6 +218,10 @@ class FleetCheck:
 
         ensure_threads(min(4 * self.concurrency, 512))
         sink = on_progress or (lambda _p: None)
+        if self.workers > 1 and len(entries) > 1:
+            from vdc_tui.connect.fleet.workers import spread
+
+            return await spread(self, entries, self.workers, sink)
         total = len(entries)
         done = 0
         # A slot per tenant checked at a time, each with its own small Graph client, handed
@@ -233,13 +241,14 @@ class FleetCheck:
         ]
         for client in clients:
             slots.put_nowait(client)
-        # MSAL's pool (threads, blocking sockets: a cheap scan) keeps a connection for each
-        # of a slot's token requests in flight.
-        pool = httpx.Limits(max_connections=2 * self.concurrency,
-                            max_keepalive_connections=2 * self.concurrency)
+        # MSAL's requests: a connection for each of a slot's token requests in flight, in
+        # small pools of a few threads each (shards.py: one big pool's scan cost the most).
+        from vdc_tui.connect.fleet.shards import ShardedMsalHttp
+
         identity = IdentityClient(
             self.endpoints, client_id=_UNUSED_PUBLIC_CLIENT, timeout=self.timeout,
-            http_client=PatientMsalHttp(self.endpoints, timeout=self.timeout, limits=pool))
+            http_client=ShardedMsalHttp(self.endpoints, threads=2 * self.concurrency,
+                                        timeout=self.timeout))
         checker = HealthChecker(self.endpoints, identity, clients[0], self.read_key)
 
         async def one(entry: ProfileEntry) -> TenantHealth:

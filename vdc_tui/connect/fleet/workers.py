@@ -1,0 +1,260 @@
+"""A fleet check spread over worker processes, one per core, with one merged result.
+
+One Python process checks tenants on one core at most: its CPU (HTTPS requests through
+httpx, MSAL, opening each key) sets the pace of a large fleet long before the network does
+(about 19 ms of CPU per tenant on a slow 2-core machine, so 5,000 tenants need ~95 s of one
+core). :func:`spread` hands the tenants out in interleaved shares (tenant ``i`` to worker
+``i % n``), and each worker is ``python -m vdc_tui.connect.fleet.workers``: a process of
+its own with its own :class:`~.run.FleetCheck` (its own thread pool, HTTPS pools and MSAL
+client), ``concurrency / n`` tenants at a time, so the whole run still has ``concurrency``
+tenants in flight.
+
+The protocol is one JSON request on the worker's stdin (the profiles to check, the
+endpoints, the store passphrase once resolved by the parent, so a typed one is asked once
+and never put in an argument or the environment) and one JSON line per event on its stdout
+(``start``, ``result`` with the tenant's :meth:`~.health.TenantHealth.to_json`, ``end``).
+Workers keep each result (``health.json``) themselves, as one process does. The parent
+rebuilds each result and returns them in the order of the entries, so the JSON document,
+the OpenMetrics file and the exit code are those of a run in one process.
+
+A worker that ends before its ``end`` line (killed, crashed) is named: each tenant it had
+not finished gets an *unreachable* result saying which worker ended and how (so the run
+exits 4 and the other workers' results stand); nothing waits for it. Cancelling the run
+stops every worker (``SIGTERM``). ``VDC_TUI_CHECK_WORKERS`` sets the number of workers
+(``1``: everything in this process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vdc_tui.connect.errors import scrub
+from vdc_tui.connect.fleet.health import TenantHealth, unreachable_health
+from vdc_tui.connect.store.profiles import ProfileEntry
+
+if TYPE_CHECKING:
+    from vdc_tui.connect.fleet.run import FleetCheck, FleetProgress
+    from vdc_tui.connect.microsoft.clouds import Endpoints
+
+log = logging.getLogger(__name__)
+
+WORKERS_ENV = "VDC_TUI_CHECK_WORKERS"
+#: A worker's start costs about half a second of CPU (its imports); below this many tenants
+#: per worker, one process is as quick.
+MIN_TENANTS_PER_WORKER = 150
+#: Longest line a worker may write (one tenant's result is a few kB).
+_LINE_LIMIT = 1 << 20
+#: Seconds a stopped worker gets to end after SIGTERM before it is killed.
+_STOP_GRACE = 5.0
+
+
+def cores() -> int:
+    """Cores this process may run on."""
+    with contextlib.suppress(AttributeError, OSError):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def default_workers(tenants: int, environ: dict[str, str] | None = None) -> int:
+    """How many processes check ``tenants`` tenants: one per core once each has
+    :data:`MIN_TENANTS_PER_WORKER`, or :data:`WORKERS_ENV` when set (at least 1)."""
+    env = os.environ if environ is None else environ
+    text = env.get(WORKERS_ENV, "").strip()
+    if text:
+        with contextlib.suppress(ValueError):
+            return max(1, min(int(text), max(1, tenants), 64))
+    return max(1, min(cores(), tenants // MIN_TENANTS_PER_WORKER))
+
+
+# --- the parent's side ---------------------------------------------------------------
+
+
+def _entry_json(entry: ProfileEntry) -> dict[str, Any]:
+    return {"tenant_id": entry.tenant_id, "path": os.fspath(entry.path),
+            "profile": entry.profile, "error": entry.error}
+
+
+def _endpoints_json(endpoints: Endpoints) -> dict[str, Any]:
+    return {"cloud": endpoints.cloud.name, "authority_host": endpoints.authority_host,
+            "graph_url": endpoints.graph_url,
+            "ca_bundle": os.fspath(endpoints.ca_bundle) if endpoints.ca_bundle else None}
+
+
+def _ended(returncode: int | None) -> str:
+    if returncode is None:
+        return "stopped answering"
+    if returncode < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed by {signal.Signals(-returncode).name}"
+        return f"was killed by signal {-returncode}"
+    return f"exited with status {returncode}"
+
+
+async def spread(fleet: FleetCheck, entries: Sequence[ProfileEntry], workers: int,
+                 sink: Callable[[FleetProgress], None]) -> list[TenantHealth]:
+    """Check ``entries`` in ``workers`` processes; results in the order of ``entries``.
+
+    Never raises for what a tenant answers or for a worker that dies (its unfinished
+    tenants are reported unreachable, naming it); cancelling stops every worker.
+    """
+    from vdc_tui.connect.fleet.run import FleetProgress
+
+    total = len(entries)
+    count = max(1, min(workers, total))
+    shares = [list(entries[i::count]) for i in range(count)]
+    per_worker = max(1, -(-fleet.concurrency // count))
+    phrase = None
+    with contextlib.suppress(Exception):  # no source: each worker says so per tenant
+        phrase = fleet.store.passphrase.resolve(fleet.store.root)
+    results: dict[str, TenantHealth] = {}
+    done = 0
+
+    def note(event: dict[str, Any]) -> None:
+        nonlocal done
+        if "result" in event:
+            result = TenantHealth.from_json(event["result"])
+            if result.tenant_id in results:
+                return
+            results[result.tenant_id] = result
+            done += 1
+            sink(FleetProgress(result.tenant_id, result, done, total))
+        elif "start" in event:
+            sink(FleetProgress(str(event["start"]), None, done, total))
+
+    async def one(share: list[ProfileEntry]) -> None:
+        request = {
+            "home": os.fspath(fleet.store.root), "endpoints": _endpoints_json(fleet.endpoints),
+            "concurrency": per_worker, "deadline": fleet.deadline, "timeout": fleet.timeout,
+            "keep": fleet.keep, "entries": [_entry_json(e) for e in share],
+            "passphrase": None if phrase is None else {
+                "secret": phrase.secret, "source": phrase.source, "origin": phrase.origin},
+        }
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "vdc_tui.connect.fleet.workers",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            limit=_LINE_LIMIT)
+        assert proc.stdin is not None and proc.stdout is not None
+        started.append(proc)
+        finished = False
+        try:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                proc.stdin.write(json.dumps(request).encode("utf-8"))
+                await proc.stdin.drain()
+                proc.stdin.close()
+            while True:
+                line = await proc.stdout.readline()
+                if not line:
+                    break
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if event.get("end"):
+                    finished = True
+                    continue
+                try:
+                    note(event)
+                except ValueError as exc:
+                    log.error("worker %s sent a result that is not one: %s", proc.pid, exc)
+            returncode = await proc.wait()
+        except BaseException:  # cancelled (or a bug): no worker outlives the run
+            await _stop(proc)
+            raise
+        if finished and returncode == 0:
+            return
+        how = _ended(returncode)
+        log.error("check worker %s %s before it finished", proc.pid, how)
+        for entry in share:
+            if entry.tenant_id not in results:
+                note({"result": unreachable_health(
+                    entry, f"The worker process checking it (pid {proc.pid}) {how} before "
+                    "its check finished.").to_json()})
+
+    started: list[asyncio.subprocess.Process] = []
+    try:
+        await asyncio.gather(*(one(share) for share in shares))
+    except BaseException:
+        await asyncio.gather(*(_stop(p) for p in started if p.returncode is None),
+                             return_exceptions=True)
+        raise
+    return [results[e.tenant_id] for e in entries]
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    """SIGTERM, a short grace, then SIGKILL (the run is being cancelled)."""
+    with contextlib.suppress(ProcessLookupError):
+        proc.terminate()
+    try:
+        await asyncio.wait_for(asyncio.shield(proc.wait()), _STOP_GRACE)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+
+
+# --- the worker's side ---------------------------------------------------------------
+
+
+def _work(request: dict[str, Any], out: Callable[[dict[str, Any]], None]) -> None:
+    from vdc_tui.connect.fleet.run import FleetCheck
+    from vdc_tui.connect.microsoft.clouds import resolve_endpoints
+    from vdc_tui.connect.store.keystore import Passphrase, PassphraseProvider
+    from vdc_tui.connect.store.profiles import ProfileStore
+
+    given = request.get("passphrase")
+    provider = PassphraseProvider(fixed=Passphrase(**given)) if given else PassphraseProvider()
+    store = ProfileStore(Path(request["home"]), passphrase=provider)
+    where = request["endpoints"]
+    endpoints = resolve_endpoints(where["cloud"], authority_host=where["authority_host"],
+                                  graph_url=where["graph_url"], ca_bundle=where["ca_bundle"])
+    entries = [ProfileEntry(e["tenant_id"], Path(e["path"]), e["profile"], e["error"])
+               for e in request["entries"]]
+    fleet = FleetCheck(store, endpoints, concurrency=int(request["concurrency"]),
+                       deadline=float(request["deadline"]), keep=bool(request["keep"]),
+                       timeout=float(request["timeout"]))
+
+    def progress(event: FleetProgress) -> None:
+        if event.result is None:
+            out({"start": event.tenant_id})
+        else:
+            out({"result": event.result.to_json()})
+
+    asyncio.run(fleet.run(entries, progress))
+    out({"end": True})
+
+
+def main() -> int:
+    """``python -m vdc_tui.connect.fleet.workers``: one worker of :func:`spread`."""
+    # The parent decides what a Ctrl+C or a hang-up means (it stops its workers).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    stdout = sys.stdout.buffer
+
+    def out(event: dict[str, Any]) -> None:
+        stdout.write(json.dumps(event, ensure_ascii=False).encode("utf-8") + b"\n")
+        stdout.flush()
+
+    try:
+        request = json.loads(sys.stdin.buffer.read())
+        _work(request, out)
+    except BrokenPipeError:  # the parent is gone: nobody to tell
+        return 1
+    except Exception as exc:  # noqa: BLE001 - said to the parent, which names the worker
+        sys.stderr.write(f"vdc-tui check worker: {scrub(type(exc).__name__, limit=80)}\n")
+        return 1
+    return 0
+
+
+__all__ = ["MIN_TENANTS_PER_WORKER", "WORKERS_ENV", "cores", "default_workers", "spread"]
+
+if __name__ == "__main__":
+    sys.exit(main())
