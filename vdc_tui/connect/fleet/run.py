@@ -208,6 +208,8 @@ class FleetCheck:
         self.workers = max(1, workers) if read_key is None else 1
         self.cache = HealthCache(store)
         self.keep = keep
+        #: Put kept results into the dashboard's index (summaries.py; off in workers).
+        self.index = keep
         self.timeout = min(timeout, deadline)
 
     async def run(self, entries: Sequence[ProfileEntry],
@@ -221,7 +223,9 @@ class FleetCheck:
         if self.workers > 1 and len(entries) > 1:
             from vdc_tui.connect.fleet.workers import spread
 
-            return await spread(self, entries, self.workers, sink)
+            spread_results = await spread(self, entries, self.workers, sink)
+            await self._index(entries, spread_results)
+            return spread_results
         total = len(entries)
         done = 0
         # A slot per tenant checked at a time, each with its own small Graph client, handed
@@ -277,7 +281,9 @@ class FleetCheck:
 
         cancelled = False
         try:
-            return list(await asyncio.gather(*(one(e) for e in entries)))
+            results = list(await asyncio.gather(*(one(e) for e in entries)))
+            await self._index(entries, results)
+            return results
         except asyncio.CancelledError:
             cancelled = True
             abandon_threads()
@@ -287,6 +293,14 @@ class FleetCheck:
                 await client.aclose()
             with contextlib.suppress(Exception):
                 await identity.aclose(abandon=cancelled)
+
+
+    async def _index(self, entries: Sequence[ProfileEntry],
+                     results: list[TenantHealth]) -> None:
+        if self.keep and self.index:
+            from vdc_tui.connect.fleet.summaries import keep_in_index
+
+            await asyncio.to_thread(keep_in_index, self.store, entries, results)
 
 
 # --- what a run amounts to --------------------------------------------------------------

@@ -220,6 +220,7 @@ def _work(request: dict[str, Any], out: Callable[[dict[str, Any]], None]) -> Non
     fleet = FleetCheck(store, endpoints, concurrency=int(request["concurrency"]),
                        deadline=float(request["deadline"]), keep=bool(request["keep"]),
                        timeout=float(request["timeout"]))
+    fleet.index = False  # the parent keeps the merged results in the index, once
 
     def progress(event: FleetProgress) -> None:
         if event.result is None:
