@@ -74,26 +74,22 @@ class DashboardApp(VdcBaseApp[str | None]):
         """What the first frame shows: each tenant from the index (``index.json``) when
         its files' ``stat`` says the summary is still true, else from its files."""
         from vdc_tui.connect.fleet.health import HealthCache
-        from vdc_tui.connect.fleet.summaries import indexed
-        from vdc_tui.connect.store.index import SummaryIndex
+        from vdc_tui.connect.fleet.summaries import first_frame_records
 
         ids = self.store.tenant_ids()
-        fresh, whole = SummaryIndex(self.store).fresh(ids)
+        entries, results, whole = first_frame_records(self.store, ids)
         self._index_whole = whole
-        cache = HealthCache(self.store)
-        entries: list[ProfileEntry] = []
-        results: dict[str, TenantHealth] = {}
-        for tid in ids:
-            summary = fresh.get(tid)
-            if summary is not None:
-                entry, result = indexed(self.store, summary)
-            else:
-                entry, result = self.store.read_entry(tid), cache.load(tid)
-            entries.append(entry)
-            if result is not None:
-                results[tid] = result
-        entries.sort(key=lambda e: ((e.name or "").casefold(), e.tenant_id))
-        return entries, results
+        if len(entries) < len(ids):  # stale or unknown: from their files, as before
+            cache = HealthCache(self.store)
+            for tid in ids:
+                if tid not in entries:
+                    entries[tid] = self.store.read_entry(tid)
+                    found = cache.load(tid)
+                    if found is not None:
+                        results[tid] = found
+        ordered = sorted(entries.values(), key=lambda e: ((e.name or "").casefold(),
+                                                          e.tenant_id))
+        return ordered, results
 
     def _load_full(self) -> None:
         """After the first frame: every tenant's full records (the actions and the

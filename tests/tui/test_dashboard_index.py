@@ -18,7 +18,8 @@ from textual.widgets import DataTable
 
 from bench.fleet import synthetic_home
 from vdc_tui.connect.fleet.health import HealthCache
-from vdc_tui.connect.store.index import INDEX_FILE, SummaryIndex
+from vdc_tui.connect.fleet.summaries import SLIM
+from vdc_tui.connect.store.index import INDEX_FILE, ROW, SummaryIndex
 from vdc_tui.connect.store.profiles import ProfileStore
 from vdc_tui.dashboard import DashboardApp
 from vdc_tui.screens.dashboard import DashboardScreen
@@ -129,8 +130,9 @@ async def test_a_tenant_whose_last_result_changed_shows_the_new_one(
     assert results[tid].health == "broken" and results[tid].days_left == -5
 
 
-@pytest.mark.parametrize("damage", [b"{not json", b"[]", b'{"version": 99, "tenants": {}}',
-                                    b'{"version": 1, "tenants": {"x": {"p": "bad"}}}'])
+@pytest.mark.parametrize("damage", [b"{not json", b"[]", b'{"version": 99, "tenants": []}',
+                                    b'{"version": 2, "tenants": [["x", "too short"]]}',
+                                    b'{"version": 2, "tenants": {"x": 1}}'])
 async def test_a_damaged_index_is_read_as_none_and_rebuilt(home: ProfileStore,
                                                            damage: bytes) -> None:
     index = home.connections_dir / INDEX_FILE
@@ -150,11 +152,12 @@ async def test_the_index_is_private_and_holds_only_what_the_table_shows(
     index = home.connections_dir / INDEX_FILE
     assert stat.S_IMODE(index.stat().st_mode) == 0o600
     document = json.loads(index.read_text())
-    assert set(document["tenants"]) == set(home.tenant_ids())
-    for entry in document["tenants"].values():
-        assert set(entry) == {"name", "domain", "mode", "error", "result", "p", "h"}
-        assert entry["result"] is None or set(entry["result"]) == {
-            "health", "unreachable", "days_left", "missing", "checked_at", "not_after", "sha1"}
+    assert document["columns"] == list(ROW)
+    assert {row[0] for row in document["tenants"]} == set(home.tenant_ids())
+    for row in document["tenants"]:
+        assert len(row) == len(ROW)
+        assert all(v is None or isinstance(v, str | int) for v in row[:-1])
+        assert row[-1] is None or len(row[-1]) == len(SLIM)
 
 
 async def test_removed_and_new_tenants_are_not_taken_from_the_index(
@@ -206,5 +209,5 @@ def test_a_check_puts_its_results_into_the_index(fleet_store: ProfileStore,
     for tid, summary in fresh.items():
         kept = cache.load(tid)
         assert kept is not None and summary.result is not None
-        assert summary.result["health"] == kept.health
-        assert summary.result["checked_at"] == kept.checked_at
+        assert summary.result[SLIM.index("health")] == kept.health
+        assert summary.result[SLIM.index("checked_at")] == kept.checked_at

@@ -3,29 +3,32 @@
 - :func:`summary_of` makes a tenant's summary from its profile entry and last result,
   with the ``stat`` of both files taken *before* they were read (a file changed in between
   then reads as stale next time, never as fresh with old content);
-- :func:`indexed` reads a summary back as the entry and the slim result the dashboard's
-  table draws before its first frame (the full records replace them after it);
+- :func:`first_frame_records` reads the index's fresh rows as the entries and slim results
+  the dashboard's table draws before its first frame (the full records replace them);
 - :func:`keep_in_index` puts the results of a fleet check into the index.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from vdc_tui.connect.fleet.health import TenantHealth
 from vdc_tui.connect.store.index import Signature, Summary, SummaryIndex
 from vdc_tui.connect.store.profiles import PROFILE_FILE, ProfileEntry, ProfileStore
 
-_HEALTHS = ("healthy", "warning", "broken")
+_HEALTHS = frozenset(("healthy", "warning", "broken"))
+
+#: The columns of a slim result in the index (a list: JSON reads it fastest).
+SLIM = ("health", "unreachable", "days_left", "missing", "checked_at", "not_after", "sha1")
 
 
-def slim(result: TenantHealth) -> dict[str, Any]:
-    """What the index keeps of a result: everything the table shows, not the checks."""
-    return {"health": result.health, "unreachable": result.unreachable,
-            "days_left": result.days_left, "missing": list(result.missing),
-            "checked_at": result.checked_at, "not_after": result.not_after,
-            "sha1": result.sha1}
+def slim(result: TenantHealth) -> list[Any]:
+    """What the index keeps of a result (:data:`SLIM`): what the table shows, no checks."""
+    return [result.health, result.unreachable, result.days_left, list(result.missing),
+            result.checked_at, result.not_after, result.sha1]
 
 
 def summary_of(entry: ProfileEntry, result: TenantHealth | None,
@@ -38,41 +41,47 @@ def summary_of(entry: ProfileEntry, result: TenantHealth | None,
                    entry.error, slim(result) if result is not None else None, *sigs)
 
 
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    return value if type(value) is str else None
 
 
-def indexed(store: ProfileStore, summary: Summary
-            ) -> tuple[ProfileEntry, TenantHealth | None]:
-    """A summary as the table's entry and result (checks empty until the full read).
+def first_frame_records(store: ProfileStore, tenant_ids: Sequence[str]
+                        ) -> tuple[dict[str, ProfileEntry], dict[str, TenantHealth], bool]:
+    """The entries and slim results of the tenants whose index rows are still true of
+    their files (two ``stat`` calls each, no file opened), and whether the whole index was.
 
-    The entry's profile holds only the tenant's name, domain and mode; the table scrubs
-    every text it shows, as it does for the full records.
+    An entry's profile holds only the tenant's name, domain and mode, a result no checks:
+    the full records replace them after the first frame. Every value is type-checked as
+    it is taken (a row that is not what :func:`summary_of` writes reads as stale); the
+    table scrubs every text it shows, as it does for the full records.
     """
-    folder = store.connections_dir / summary.tenant_id
-    if summary.error is not None:
-        entry = ProfileEntry(summary.tenant_id, folder / PROFILE_FILE, None, summary.error)
-    else:
-        entry = ProfileEntry(summary.tenant_id, folder / PROFILE_FILE, {
-            "tenant": {"id": summary.tenant_id, "name": summary.name,
-                       "default_domain": summary.default_domain},
-            "mode": summary.mode})
-    raw: Mapping[str, Any] | None = summary.result
-    if raw is None or raw.get("health") not in _HEALTHS:
-        return entry, None
-    missing = raw.get("missing")
-    return entry, TenantHealth(
-        tenant_id=summary.tenant_id, name=summary.name, default_domain=summary.default_domain,
-        mode=summary.mode, health=str(raw["health"]), checks=(),
-        sha1=_str(raw.get("sha1")), not_after=_str(raw.get("not_after")),
-        days_left=_int(raw.get("days_left")),
-        missing=tuple(str(m) for m in missing) if isinstance(missing, list) else (),
-        checked_at=_str(raw.get("checked_at")) or "",
-        unreachable=raw.get("unreachable") is True)
+    rows, whole = SummaryIndex(store).fresh_rows(tenant_ids)
+    folder = os.fspath(store.connections_dir)
+    entries: dict[str, ProfileEntry] = {}
+    results: dict[str, TenantHealth] = {}
+    for tid, row in rows.items():
+        _tid, name, domain, mode, error, *_sigs, raw = row
+        name, domain, mode = _str(name), _str(domain), _str(mode)
+        path = Path(f"{folder}/{tid}/{PROFILE_FILE}")
+        if error is not None:
+            entries[tid] = ProfileEntry(tid, path, None, _str(error) or "unreadable")
+        else:
+            entries[tid] = ProfileEntry(tid, path, {
+                "tenant": {"id": tid, "name": name, "default_domain": domain}, "mode": mode})
+        if raw is None:
+            continue
+        if type(raw) is not list or len(raw) != len(SLIM) or raw[0] not in _HEALTHS:
+            del entries[tid]  # not a row this code wrote: read from the files
+            whole = False
+            continue
+        health, unreachable, days, missing, checked_at, not_after, sha1 = raw
+        results[tid] = TenantHealth(
+            tenant_id=tid, name=name, default_domain=domain, mode=mode, health=health,
+            checks=(), sha1=_str(sha1), not_after=_str(not_after),
+            days_left=days if type(days) is int else None,
+            missing=tuple(str(m) for m in missing) if type(missing) is list else (),
+            checked_at=_str(checked_at) or "", unreachable=unreachable is True)
+    return entries, results, whole
 
 
 def keep_in_index(store: ProfileStore, entries: Sequence[ProfileEntry],
@@ -97,4 +106,4 @@ def keep_in_index(store: ProfileStore, entries: Sequence[ProfileEntry],
     index.update(changed, keep=known.keys() | {e.tenant_id for e in entries})
 
 
-__all__ = ["indexed", "keep_in_index", "slim", "summary_of"]
+__all__ = ["SLIM", "first_frame_records", "keep_in_index", "slim", "summary_of"]
