@@ -57,7 +57,11 @@ def cached(cache_dir: Path, root: Path, kind: str, inputs: dict[str, Any],
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(mode=0o700)
     progress(f"cache: generating {kind} ({json.dumps(inputs, sort_keys=True)}) once")
-    build(partial)
+    try:
+        build(partial)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     (partial / _COMPLETE).write_text(json.dumps({"kind": kind, "inputs": inputs}) + "\n")
     shutil.rmtree(folder, ignore_errors=True)
     partial.rename(folder)
