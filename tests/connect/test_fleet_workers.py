@@ -191,3 +191,67 @@ def test_a_merged_result_reads_back_as_it_was_written() -> None:
     assert back == record
     assert openmetrics_text([back], now=0) == openmetrics_text(
         [dataclasses.replace(record)], now=0)
+
+
+def descendants(pid: int) -> list[int]:
+    """Live processes under ``pid`` (from /proc)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{current}/task"):
+                children = Path(f"/proc/{current}/task/{task}/children").read_text().split()
+                for child in map(int, children):
+                    state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                    if state != "Z":
+                        found.append(child)
+                        todo.append(child)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc")
+def test_a_check_stopped_by_sigterm_stops_its_workers(
+    fleet_store: ProfileStore, health_fleet: Any,
+) -> None:
+    """A real process with two workers, one stuck on a tenant that never answers: SIGTERM
+    ends the run (130, named) and leaves no worker behind."""
+    import subprocess
+    import sys
+
+    stalled = health_fleet.tenant("healthy")["tenant_id"]
+    others = [health_fleet.tenant(k)["tenant_id"] for k in ("expiring", "grant_revoked")]
+    with EmulatorServer(str(health_fleet.files.scenario), faults={
+            "stall_every": 1, "stall_seconds": 60,
+            "stall_path": f"/{stalled}/oauth2/v2.0/token"}) as emu:
+        args = ["--authority-host", emu.authority_host, "--graph-url", emu.graph_url,
+                "--ca-bundle", str(server_endpoints(emu).ca_bundle)]
+        env = dict(os.environ, **{WORKERS_ENV: "2"})
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "vdc-tui"), "connections", "check", stalled,
+             *others, "--json", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, start_new_session=True, env=env)
+        try:
+            deadline = time.monotonic() + 60
+            while len(workers := descendants(proc.pid)) < 2:
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, "the workers never started"
+                time.sleep(0.05)
+            from vdc_tui.connect.fleet.health import HealthCache
+
+            cache = HealthCache(fleet_store)
+            while not all(cache.path(t).exists() for t in others):
+                assert time.monotonic() < deadline, "the other tenants were never checked"
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGTERM)
+            signalled = time.monotonic()
+            out, err = proc.communicate(timeout=30)
+            assert time.monotonic() - signalled < 15
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+    assert proc.returncode == 130, err
+    assert json.loads(out)["error"]["code"] == "cancelled"
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(
+            f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
