@@ -24,9 +24,15 @@ from pathlib import Path
 from typing import Any
 
 _COMPLETE = "complete.json"
-#: Files whose source decides what a generated fleet holds.
-_GENERATORS = ("vdc_tui/emulator/fleet.py", "bench/fleet.py", "vdc_tui/connect/store/profiles.py",
-               "vdc_tui/connect/store/keystore/pfx.py", "vdc_tui/connect/fleet/health.py")
+#: Files whose source decides what a generated folder holds, by kind (``fleet``: the
+#: emulator's scenario and the saved profiles with their keys; ``synthetic``: profiles and
+#: last results written directly).
+_GENERATORS = {
+    "fleet": ("vdc_tui/emulator/fleet.py", "bench/fleet.py", "vdc_tui/connect/store/profiles.py",
+              "vdc_tui/connect/store/keystore/pfx.py"),
+    "synthetic": ("bench/fleet.py", "vdc_tui/connect/store/profiles.py",
+                  "vdc_tui/connect/fleet/health.py"),
+}
 
 
 def cache_key(root: Path, kind: str, inputs: dict[str, Any]) -> str:
@@ -35,7 +41,7 @@ def cache_key(root: Path, kind: str, inputs: dict[str, Any]) -> str:
     digest.update(json.dumps({"kind": kind, "inputs": inputs,
                               "month": datetime.now(UTC).strftime("%Y-%m")},
                              sort_keys=True).encode())
-    for name in _GENERATORS:
+    for name in _GENERATORS.get(kind.rstrip("0123456789"), ()):
         with open(root / name, "rb") as source:
             digest.update(source.read())
     return f"{kind}-{digest.hexdigest()[:16]}"
