@@ -211,3 +211,21 @@ def test_a_check_puts_its_results_into_the_index(fleet_store: ProfileStore,
         assert kept is not None and summary.result is not None
         assert summary.result[SLIM.index("health")] == kept.health
         assert summary.result[SLIM.index("checked_at")] == kept.checked_at
+
+
+async def test_a_row_this_code_did_not_write_is_read_from_the_files(
+        home: ProfileStore) -> None:
+    await open_and_index(home)
+    index = home.connections_dir / INDEX_FILE
+    document = json.loads(index.read_text())
+    row = next(r for r in document["tenants"] if r[-1] is not None)
+    row[-1] = ["fine", False, "many", [], "", None, None]  # a verdict that does not exist
+    index.write_text(json.dumps(document))
+    with Opens(home.connections_dir) as opens:
+        app = app_for(home)
+        entries, results = app._load()
+    assert opens.of("profile.json") == [os.fspath(home.connections_dir / row[0] /
+                                                  "profile.json")]
+    kept = HealthCache(home).load(row[0])
+    assert kept is not None and results[row[0]].health == kept.health
+    assert app._index_whole is False
