@@ -255,3 +255,29 @@ def test_a_check_stopped_by_sigterm_stops_its_workers(
     for pid in workers:
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(
             f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def test_a_fleet_larger_than_the_workers_hold_is_checked_by_fresh_workers_in_turn(
+    fleet_store: ProfileStore, health_fleet: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import vdc_tui.connect.fleet.workers as workers
+    from vdc_tui.connect.fleet.run import summary
+
+    entries = fleet_store.list()
+    endpoints = server_endpoints(health_fleet.emu)
+    alone = asyncio.run(FleetCheck(fleet_store, endpoints, keep=False).run(entries))
+    monkeypatch.setattr(workers, "MAX_TENANTS_PER_WORKER", 2)
+    started: list[int] = []
+    real = asyncio.create_subprocess_exec
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        proc = await real(*args, **kwargs)
+        started.append(proc.pid)
+        return proc
+
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", counting)
+    spread = asyncio.run(FleetCheck(fleet_store, endpoints, keep=False, workers=2)
+                         .run(entries))
+    assert len(started) == -(-len(entries) // 2)  # 9 tenants, 2 per worker: 5 workers
+    assert without_times(summary(spread)) == without_times(summary(alone))
+    assert exit_code(spread) == exit_code(alone)

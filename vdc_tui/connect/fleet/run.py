@@ -216,16 +216,16 @@ class FleetCheck:
                   on_progress: ProgressSink | None = None) -> list[TenantHealth]:
         """Check ``entries``; results in the order of ``entries``. Never raises for what a
         tenant answers; cancelling the call cancels every check still running."""
-        from vdc_tui.connect.microsoft.identity import IdentityClient
-
-        ensure_threads(min(4 * self.concurrency, 512))
         sink = on_progress or (lambda _p: None)
-        if self.workers > 1 and len(entries) > 1:
+        if self.workers > 1 and len(entries) > 1:  # before this process loads MSAL or threads
             from vdc_tui.connect.fleet.workers import spread
 
             spread_results = await spread(self, entries, self.workers, sink)
             await self._index(entries, spread_results)
             return spread_results
+        from vdc_tui.connect.microsoft.identity import IdentityClient
+
+        ensure_threads(min(4 * self.concurrency, 512))
         total = len(entries)
         done = 0
         # A slot per tenant checked at a time, each with its own small Graph client, handed
