@@ -27,11 +27,15 @@ from vdc_tui.connect.store.profiles import ProfileStore
 
 
 def save_profiles(manifest: Path, home: Path,
-                  passphrase: PassphraseProvider | None = None) -> ProfileStore:
+                  passphrase: PassphraseProvider | None = None, *, start: int = 0,
+                  step: int = 1) -> ProfileStore:
     """Save one profile per tenant of ``manifest`` (``manifest.json``) under ``home``, keys
-    encrypted with the store passphrase (``passphrase``, else the usual sources)."""
+    encrypted with the store passphrase (``passphrase``, else the usual sources).
+
+    ``start`` and ``step``: only every ``step``-th tenant from ``start`` (a share, when
+    several processes save one large fleet: ``bench/cache.py``)."""
     store = ProfileStore(home, passphrase=passphrase)
-    entries = json.loads(manifest.read_text(encoding="utf-8"))["tenants"]
+    entries = json.loads(manifest.read_text(encoding="utf-8"))["tenants"][start::step]
     for item in entries:
         # The certificate's facts from its .cer and the PFX's bytes as they are: loading the
         # PFX would re-validate the RSA key (~50 ms each), minutes for a large fleet.

@@ -76,6 +76,8 @@ class BenchConfig:
     idle_window: float = 5.0
     replication: bool = True
     timeout: float = 30.0
+    #: Generated fleets kept between runs (bench/cache.py); beside results.json.
+    cache_dir: str = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".cache")
     progress: Callable[[str], None] = field(default=lambda _m: None)
 
 

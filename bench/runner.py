@@ -46,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
         "--only",
         default="",
         help="comma-separated rows: first_frame,device_code,provisioning,replication,"
-        "manual_check,fleet_check,dashboard_frame",
+        "manual_check,fleet_check,dashboard_frame,fleet_check_5000,dashboard_frame_5000 "
+        "(generated fleets are kept in .cache beside --out)",
     )
     return parser
 
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         lag=args.lag,
         replication=not args.no_replication,
         progress=progress,
+        cache_dir=str(args.out.resolve().parent / ".cache"),
     )
     only = {name.strip() for name in args.only.split(",") if name.strip()}
 
@@ -98,8 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     # Connection health at fleet scale: its own emulator process (N tenants).
     if wanted("dashboard_frame"):
         results.append(fleet_rows.dashboard_frame(cfg))
+    if wanted("dashboard_frame_5000"):
+        results.append(fleet_rows.dashboard_frame(cfg, fleet_rows.LARGE_FLEET))
     if wanted("fleet_check"):
         results.extend(fleet_rows.fleet_check(cfg))
+    if wanted("fleet_check_5000"):
+        results.extend(fleet_rows.fleet_check_large(cfg))
     duration = time.monotonic() - t0
     when = started.strftime("%Y-%m-%d %H:%M UTC") + f", {duration:.0f} s"
     print(render_table(results, machine, when=when))

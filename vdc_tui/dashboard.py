@@ -73,6 +73,10 @@ class DashboardApp(VdcBaseApp[str | None]):
         self._service: ConnectionService | None = None
         self._passphrase_lock: asyncio.Lock | None = None
         self._fleet_context: FleetContext | None = None
+        self._index_whole = False
+        self._warned: set[str] = set()
+        self._first_entries: dict[str, ProfileEntry] = {}
+        self._first_results: dict[str, TenantHealth] = {}
         self.title = "Connections"
         self.start_in_theme()
         if demo_banner:
@@ -85,10 +89,57 @@ class DashboardApp(VdcBaseApp[str | None]):
             self._on_admin_sign_in(tenant_id)
 
     def _load(self) -> tuple[list[ProfileEntry], dict[str, TenantHealth]]:
+        """What the first frame shows: each tenant from the index (``index.json``) when
+        its files' ``stat`` says the summary is still true, else from its files."""
         from vdc_tui.connect.fleet.health import HealthCache
+        from vdc_tui.connect.fleet.summaries import first_frame_records
 
+        ids = self.store.tenant_ids()
+        entries, results, whole = first_frame_records(self.store, ids)
+        self._index_whole = whole
+        if len(entries) < len(ids):  # stale or unknown: from their files, as before
+            cache = HealthCache(self.store)
+            for tid in ids:
+                if tid not in entries:
+                    entries[tid] = self.store.read_entry(tid)
+                    found = cache.load(tid)
+                    if found is not None:
+                        results[tid] = found
+        ordered = sorted(entries.values(), key=lambda e: ((e.name or "").casefold(),
+                                                          e.tenant_id))
+        return ordered, results
+
+    def _load_full(self) -> None:
+        """After the first frame: every tenant's full records (the actions and the
+        detail screens need them), the permission warnings, and a new index if the one
+        read was not all true."""
+        from vdc_tui.connect.fleet.health import HealthCache
+        from vdc_tui.connect.fleet.summaries import summary_of
+        from vdc_tui.connect.store.index import SummaryIndex
+
+        index = SummaryIndex(self.store)
+        ids = self.store.tenant_ids()
+        # Stat before reading: a file changed in between reads as stale next time.
+        sigs = {tid: index.signatures(tid) for tid in ids} if not self._index_whole else {}
         entries = self.store.list()
-        return entries, HealthCache(self.store).load_all(entries)
+        results = HealthCache(self.store).load_all(entries)
+        if not self._index_whole:
+            index.write(summary_of(e, results.get(e.tenant_id), sigs[e.tenant_id])
+                        for e in entries if e.tenant_id in sigs)
+        self.call_from_thread(self._take_full, entries, results)
+
+    def _take_full(self, entries: list[ProfileEntry], results: dict[str, TenantHealth]
+                   ) -> None:
+        from vdc_tui.screens.dashboard import DashboardScreen
+
+        for warning in self.store.warnings:
+            if warning not in self._warned:
+                self._warned.add(warning)
+                self.notify(warning, severity="warning", markup=False)
+        screen = next((s for s in self.screen_stack if isinstance(s, DashboardScreen)), None)
+        if screen is not None:
+            screen.take_full_records(entries, results, self._first_entries,
+                                     self._first_results)
 
     def make_fleet(self) -> FleetCheck:
         """The checker the dashboard's checks run through."""
@@ -165,10 +216,14 @@ class DashboardApp(VdcBaseApp[str | None]):
         # overlap Textual's start-up) made the first frame ~6 ms later with 500 profiles,
         # both being CPU work that takes turns on the interpreter's lock, plus the switches.
         entries, results = self._load()
+        self._first_entries = {e.tenant_id: e for e in entries}
+        self._first_results = dict(results)
         self.sub_title = f"{len(entries)} saved"
         for warning in self.store.warnings:
+            self._warned.add(warning)
             self.notify(warning, severity="warning", markup=False)
         self.push_screen(DashboardScreen(entries, results, self.fleet_context()), self._leave)
+        self.call_after_first_frame(self._read_full_records)
 
     def fleet_context(self) -> FleetContext:
         """What the dashboard's screens get from this app (they never reach for it)."""
@@ -184,6 +239,10 @@ class DashboardApp(VdcBaseApp[str | None]):
                 results=Signal(self, "tenant-results"),
                 after_first_frame=self.call_after_first_frame)
         return self._fleet_context
+
+    def _read_full_records(self) -> None:
+        self.run_worker(self._load_full, thread=True, exclusive=True, group="full-records",
+                        exit_on_error=False)
 
     def _leave(self, outcome: str | None) -> None:
         self.exit(outcome)

@@ -10,6 +10,8 @@ import json
 import re
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -188,3 +190,53 @@ def test_pty_terminal_sees_positioned_text_keys_and_bytes() -> None:
     assert status.returncode == 0 and status.max_rss_bytes > 0
     chunks = term.chunks()
     assert bytes_between(chunks, 0.0, float("inf")) == sum(c.size for c in chunks) > 20
+
+
+def test_a_generated_fleet_is_cached_by_its_inputs_and_a_failed_one_is_not_kept(
+        tmp_path: Path) -> None:
+    from bench.cache import cached
+
+    root = Path(__file__).resolve().parents[2]
+    built: list[dict[str, int]] = []
+
+    def build_for(inputs: dict[str, int]) -> Any:
+        def build(folder: Path) -> None:
+            built.append(inputs)
+            (folder / "made").write_text(json.dumps(inputs))
+        return build
+
+    first, hit = cached(tmp_path, root, "fleet", {"size": 3}, build_for({"size": 3}),
+                        lambda _m: None)
+    assert not hit and json.loads((first / "made").read_text()) == {"size": 3}
+    again, hit = cached(tmp_path, root, "fleet", {"size": 3}, build_for({"size": 3}),
+                        lambda _m: None)
+    assert hit and again == first and built == [{"size": 3}]
+    other, hit = cached(tmp_path, root, "fleet", {"size": 4}, build_for({"size": 4}),
+                        lambda _m: None)
+    assert not hit and other != first and not first.exists()  # the older one is dropped
+
+    def broken(folder: Path) -> None:
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        cached(tmp_path, root, "synthetic", {"size": 1}, broken, lambda _m: None)
+    assert not list(tmp_path.glob("*synthetic*"))  # nothing half-made is kept
+
+
+def test_tree_rss_sums_a_process_and_its_children() -> None:
+    import subprocess
+    import time as _time
+
+    from bench.fleet_rows import TreeRss
+
+    code = ("import subprocess, sys, time; b = bytearray(40 << 20); "
+            "c = subprocess.Popen([sys.executable, '-c', "
+            "'import time; b = bytearray(40 << 20); time.sleep(3)']); time.sleep(3); c.wait()")
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    tree = TreeRss(proc.pid, every=0.1)
+    deadline = _time.monotonic() + 20
+    while tree.peak_mib < 80 and _time.monotonic() < deadline:
+        _time.sleep(0.1)
+    proc.wait(timeout=30)
+    tree.stop()
+    assert tree.peak_mib >= 80  # both processes' 40 MiB counted together

@@ -11,15 +11,14 @@ import pytest
 from vdc_tui.connect.errors import InvalidInput
 from vdc_tui.connect.fleet.health import Check, TenantHealth, remedy, verdict
 from vdc_tui.connect.fleet.run import (
-    TOKEN_ATTEMPTS,
     HealthCache,
-    PatientMsalHttp,
     exit_code,
     openmetrics_text,
     summary,
     worst_first,
     write_openmetrics,
 )
+from vdc_tui.connect.fleet.shards import TOKEN_ATTEMPTS, PatientMsalHttp
 from vdc_tui.connect.microsoft.clouds import resolve_endpoints
 from vdc_tui.connect.store.profiles import ProfileStore
 

@@ -17,8 +17,7 @@ from vdc_tui.connect.errors import Cancelled, InvalidInput, VdcError, scrub
 
 if TYPE_CHECKING:
     from vdc_tui.cli.output import Reporter
-    from vdc_tui.connect.fleet.health import TenantHealth
-    from vdc_tui.connect.fleet.run import FleetProgress
+    from vdc_tui.connect.fleet.health import FleetProgress, TenantHealth
     from vdc_tui.connect.microsoft.clouds import Endpoints
     from vdc_tui.connect.store.profiles import ProfileEntry, ProfileStore
 
@@ -174,7 +173,10 @@ def run_check(
             finished.append(event.tenant_id)
             reporter.note(f"[{event.done}/{event.total}] {_line(event.result)}")
 
-    fleet = FleetCheck(store, endpoints, concurrency=concurrency, deadline=deadline)
+    from vdc_tui.connect.fleet.workers import default_workers
+
+    fleet = FleetCheck(store, endpoints, concurrency=concurrency, deadline=deadline,
+                       workers=default_workers(len(entries)))
     try:
         # Ctrl+C, a hung-up session and SIGTERM (`timeout`, a cron job's stop) all end the
         # run the same way: named, exit 130, the tenants already checked keep their results.

@@ -44,8 +44,7 @@ from vdc_tui.screens.fleet_rows import (
 from vdc_tui.screens.tenant_actions import FleetContext, TenantActions
 
 if TYPE_CHECKING:
-    from vdc_tui.connect.fleet.health import TenantHealth
-    from vdc_tui.connect.fleet.run import FleetProgress
+    from vdc_tui.connect.fleet.health import FleetProgress, TenantHealth
     from vdc_tui.connect.store.profiles import ProfileEntry
 
 _CHECK_KEYS = Binding.Group("Check")
@@ -188,6 +187,31 @@ class DashboardScreen(WizardScreen[str | None]):
             self.context.after_first_frame(partial(
                 self._add_later, visible[first:], selected, self._generation))
         self._status()
+
+    def take_full_records(self, entries: Sequence[ProfileEntry],
+                          results: dict[str, TenantHealth],
+                          first_entries: dict[str, ProfileEntry],
+                          first_results: dict[str, TenantHealth]) -> None:
+        """The full records read after the first frame replace what it was drawn from
+        (the index's summaries), except where the screen changed a tenant meanwhile."""
+        def drawn(tid: str) -> tuple[object, ...]:
+            entry, result = self.entries.get(tid), self.results.get(tid)
+            return (entry is None, entry and entry.name, entry and entry.default_domain,
+                    entry and entry.mode,
+                    result and (result.health, result.unreachable, result.days_left,
+                                len(result.missing), result.checked_at))
+
+        full = {e.tenant_id: e for e in entries}
+        before = {tid: drawn(tid) for tid in self.entries.keys() | full.keys()}
+        for tid, entry in full.items():
+            if tid not in self.entries or self.entries[tid] is first_entries.get(tid):
+                self.entries[tid] = entry
+            if tid in results and self.results.get(tid) is first_results.get(tid):
+                self.results[tid] = results[tid]
+        for tid in [t for t in self.entries if t not in full and t in first_entries]:
+            self.entries.pop(tid)  # removed by another run meanwhile
+        if any(drawn(tid) != shown for tid, shown in before.items()):
+            self._fill()  # a file changed since the first frame read it
 
     def _add_later(self, entries: list[ProfileEntry], selected: str | None,
                    generation: int) -> None:

@@ -387,7 +387,25 @@ def unreachable_health(entry: ProfileEntry, why: str, *, checked_at: str | None 
         checked_at=checked_at or now_iso(), unreachable=True)
 
 
+@dataclass(frozen=True)
+class FleetProgress:
+    """One tenant started or finished.
+
+    Attributes:
+        tenant_id: The tenant.
+        result: Its health once finished, ``None`` when it just started.
+        done: Tenants finished so far.
+        total: Tenants in this run.
+    """
+
+    tenant_id: str
+    result: TenantHealth | None
+    done: int
+    total: int
+
+
 __all__ = [
+    "FleetProgress",
     "BROKEN",
     "CHECK_NAMES",
     "FIX_ACTIONS",

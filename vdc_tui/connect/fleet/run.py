@@ -22,9 +22,8 @@ import contextlib
 import itertools
 import logging
 import threading
-import time
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,12 +36,13 @@ from vdc_tui.connect.fleet.health import (
     BROKEN,
     HEALTHY,
     WARNING,
+    FleetProgress,
     HealthCache,
     TenantHealth,
     unreachable_health,
 )
 from vdc_tui.connect.microsoft.clouds import Endpoints
-from vdc_tui.connect.microsoft.http import MsalHttpClient, make_threaded_async_client, ssl_context
+from vdc_tui.connect.microsoft.http import make_threaded_async_client, ssl_context
 from vdc_tui.connect.store.fsutil import atomic_write
 from vdc_tui.connect.store.profiles import ProfileEntry, ProfileStore
 
@@ -52,9 +52,6 @@ DEFAULT_CONCURRENCY = 32
 MAX_CONCURRENCY = 256
 #: Seconds one tenant may take before it is reported unreachable.
 DEFAULT_DEADLINE = 60.0
-#: Longest ``Retry-After`` a token request waits for, and how often it tries.
-TOKEN_RETRY_CAP = 30.0
-TOKEN_ATTEMPTS = 4
 #: Public client id used only to build the identity client (app-only sign-ins ignore it).
 _UNUSED_PUBLIC_CLIENT = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
 
@@ -62,53 +59,7 @@ _UNUSED_PUBLIC_CLIENT = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
 EXIT_OK, EXIT_BROKEN, EXIT_UNREACHABLE = 0, 3, 4
 
 
-class PatientMsalHttp(MsalHttpClient):
-    """MSAL's ``http_client`` that waits out a token endpoint's 429/503 ``Retry-After``.
-
-    The wait happens in the worker thread of the tenant that was throttled; other tenants'
-    requests go on. Waits are capped (:data:`TOKEN_RETRY_CAP`) and tries counted
-    (:data:`TOKEN_ATTEMPTS`); the last answer is handed to MSAL as it came.
-    """
-
-    def __init__(self, endpoints: Endpoints, *, timeout: float = 30.0,
-                 sleep: Callable[[float], None] = time.sleep,
-                 transport: httpx.BaseTransport | None = None,
-                 limits: httpx.Limits | None = None) -> None:
-        super().__init__(endpoints, timeout=timeout, transport=transport, limits=limits)
-        self._sleep = sleep
-
-    def post(self, url: str, params: Mapping[str, Any] | None = None,
-             data: Mapping[str, Any] | str | bytes | None = None,
-             headers: Mapping[str, Any] | None = None, **kwargs: Any) -> httpx.Response:
-        from vdc_tui.connect.microsoft.graph import parse_retry_after
-
-        for attempt in range(TOKEN_ATTEMPTS):
-            response = super().post(url, params=params, data=data, headers=headers, **kwargs)
-            if response.status_code not in (429, 503) or attempt + 1 == TOKEN_ATTEMPTS:
-                return response
-            wait = parse_retry_after(response.headers)
-            self._sleep(min(TOKEN_RETRY_CAP, wait if wait is not None else 2.0 ** attempt))
-        raise AssertionError("unreachable")  # pragma: no cover
-
-
 # --- the run --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FleetProgress:
-    """One tenant started or finished.
-
-    Attributes:
-        tenant_id: The tenant.
-        result: Its health once finished, ``None`` when it just started.
-        done: Tenants finished so far.
-        total: Tenants in this run.
-    """
-
-    tenant_id: str
-    result: TenantHealth | None
-    done: int
-    total: int
 
 
 ProgressSink = Callable[[FleetProgress], None]
@@ -184,6 +135,7 @@ class FleetCheck:
         deadline: Seconds one tenant may take before it is reported unreachable.
         read_key: Loads a tenant's key (default: ``store.read_key``).
         keep: Write each result to the cache (off in tests that compare runs).
+        workers: Processes the tenants are spread over (``workers.py``; 1 = this one).
     """
 
     def __init__(
@@ -196,24 +148,35 @@ class FleetCheck:
         read_key: KeyReader | None = None,
         keep: bool = True,
         timeout: float = 30.0,
+        workers: int = 1,
     ) -> None:
         self.store = store
         self.endpoints = endpoints
         self.concurrency = max(1, min(MAX_CONCURRENCY, concurrency))
         self.deadline = deadline
         self.read_key = read_key or store.read_key
+        # Workers read keys from the store themselves: a given reader keeps it in process.
+        self.workers = max(1, workers) if read_key is None else 1
         self.cache = HealthCache(store)
         self.keep = keep
+        #: Put kept results into the dashboard's index (summaries.py; off in workers).
+        self.index = keep
         self.timeout = min(timeout, deadline)
 
     async def run(self, entries: Sequence[ProfileEntry],
                   on_progress: ProgressSink | None = None) -> list[TenantHealth]:
         """Check ``entries``; results in the order of ``entries``. Never raises for what a
         tenant answers; cancelling the call cancels every check still running."""
+        sink = on_progress or (lambda _p: None)
+        if self.workers > 1 and len(entries) > 1:  # before this process loads MSAL or threads
+            from vdc_tui.connect.fleet.workers import spread
+
+            spread_results = await spread(self, entries, self.workers, sink)
+            await self._index(entries, spread_results)
+            return spread_results
         from vdc_tui.connect.microsoft.identity import IdentityClient
 
         ensure_threads(min(4 * self.concurrency, 512))
-        sink = on_progress or (lambda _p: None)
         total = len(entries)
         done = 0
         # A slot per tenant checked at a time, each with its own small Graph client, handed
@@ -233,13 +196,14 @@ class FleetCheck:
         ]
         for client in clients:
             slots.put_nowait(client)
-        # MSAL's pool (threads, blocking sockets: a cheap scan) keeps a connection for each
-        # of a slot's token requests in flight.
-        pool = httpx.Limits(max_connections=2 * self.concurrency,
-                            max_keepalive_connections=2 * self.concurrency)
+        # MSAL's requests: a connection for each of a slot's token requests in flight, in
+        # small pools of a few threads each (shards.py: one big pool's scan cost the most).
+        from vdc_tui.connect.fleet.shards import ShardedMsalHttp
+
         identity = IdentityClient(
             self.endpoints, client_id=_UNUSED_PUBLIC_CLIENT, timeout=self.timeout,
-            http_client=PatientMsalHttp(self.endpoints, timeout=self.timeout, limits=pool))
+            http_client=ShardedMsalHttp(self.endpoints, threads=2 * self.concurrency,
+                                        timeout=self.timeout))
         checker = HealthChecker(self.endpoints, identity, clients[0], self.read_key)
 
         async def one(entry: ProfileEntry) -> TenantHealth:
@@ -268,7 +232,9 @@ class FleetCheck:
 
         cancelled = False
         try:
-            return list(await asyncio.gather(*(one(e) for e in entries)))
+            results = list(await asyncio.gather(*(one(e) for e in entries)))
+            await self._index(entries, results)
+            return results
         except asyncio.CancelledError:
             cancelled = True
             abandon_threads()
@@ -278,6 +244,14 @@ class FleetCheck:
                 await client.aclose()
             with contextlib.suppress(Exception):
                 await identity.aclose(abandon=cancelled)
+
+
+    async def _index(self, entries: Sequence[ProfileEntry],
+                     results: list[TenantHealth]) -> None:
+        if self.keep and self.index:
+            from vdc_tui.connect.fleet.summaries import keep_in_index
+
+            await asyncio.to_thread(keep_in_index, self.store, entries, results)
 
 
 # --- what a run amounts to --------------------------------------------------------------
@@ -406,7 +380,6 @@ __all__ = [
     "FleetCheck",
     "FleetProgress",
     "HealthCache",
-    "PatientMsalHttp",
     "UNKNOWN_HEALTH_VALUE",
     "exit_code",
     "metric_health",

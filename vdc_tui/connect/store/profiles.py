@@ -582,6 +582,21 @@ class ProfileStore:
         entries = [self._read(file.parent, file) for file in files]
         return sorted(entries, key=lambda e: ((e.name or "").casefold(), e.tenant_id))
 
+    def tenant_ids(self) -> builtins.list[str]:
+        """The tenant folders under ``connections/`` (names only: no file is opened, and
+        the tenant folders' permissions are left to :meth:`list`)."""
+        folder = self.connections_dir
+        if not folder.is_dir():
+            return []
+        self._private_dir(self.root)
+        self._private_dir(folder)
+        with os.scandir(folder) as found:
+            return sorted(e.name for e in found if _is_tenant_name(e.name) and e.is_dir())
+
+    def read_entry(self, tenant_id: str) -> ProfileEntry:
+        """One tenant's entry, as :meth:`list` reads it (damaged: ``error`` set)."""
+        return self._read(self.tenant_dir(tenant_id))
+
     def _read(self, folder: Path, path: Path | None = None) -> ProfileEntry:
         path = path or folder / PROFILE_FILE
         try:
