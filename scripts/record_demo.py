@@ -272,7 +272,7 @@ class Tour:
             self.wait(term, "DEMO", "Wide World Importer")
             self.linger(1.5)
             term.press("C")
-            self.wait(term, "4 broken · 3 warning · 6 healthy")
+            self.wait(term, "4 broken · 4 warning · 6 healthy")
             self.linger(3.0)
             pick(term, "Tailspin")
             term.press("r")

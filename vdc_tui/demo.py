@@ -171,6 +171,7 @@ def demo_emulator(approve_after: float | None, *, port: int = DEFAULT_DEMO_PORT,
 
     Raises:
         DemoWorldDamaged: the world file cannot be read.
+        InvalidInput: the demo home cannot be written (``details.field`` = ``home``).
     """
     try:
         import vdc_tui.emulator.world  # noqa: F401  (a broken install is said here)
@@ -180,8 +181,14 @@ def demo_emulator(approve_after: float | None, *, port: int = DEFAULT_DEMO_PORT,
             f"The built-in emulator cannot start ({exc.name or 'import failed'}).",
             "Reinstall vdc-tui; demo mode needs its emulator package.",
         ) from None
+    from vdc_tui.connect.store.profiles import ProfileStore
+
+    where = home or demo_home()
+    # The world lives in the demo home: one that cannot be written (a file, read-only) is
+    # said as the store says it, before anything starts.
+    ProfileStore(where).check_usable()
     # A script is waiting, not a person: when the emulator approves, poll every second.
-    emu = acquire_world_emulator(home or demo_home(), port=port, approve_after=approve_after,
+    emu = acquire_world_emulator(where, port=port, approve_after=approve_after,
                                  poll_interval=1 if approve_after is not None else None)
     try:
         yield emu
