@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from vdc_tui.connect.microsoft.clouds import server_endpoints
@@ -47,3 +56,49 @@ def managed_app(emu: EmulatorServer) -> Any:
             if "vdc-tui:managed" in (a.props.get("tags") or [])]
     assert len(apps) == 1, apps
     return apps[0]
+
+
+def kill_command_at(emu: EmulatorServer, home: Path, action: str, line_start: str,
+                    arrived: Callable[[], bool] = lambda: True) -> list[str]:
+    """Start ``connections ACTION TENANT --json`` as a process and SIGKILL it once a line of
+    its stderr starts with ``line_start`` and ``arrived()`` holds (a parked request has
+    reached the emulator). Returns the lines it printed."""
+    env = {**os.environ, "VDC_TUI_HOME": str(home), "NO_COLOR": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vdc_tui", "connections", action, TENANT, "--json",
+         *endpoint_args(emu)],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True)
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    seen: list[str] = []
+    deadline = time.monotonic() + 90
+    try:
+        while time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=1)
+            except queue.Empty:
+                continue
+            if line is None:
+                break
+            seen.append(line)
+            if line.startswith(line_start):
+                while not arrived():
+                    assert time.monotonic() < deadline, "the parked request never arrived"
+                    time.sleep(0.02)
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
+                assert proc.returncode == -signal.SIGKILL
+                return seen
+        raise AssertionError("the step never came:\n" + "".join(seen))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)

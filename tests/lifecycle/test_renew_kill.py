@@ -9,12 +9,6 @@ key is on the app at that moment, then runs ``renew`` again and checks that it f
 
 from __future__ import annotations
 
-import os
-import queue
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +19,7 @@ from cli.conftest import Outcome
 
 from vdc_tui.emulator import EmulatorServer
 
-from .helpers import TENANT, endpoint_args, managed_app, scenario
+from .helpers import TENANT, endpoint_args, kill_command_at, managed_app, scenario
 from .test_renew import app_sha1s, assert_renewed_cleanly, connect, profile_of
 
 Run = Callable[..., Outcome]
@@ -42,44 +36,7 @@ def kill_at(emu: EmulatorServer, home: Path, line_start: str,
             arrived: Callable[[], bool] = lambda: True) -> list[str]:
     """Start ``renew`` as a process and SIGKILL it once a line starts with ``line_start``
     and ``arrived()`` holds (a parked request has reached the emulator)."""
-    env = {**os.environ, "VDC_TUI_HOME": str(home), "NO_COLOR": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vdc_tui", "connections", "renew", TENANT, "--json",
-         *endpoint_args(emu)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    seen: list[str] = []
-    deadline = time.monotonic() + 90
-    try:
-        while time.monotonic() < deadline:
-            try:
-                line = lines.get(timeout=1)
-            except queue.Empty:
-                continue
-            if line is None:
-                break
-            seen.append(line)
-            if line.startswith(line_start):
-                while not arrived():
-                    assert time.monotonic() < deadline, "the parked request never arrived"
-                    time.sleep(0.02)
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=30)
-                assert proc.returncode == -signal.SIGKILL
-                return seen
-        raise AssertionError("the step never came:\n" + "".join(seen))
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=30)
+    return kill_command_at(emu, home, "renew", line_start, arrived)
 
 
 def wait_for_request(emu: EmulatorServer, suffix: str, status: int) -> None:
