@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.commands import home, manual_args, run  # noqa: F401  (fixtures of every folder)
 
 from vdc_tui.connect.microsoft.clouds import server_endpoints
 from vdc_tui.emulator import EmulatorServer, Scenario
@@ -121,6 +122,6 @@ def fleet_store(health_fleet: HealthFleet, tmp_path: Path, monkeypatch: pytest.M
     """A fresh VDC_TUI_HOME holding a saved profile for every tenant of the fleet."""
     from bench.fleet import save_profiles
 
-    home = tmp_path / "fleet-home"
-    monkeypatch.setenv("VDC_TUI_HOME", str(home))
-    return save_profiles(health_fleet.files.manifest, home)
+    folder = tmp_path / "fleet-home"
+    monkeypatch.setenv("VDC_TUI_HOME", str(folder))
+    return save_profiles(health_fleet.files.manifest, folder)

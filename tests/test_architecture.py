@@ -82,3 +82,18 @@ def test_no_module_imports_in_a_circle() -> None:
     # TYPE_CHECKING imports count too: a circle there is still two modules that need each
     # other to be understood.
     assert import_cycles() == []
+
+
+def test_no_test_imports_another_folders_conftest() -> None:
+    tests = ROOT / "tests"
+    found = []
+    for path in sorted(tests.rglob("*.py")):
+        if "node_modules" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and (
+                    node.module == "conftest" or node.module.endswith(".conftest")):
+                relative_here = node.level == 1 and node.module == "conftest"
+                if not relative_here:
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.module}")
+    assert found == []

@@ -20,17 +20,16 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import NoEncryption, pkcs12
-from lifecycle.helpers import TENANT, endpoint_args, managed_app, scenario
 from lifecycle.test_renew import app_sha1s
 from lifecycle.test_renew_kill import ADD, GENERATED, kill_at
+from support.commands import Outcome
+from support.factories import KEY, make_result
+from support.lifecycle import TENANT, endpoint_args, managed_app, scenario
 from test_security import assert_no_secret, key_texts, pfx_texts
 
 from vdc_tui.connect.store.audit import AuditLog, AuditUnwritable
 from vdc_tui.connect.store.profiles import ProfileStore
 from vdc_tui.emulator import EmulatorServer
-
-from .conftest import Outcome
-from .factories import KEY, make_result
 
 Run = Callable[..., Outcome]
 StartEmulator = Callable[..., EmulatorServer]

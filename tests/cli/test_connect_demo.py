@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.commands import Outcome
 
 from vdc_tui.demo import demo_facts
-
-from .conftest import Outcome
 
 Run = Callable[..., Outcome]
 

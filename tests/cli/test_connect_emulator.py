@@ -8,10 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from support.commands import Outcome
+
 from vdc_tui.connect.microsoft.clouds import server_endpoints
 from vdc_tui.emulator import EmulatorServer
-
-from .conftest import Outcome
 
 Run = Callable[..., Outcome]
 StartEmulator = Callable[..., EmulatorServer]

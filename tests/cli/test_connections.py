@@ -8,10 +8,10 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
-from vdc_tui.connect.store.profiles import ProfileStore
+from support.commands import Outcome
+from support.factories import KEY_BYTES, OTHER, TENANT, make_result
 
-from .conftest import Outcome
-from .factories import KEY_BYTES, OTHER, TENANT, make_result
+from vdc_tui.connect.store.profiles import ProfileStore
 
 Run = Callable[..., Outcome]
 

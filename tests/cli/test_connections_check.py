@@ -18,14 +18,13 @@ from typing import Any
 
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
+from support.terminals import Terminal
 
 from vdc_tui.cli.main import main
 from vdc_tui.connect.fleet.health import HealthCache
 from vdc_tui.connect.microsoft.clouds import server_endpoints
 from vdc_tui.connect.store.profiles import ProfileStore
 from vdc_tui.emulator import EmulatorServer
-
-from .pty_terminal import Terminal
 
 VDC_TUI = str(Path(sys.executable).parent / "vdc-tui")
 

@@ -12,10 +12,9 @@ import socket
 from collections.abc import Callable, Iterator
 
 import pytest
+from support.commands import Outcome
 
 from vdc_tui.settings import DEFAULT_DEMO_PORT
-
-from .conftest import Outcome
 
 Run = Callable[..., Outcome]
 

@@ -18,10 +18,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support.commands import Outcome
 
 from vdc_tui.demo import DEMO_FLEET, demo_home, seed_demo_world
-
-from .conftest import Outcome
 
 Run = Callable[..., Outcome]
 DEMO = ("--demo", "--demo-port", "0")

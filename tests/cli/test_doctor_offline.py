@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.commands import Outcome
 
 from vdc_tui.cli.doctor_cmd import doctor_exit_code
 from vdc_tui.connect.doctor import DoctorCheck, clock_check, redact_url, run_doctor
 from vdc_tui.connect.microsoft.clouds import resolve_endpoints
 from vdc_tui.connect.models import CheckStatus
-
-from .conftest import Outcome
 
 Run = Callable[..., Outcome]
 

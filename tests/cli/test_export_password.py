@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.serialization import pkcs12
+from support.factories import TENANT, make_result
+from support.terminals import Terminal
 
 from vdc_tui.connect.store.profiles import ProfileStore
-
-from .factories import TENANT, make_result
-from .pty_terminal import Terminal
 
 VDC_TUI = str(Path(sys.executable).parent / "vdc-tui")
 

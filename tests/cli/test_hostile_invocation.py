@@ -15,10 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support.commands import Outcome
 
 from vdc_tui.demo import demo_facts
-
-from .conftest import Outcome
 
 Run = Callable[..., Outcome]
 VDC_TUI = str(Path(sys.executable).parent / "vdc-tui")

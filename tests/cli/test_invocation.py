@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support.commands import Outcome
+from support.factories import make_result
 
 from vdc_tui.cli.connect_cmd import (
     choose_services,
@@ -21,9 +23,6 @@ from vdc_tui.cli.output import Reporter, qr_lines
 from vdc_tui.connect.errors import Cancelled, InvalidInput
 from vdc_tui.connect.models import CheckEvent, CheckStatus
 from vdc_tui.settings import AppSettings
-
-from .conftest import Outcome
-from .factories import make_result
 
 Run = Callable[..., Outcome]
 

@@ -18,11 +18,11 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
     pkcs12,
 )
+from support.commands import Outcome
+from support.factories import KEY, TENANT, make_result
 
 from vdc_tui.connect.store.profiles import ProfileStore
 
-from .conftest import Outcome
-from .factories import KEY, TENANT, make_result
 from .test_connect_emulator import EXCHANGE_ONLY, endpoint_args, manual_args
 from .test_connect_emulator import TENANT as FABRIKAM
 

@@ -12,11 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lifecycle.helpers import TENANT, endpoint_args, scenario
+from support.commands import Outcome
+from support.lifecycle import TENANT, endpoint_args, scenario
 
 from vdc_tui.emulator import EmulatorServer
-
-from .conftest import Outcome
 
 VDC_TUI = str(Path(sys.executable).parent / "vdc-tui")
 StartEmulator = Callable[..., EmulatorServer]

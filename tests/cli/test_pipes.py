@@ -15,12 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support.commands import Outcome
+from support.factories import make_result
 
 from vdc_tui.cli.output import EXIT_OUTPUT_CLOSED
 from vdc_tui.connect.store.profiles import ProfileStore
-
-from .conftest import Outcome
-from .factories import make_result
 
 VDC_TUI = str(Path(sys.executable).parent / "vdc-tui")
 PROFILES = 5

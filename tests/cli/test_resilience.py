@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.terminals import Terminal
 
 from vdc_tui.connect.entra.application import MANAGED_TAG
 from vdc_tui.connect.entra.journal import JOURNAL_NAME
 from vdc_tui.connect.microsoft.clouds import server_endpoints
 from vdc_tui.hangup import STUCK_EXIT_SECONDS
-
-from .pty_terminal import Terminal
 
 VDC_TUI = str(Path(sys.executable).parent / "vdc-tui")
 #: Seconds every object created through Graph stays invisible (short: tests stay quick).

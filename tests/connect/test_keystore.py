@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli.factories import KEY, TENANT
-from cli.factories import make_result as cli_result
 from cryptography.hazmat.primitives.serialization import NoEncryption, pkcs12
+from support.factories import KEY, TENANT
+from support.factories import make_result as cli_result
 
 from vdc_tui.connect.errors import VdcError
 from vdc_tui.connect.store import keystore

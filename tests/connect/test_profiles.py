@@ -12,8 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from cli.factories import KEY, KEY_BYTES, OTHER, TENANT
-from cli.factories import make_result as cli_result
+from support.factories import KEY, KEY_BYTES, OTHER, TENANT
+from support.factories import make_result as cli_result
 
 from vdc_tui.connect.errors import InvalidInput
 from vdc_tui.connect.models import CheckEvent, CheckStatus, ConnectionResult

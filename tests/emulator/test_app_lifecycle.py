@@ -18,10 +18,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
+from support.emulator import DEMO_TENANT, StartEmulator, app_token, delegated_token, graph, load_pfx
 
 from vdc_tui.emulator import EmulatorServer, FakeClock
-
-from .helpers import DEMO_TENANT, StartEmulator, app_token, delegated_token, graph, load_pfx
 
 APP_ID = "cccccccc-0000-4000-8000-000000000001"
 OBJECT_ID = "cccccccc-1111-4000-8000-000000000001"
@@ -227,7 +226,7 @@ def test_added_key_signs_in_only_after_replication(start_emulator: StartEmulator
         emu.faults.update(replication_delay=3600)
         assert g.post(f"/applications/{OBJECT_ID}/addKey",
                       json=add_key_body(new, proof(*current(emu)))).status_code == 200
-    from .helpers import client_credentials
+    from support.emulator import client_credentials
     lagging = client_credentials(emu, tenant=DEMO_TENANT, client_id=APP_ID, key=new_key, cert=new)
     assert lagging.status_code == 401 and lagging.json()["error_codes"] == [700027]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from vdc_tui.emulator import EmulatorServer
+from support.emulator import StartEmulator, app_token, graph
 
-from .helpers import StartEmulator, app_token, graph
+from vdc_tui.emulator import EmulatorServer
 
 
 def _batch(emu: EmulatorServer, requests: list[dict[str, Any]]) -> Any:

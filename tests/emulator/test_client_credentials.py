@@ -6,11 +6,7 @@ import time
 from typing import Any
 
 import pytest
-
-from vdc_tui.connect.permissions import load_catalog
-from vdc_tui.emulator import EmulatorServer
-
-from .helpers import (
+from support.emulator import (
     DEMO_APP,
     DEMO_TENANT,
     StartEmulator,
@@ -18,6 +14,9 @@ from .helpers import (
     client_credentials,
     load_pfx,
 )
+
+from vdc_tui.connect.permissions import load_catalog
+from vdc_tui.emulator import EmulatorServer
 
 OTHER_TENANT = "33333333-3333-4333-8333-333333333333"
 

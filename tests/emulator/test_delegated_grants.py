@@ -8,10 +8,10 @@ import json
 import uuid
 from typing import Any
 
+from support.emulator import DEMO_TENANT, StartEmulator, app_token, claims_of, device_login, graph
+
 from vdc_tui.emulator import EmulatorServer
 from vdc_tui.emulator.scenario import scenario_dir
-
-from .helpers import DEMO_TENANT, StartEmulator, app_token, claims_of, device_login, graph
 
 CLI = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
 ONBOARDING = ("Application.ReadWrite.All AppRoleAssignment.ReadWrite.All "

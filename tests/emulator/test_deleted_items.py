@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from vdc_tui.emulator import EmulatorServer
+from support.emulator import DEMO_TENANT, StartEmulator, delegated_token, graph
 
-from .helpers import DEMO_TENANT, StartEmulator, delegated_token, graph
+from vdc_tui.emulator import EmulatorServer
 
 APP_ID = "dddddddd-0000-4000-8000-000000000001"
 OBJECT_ID = "dddddddd-1111-4000-8000-000000000001"

@@ -6,10 +6,16 @@ import re
 from typing import Any
 
 import pytest
+from support.emulator import (
+    DEMO_TENANT,
+    DEVICE_GRANT,
+    StartEmulator,
+    claims_of,
+    client,
+    device_login,
+)
 
 from vdc_tui.emulator import EmulatorServer, FakeClock
-
-from .helpers import DEMO_TENANT, DEVICE_GRANT, StartEmulator, claims_of, client, device_login
 
 CLIENT = "14d82eec-204b-4c2f-b7e8-296a70dab67e"
 

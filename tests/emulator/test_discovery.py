@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from vdc_tui.emulator import EmulatorServer
+from support.emulator import DEMO_TENANT, client
 
-from .helpers import DEMO_TENANT, client
+from vdc_tui.emulator import EmulatorServer
 
 
 def test_discovery_by_verified_domain_names_the_tenant_guid(demo_emulator: EmulatorServer) -> None:

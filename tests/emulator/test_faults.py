@@ -6,10 +6,9 @@ import email.utils
 import time
 
 import httpx
+from support.emulator import StartEmulator, app_token, client, delegated_token, graph
 
 from vdc_tui.emulator import EmulatorServer
-
-from .helpers import StartEmulator, app_token, client, delegated_token, graph
 
 
 def test_every_third_graph_call_is_429_with_retry_after(start_emulator: StartEmulator) -> None:

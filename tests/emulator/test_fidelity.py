@@ -19,10 +19,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
-from vdc_tui.emulator import EmulatorServer, FakeClock
-
-from .helpers import (
+from support.emulator import (
     DEMO_APP,
     DEMO_TENANT,
     DEVICE_GRANT,
@@ -36,6 +33,8 @@ from .helpers import (
     demo_credential,
     graph,
 )
+
+from vdc_tui.emulator import EmulatorServer, FakeClock
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 #: Microsoft Graph Command Line Tools, a public client the demo scenario knows.

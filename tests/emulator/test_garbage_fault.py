@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from support.emulator import StartEmulator, app_token, graph
 
 from vdc_tui.emulator import EmulatorServer, Faults
-
-from .helpers import StartEmulator, app_token, graph
 
 
 @pytest.mark.parametrize(("kind", "content_type", "check"), [

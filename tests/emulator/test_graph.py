@@ -6,10 +6,7 @@ import base64
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-
-from vdc_tui.emulator import EmulatorServer, FakeClock
-
-from .helpers import (
+from support.emulator import (
     DEMO_APP,
     DEMO_TENANT,
     StartEmulator,
@@ -19,6 +16,8 @@ from .helpers import (
     demo_credential,
     graph,
 )
+
+from vdc_tui.emulator import EmulatorServer, FakeClock
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 SITES_READ_ALL = "332a536c-c7ef-4017-ab91-336970924f0d"
@@ -219,7 +218,7 @@ def test_app_token_without_roles_is_access_denied(start_emulator: StartEmulator)
         "applications": [{"display_name": "a", "app_id": DEMO_APP,
                           "certificates": [{"generate": "a"}]}],
         "service_principals": [{"app_id": DEMO_APP, "grants": ["graph:Sites.Read.All"]}]}]})
-    from .helpers import load_pfx
+    from support.emulator import load_pfx
 
     key, cert = load_pfx(emu.certificate_path("a"), None)
     with graph(emu, app_token(emu, key=key, cert=cert)) as g:

@@ -7,10 +7,9 @@ import threading
 import msal
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
+from support.emulator import DEMO_APP, DEMO_PFX, DEMO_TENANT, StartEmulator, demo_credential, pem
 
 from vdc_tui.emulator import EmulatorServer
-
-from .helpers import DEMO_APP, DEMO_PFX, DEMO_TENANT, StartEmulator, demo_credential, pem
 
 
 @pytest.fixture(autouse=True)

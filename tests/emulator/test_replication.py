@@ -6,10 +6,7 @@ import base64
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
-
-from vdc_tui.emulator import FakeClock
-
-from .helpers import (
+from support.emulator import (
     StartEmulator,
     claims_of,
     client_credentials,
@@ -17,6 +14,8 @@ from .helpers import (
     demo_credential,
     graph,
 )
+
+from vdc_tui.emulator import FakeClock
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 SITES_READ_ALL = "332a536c-c7ef-4017-ab91-336970924f0d"
@@ -73,7 +72,7 @@ def test_just_added_key_is_not_found_until_replicated(start_emulator: StartEmula
                           "certificates": [{"generate": "new-key", "visible_after": 20}]}],
         "service_principals": [{"app_id": "55555555-5555-4555-8555-555555555555"}]}]},
         clock=clock)
-    from .helpers import load_pfx
+    from support.emulator import load_pfx
 
     key, cert = load_pfx(emu.certificate_path("new-key"), None)
     kwargs: dict[str, Any] = {"tenant": "44444444-4444-4444-8444-444444444444",

@@ -11,9 +11,10 @@ import base64
 import json
 from typing import Any
 
+from support.emulator import DEMO_TENANT, StartEmulator, client_credentials, load_pfx
+
 from vdc_tui.emulator import EmulatorServer
 
-from .helpers import DEMO_TENANT, StartEmulator, client_credentials, load_pfx
 from .test_app_lifecycle import APP_ID, OBJECT_ID, add_key_body, current, new_cert, own, proof
 from .test_app_lifecycle import scenario as roller_scenario
 

@@ -5,6 +5,15 @@ from __future__ import annotations
 import time
 
 import pytest
+from support.emulator import (
+    DEMO_APP,
+    StartEmulator,
+    app_token,
+    claims_of,
+    delegated_token,
+    graph,
+    load_pfx,
+)
 
 from vdc_tui.emulator import (
     ApplicationSpec,
@@ -17,8 +26,6 @@ from vdc_tui.emulator import (
     UserSpec,
     load_scenario,
 )
-
-from .helpers import DEMO_APP, StartEmulator, app_token, claims_of, delegated_token, graph, load_pfx
 
 
 def test_scenario_built_from_dataclasses(start_emulator: StartEmulator) -> None:
@@ -76,7 +83,7 @@ def test_demo_manual_app_pfx_is_long_lived_and_registered(demo_emulator: Emulato
 
 def test_latency_is_added(start_emulator: StartEmulator) -> None:
     emu = start_emulator("demo", latency=0.2, latency_path="/common/*")
-    from .helpers import client
+    from support.emulator import client
 
     with client(emu) as http:
         started = time.monotonic()

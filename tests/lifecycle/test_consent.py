@@ -9,12 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from cli.conftest import Outcome
+from support.commands import Outcome
+from support.lifecycle import TENANT, endpoint_args, managed_app, scenario
 
 from vdc_tui.connect.permissions import load_catalog
 from vdc_tui.emulator import EmulatorServer
-
-from .helpers import TENANT, endpoint_args, managed_app, scenario
 
 Run = Callable[..., Outcome]
 StartEmulator = Callable[..., EmulatorServer]

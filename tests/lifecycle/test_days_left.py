@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cli.conftest import Outcome
+from support.commands import Outcome
+from support.lifecycle import TENANT, endpoint_args, scenario
 
 from vdc_tui.connect.certificates import check_validity, generate_self_signed
 from vdc_tui.connect.fleet.check import HealthChecker
@@ -18,8 +19,6 @@ from vdc_tui.connect.models import days_left
 from vdc_tui.connect.store.profile import Profile
 from vdc_tui.connect.store.profiles import ProfileStore
 from vdc_tui.emulator import EmulatorServer
-
-from .helpers import TENANT, endpoint_args, scenario
 
 Run = Callable[..., Outcome]
 

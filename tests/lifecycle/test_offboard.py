@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli.conftest import Outcome
+from support.commands import Outcome
+from support.lifecycle import MANUAL_APP, TENANT, endpoint_args, managed_app, scenario
 
 from vdc_tui.emulator import EmulatorServer
-
-from .helpers import MANUAL_APP, TENANT, endpoint_args, managed_app, scenario
 
 Run = Callable[..., Outcome]
 StartEmulator = Callable[..., EmulatorServer]

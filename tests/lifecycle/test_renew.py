@@ -9,15 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli.conftest import Outcome
 from cryptography.hazmat.primitives import hashes
-from emulator.helpers import client_credentials
+from support.commands import Outcome
+from support.emulator import client_credentials
+from support.lifecycle import MANUAL_APP, TENANT, endpoint_args, managed_app, scenario
 
 from vdc_tui.connect.certificates import generate_self_signed
 from vdc_tui.connect.store.profiles import ProfileStore
 from vdc_tui.emulator import EmulatorServer
-
-from .helpers import MANUAL_APP, TENANT, endpoint_args, managed_app, scenario
 
 Run = Callable[..., Outcome]
 StartEmulator = Callable[..., EmulatorServer]

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli.conftest import Outcome
+from support.commands import Outcome
+from support.lifecycle import TENANT, endpoint_args, kill_command_at, managed_app, scenario
 
 from vdc_tui.emulator import EmulatorServer
 
-from .helpers import TENANT, endpoint_args, kill_command_at, managed_app, scenario
 from .test_renew import app_sha1s, assert_renewed_cleanly, connect, profile_of
 
 Run = Callable[..., Outcome]

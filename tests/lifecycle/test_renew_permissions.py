@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli.conftest import Outcome
+from support.commands import Outcome
+from support.lifecycle import TENANT, endpoint_args, managed_app, scenario
 
 from vdc_tui.connect.errors import DiagnosedProblem, ProvisioningFailed
 from vdc_tui.connect.lifecycle.renew import RenewOutcome
@@ -23,7 +24,6 @@ from vdc_tui.connect.service import ConnectionService, ConnectSettings
 from vdc_tui.connect.store.profiles import ProfileStore
 from vdc_tui.emulator import EmulatorServer
 
-from .helpers import TENANT, endpoint_args, managed_app, scenario
 from .test_renew import app_sha1s, assert_renewed_cleanly, connect, profile_of
 
 Run = Callable[..., Outcome]

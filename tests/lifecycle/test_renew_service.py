@@ -7,7 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cli.conftest import Outcome
+from support.commands import Outcome
+from support.lifecycle import TENANT, managed_app, scenario
 
 from vdc_tui.connect.errors import ProvisioningFailed
 from vdc_tui.connect.lifecycle.renew import RenewOutcome
@@ -16,7 +17,6 @@ from vdc_tui.connect.models import CheckEvent, CheckStatus
 from vdc_tui.connect.service import ConnectionService, ConnectSettings
 from vdc_tui.emulator import EmulatorServer
 
-from .helpers import TENANT, managed_app, scenario
 from .test_renew import app_sha1s, assert_renewed_cleanly, connect, profile_of
 
 Run = Callable[..., Outcome]

@@ -6,12 +6,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from cli.conftest import Outcome
+from support.commands import Outcome
+from support.lifecycle import TENANT, endpoint_args, managed_app, scenario
 
 from vdc_tui.connect.permissions import GLOBAL_READER_ROLE, load_catalog
 from vdc_tui.emulator import EmulatorServer
 
-from .helpers import TENANT, endpoint_args, managed_app, scenario
 from .test_renew import connect, profile_of
 
 Run = Callable[..., Outcome]

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli.conftest import Outcome
 from cryptography.hazmat.primitives import hashes
+from support.commands import Outcome
+from support.lifecycle import TENANT, endpoint_args, managed_app, scenario
 
 from vdc_tui.connect.certificates import generate_self_signed
 from vdc_tui.connect.permissions import GLOBAL_READER_ROLE
@@ -19,7 +20,6 @@ from vdc_tui.connect.store.profiles import ProfileStore
 from vdc_tui.emulator import EmulatorServer
 from vdc_tui.emulator.state import KeyCredential
 
-from .helpers import TENANT, endpoint_args, managed_app, scenario
 from .test_renew import app_sha1s, connect, profile_of
 
 Run = Callable[..., Outcome]

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli.conftest import Outcome
+from support.commands import Outcome
+from support.lifecycle import TENANT, endpoint_args, kill_command_at, managed_app, scenario
 
 from vdc_tui.connect.store.profiles import ProfileStore
 from vdc_tui.emulator import EmulatorServer
 
-from .helpers import TENANT, endpoint_args, kill_command_at, managed_app, scenario
 from .test_renew import app_sha1s, connect, profile_of
 from .test_renew_kill import wait_for_request
 from .test_repair_breaks import assert_healthy, expire_saved_certificate

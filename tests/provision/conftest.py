@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from provision_support import contoso
+from support.provisioning import contoso
 
 from vdc_tui.emulator import EmulatorServer, load_scenario
 
 
 @pytest.fixture
 def emu() -> Iterator[Any]:
-    """An emulator of :func:`provision_support.contoso` on a free port, stopped at teardown."""
+    """An emulator of :func:`support.provisioning.contoso` on a free port, stopped at teardown."""
     with EmulatorServer(load_scenario(contoso()), port=0) as server:
         yield server

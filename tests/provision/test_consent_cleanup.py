@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from provision_support import CONTOSO, contoso, managed_apps, provision
+from support.provisioning import CONTOSO, contoso, managed_apps, provision
 
 from vdc_tui.connect.models import CheckEvent, CheckStatus
 from vdc_tui.connect.permissions import load_catalog

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from provision_support import CONTOSO, managed_apps, provision
+from support.provisioning import CONTOSO, managed_apps, provision
 
 from vdc_tui.connect.errors import ProvisioningFailed
 from vdc_tui.connect.permissions import PermissionCatalog, load_catalog

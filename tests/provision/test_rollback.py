@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from provision_support import (
+from support.provisioning import (
     CONTOSO,
     connector,
     journal_path,

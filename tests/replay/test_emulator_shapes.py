@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from emulator.helpers import DEMO_TENANT, delegated_token, graph
+from support.emulator import DEMO_TENANT, delegated_token, graph
 
 from vdc_tui.emulator import EmulatorServer
 from vdc_tui.emulator.shapes import principal_of_assignment

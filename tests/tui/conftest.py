@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.fakes import FakeConnectionService, events, frozen_clock
 from textual.app import App
 from textual.events import Key
 from textual.keys import _character_to_key  # what pilot.press uses for one character
@@ -21,8 +22,6 @@ from vdc_tui.connect.models import CheckStatus
 from vdc_tui.connect.service import ConnectionService, ConnectSettings
 from vdc_tui.settings import AppSettings
 from vdc_tui.widgets import Checklist
-
-from .fakes import FakeConnectionService, events, frozen_clock
 
 
 @pytest.fixture(autouse=True)

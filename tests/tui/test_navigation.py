@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import qrcode
 from qrcode.constants import ERROR_CORRECT_M
+from support.fakes import FakeConnectionService
 from textual.widgets import Input, Static
 
 from vdc_tui.app import EXIT_CANCELLED, VdcApp
@@ -22,7 +23,6 @@ from .conftest import (
     show_first_code,
     wait_until,
 )
-from .fakes import FakeConnectionService
 
 Wizard = Callable[..., VdcApp]
 

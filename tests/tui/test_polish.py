@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support.fakes import FakeConnectionService
 from textual.widgets import Static
 
 from vdc_tui.app import VdcApp, make_app
@@ -27,7 +28,6 @@ from .conftest import (
     screen_name,
     wait_until,
 )
-from .fakes import FakeConnectionService
 
 Wizard = Callable[..., VdcApp]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from support.fakes import FakeConnectionService
 from textual.pilot import Pilot
 from textual.widgets import Button, Checkbox, Static
 
@@ -24,7 +25,6 @@ from vdc_tui.screens.provisioning import (
 from vdc_tui.widgets import Checklist
 
 from .conftest import hold_provisioning_after_the_app, screen_name, wait_until
-from .fakes import FakeConnectionService
 from .test_snapshots import _connected, _fill_manual, pfx_file  # noqa: F401 (a fixture)
 
 Wizard = Callable[..., VdcApp]

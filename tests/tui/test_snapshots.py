@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.fakes import FakeConnectionService, connection_result, events
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -21,7 +22,6 @@ from vdc_tui.connect.errors import CertificateProblem, DiagnosedProblem, SignInE
 from vdc_tui.connect.models import Availability, CheckEvent, CheckStatus
 
 from .conftest import screen_name, wait_until
-from .fakes import FakeConnectionService, connection_result, events
 
 Wizard = Callable[..., VdcApp]
 RunBefore = Callable[[Pilot[Any]], Awaitable[None]]

@@ -1,4 +1,5 @@
-"""Fixtures of the command-line tests: a private VDC_TUI_HOME, and running ``main``."""
+"""Running the command line in-process (``run``) in a private ``VDC_TUI_HOME`` (``home``):
+fixtures every folder gets from tests/conftest.py, and :class:`Outcome`."""
 
 from __future__ import annotations
 
