@@ -97,3 +97,11 @@ def test_no_test_imports_another_folders_conftest() -> None:
                 if not relative_here:
                     found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.module}")
     assert found == []
+
+
+def test_the_service_layers_tests_mirror_its_folders() -> None:
+    tests = ROOT / "tests"
+    strays = [str(folder.relative_to(tests)) for folder in sorted((tests / "connect").rglob("*"))
+              if folder.is_dir() and folder.name != "__pycache__"
+              and not (ROOT / "vdc_tui" / folder.relative_to(tests)).is_dir()]
+    assert strays == []

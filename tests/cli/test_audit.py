@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from connect.lifecycle.test_renew import app_sha1s
+from connect.lifecycle.test_renew_kill import ADD, GENERATED, kill_at
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import NoEncryption, pkcs12
-from lifecycle.test_renew import app_sha1s
-from lifecycle.test_renew_kill import ADD, GENERATED, kill_at
 from support.commands import Outcome
 from support.factories import KEY, make_result
 from support.lifecycle import TENANT, endpoint_args, managed_app, scenario

@@ -1,7 +1,7 @@
 """Every manual-mode diagnosis, through the form: typed key by key, checked on the emulator.
 
 The scenario is ``tests/scenarios/manual.json`` (the same apps as the service-layer tests of
-``tests/validate/test_manual_diagnoses.py``): Contoso is the customer with one app
+``tests/connect/onboard/test_manual_diagnoses.py``): Contoso is the customer with one app
 registration per way an operator's app can be wrong; Fabrikam is another organisation and a
 tenant without a Teams licence. The checks only read, so one emulator serves the module;
 the clock-skew test sets the emulator's clock offset and puts it back.

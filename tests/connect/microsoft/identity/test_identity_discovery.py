@@ -14,7 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from test_identity_scripted import (
+
+from connect.microsoft.identity.test_identity_scripted import (
     APP,
     ENDPOINTS,
     SCOPE,
@@ -23,7 +24,6 @@ from test_identity_scripted import (
     aad_error,
     app_token_if_assertion_is_a_jwt,
 )
-
 from vdc_tui.connect.certificates import generate_self_signed
 from vdc_tui.connect.errors import VdcError
 from vdc_tui.connect.microsoft.http import MsalHttpClient

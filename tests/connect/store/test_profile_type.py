@@ -81,7 +81,7 @@ def test_a_store_update_keeps_the_fields_it_does_not_model(tmp_path: Path) -> No
 
 
 def test_no_module_outside_the_store_reads_a_profile_document() -> None:
-    root = Path(__file__).resolve().parents[2] / "vdc_tui"
+    root = Path(__file__).resolve().parents[3] / "vdc_tui"
     store = root / "connect" / "store"
     digging = ('profile.get("', "profile.get('", 'profile["', "(entry.profile or {})")
     found = [f"{path.relative_to(root)}: {needle}"

@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from test_identity_emulator import (  # noqa: F401 - the module's emulator fixtures
+
+from connect.microsoft.identity.test_identity_emulator import (  # noqa: F401 - the module's emulator fixtures
     ADMIN,
     APP,
     DEADLINE,
@@ -25,7 +26,6 @@ from test_identity_emulator import (  # noqa: F401 - the module's emulator fixtu
     pfx,
     start,
 )
-
 from vdc_tui.connect.errors import ServiceUnavailable, VdcError
 from vdc_tui.connect.microsoft.clouds import server_endpoints
 from vdc_tui.connect.microsoft.identity import IdentityClient

@@ -22,7 +22,7 @@ from vdc_tui.connect.onboard.manual import ManualInput, ManualValidator
 from vdc_tui.connect.service import DEFAULT_PUBLIC_CLIENT_ID
 from vdc_tui.emulator import EmulatorServer, load_scenario
 
-SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "manual.json"
+SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "manual.json"
 CONTOSO = "8f3b6a52-0c1d-4e5f-9a7b-2c4d6e8f0a1b"
 FABRIKAM = "2d7c1e90-4b3a-4f6e-8d21-9a0b5c3e7f14"
 ALL = frozenset({"exchange", "sharepoint", "teams"})

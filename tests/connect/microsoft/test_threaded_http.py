@@ -7,8 +7,8 @@ import json
 
 import httpx
 import pytest
-from test_identity_scripted import ENDPOINTS
 
+from connect.microsoft.identity.test_identity_scripted import ENDPOINTS
 from vdc_tui.connect.microsoft.http import (
     ResponseTooLarge,
     aread_bounded,

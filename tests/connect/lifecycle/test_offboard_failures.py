@@ -3,7 +3,8 @@ is done, the exit is non-zero and names what is left, and running it again finis
 
 Faults: 503s past every retry of ``DELETE /applications/{id}``, a dropped connection on the
 purge (``DELETE /directory/deletedItems/{id}``), and a real ``kill -9`` of a ``vdc-tui``
-process parked between the delete and the purge (as tests/lifecycle/test_renew_kill.py does).
+process parked between the delete and the purge (as
+tests/connect/lifecycle/test_renew_kill.py does).
 """
 
 from __future__ import annotations
