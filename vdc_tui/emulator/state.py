@@ -5,9 +5,10 @@ become visible only after the replication delay, where Entra shows the same lag
 (research/identity.md §5). All access goes through :class:`Directory`, whose lock makes it
 safe to touch from the server thread and from a test at once.
 
-Why one file of ~650 lines: the object types and the :class:`Directory` that loads, links and
+Why one file of ~770 lines: the object types and the :class:`Directory` that loads, links and
 replicates them change together (a new kind of object needs its loading, its visibility and
-its Graph shape at once); split, each half would be read only with the other open.
+its Graph shape at once: delegated grants and deleted items came in that way); split, each
+half would be read only with the other open.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ from support.factories import make_result as cli_result
 
 from vdc_tui.connect.errors import InvalidInput
 from vdc_tui.connect.models import CheckEvent, CheckStatus, ConnectionResult
-from vdc_tui.connect.store.profiles import SCHEMA_VERSION, ProfileStore, vdc_home
+from vdc_tui.connect.store.profile import SCHEMA_VERSION
+from vdc_tui.connect.store.profiles import ProfileStore, vdc_home
 
 PFX_BYTES = KEY_BYTES
 

@@ -12,10 +12,18 @@ by a later one, or a lifecycle's own facts such as ``renewed_at``) are kept in
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from vdc_tui.connect.permissions import load_catalog
+
+if TYPE_CHECKING:
+    from vdc_tui.connect.models import ConnectionResult
+
+#: Version of the ``profile.json`` layout; bump it when a field changes meaning.
+SCHEMA_VERSION = 1
 
 #: The top-level fields :class:`Profile` models (everything else goes to ``extra``).
 MODELLED = frozenset({
@@ -48,6 +56,72 @@ def parse_time(text: str | None) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def now_iso() -> str:
+    """Now, as profiles record times (UTC, whole seconds, ISO 8601)."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def profile_record(
+    result: ConnectionResult,
+    selected: Sequence[str],
+    *,
+    plan: str,
+    cloud: str,
+    key_file: str | None,
+    created_at: str | None = None,
+) -> dict[str, Any]:
+    """The JSON document stored as ``profile.json`` for a verified connection.
+
+    Holds no token, password or private key: only public facts and the key file's name.
+    """
+    now = now_iso()
+    cert = result.certificate
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tenant": {
+            "id": result.tenant.id,
+            "name": result.tenant.name,
+            "default_domain": result.tenant.default_domain,
+            "cloud": cloud,
+        },
+        "mode": result.mode,
+        "plan": plan,
+        "signed_in_admin": result.signed_in_as,
+        "app": {
+            "app_id": result.app_id,
+            "object_id": result.app_object_id,
+            "created_by_tool": result.created_app,
+        },
+        "certificate": {
+            "subject": cert.subject,
+            "sha1": cert.sha1,
+            "sha256": cert.sha256,
+            "not_before": cert.not_before.isoformat(),
+            "not_after": cert.not_after.isoformat(),
+            "key_size": cert.key_size,
+            "key_file": key_file,
+        },
+        "services": {
+            "selected": list(selected),
+            "available": list(result.available_services),
+            "detected": [
+                {"service": s.service, "availability": str(s.availability), "reason": s.reason}
+                for s in result.services
+            ],
+        },
+        "permissions": {
+            "granted": list(result.permissions.granted),
+            # Verified: every required permission was in the tokens (see PermissionStatus).
+            "missing": [],
+            "catalog_version": load_catalog().version,
+        },
+        "warnings": [f"{w.title}: {w.detail}" if w.detail else w.title for w in result.warnings],
+        "created_at": created_at or now,
+        "verified_at": now,
+        "updated_at": now,
+    }
 
 
 @dataclass(frozen=True)
@@ -235,11 +309,14 @@ class Profile:
 
 
 __all__ = [
+    "SCHEMA_VERSION",
     "AppRecord",
     "CertificateRecord",
     "PermissionsRecord",
     "Profile",
     "ServicesRecord",
     "TenantRecord",
+    "now_iso",
     "parse_time",
+    "profile_record",
 ]

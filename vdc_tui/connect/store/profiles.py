@@ -32,25 +32,21 @@ import socket
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vdc_tui.connect.errors import InvalidInput, VdcError, scrub
-from vdc_tui.connect.permissions import load_catalog
 from vdc_tui.connect.store.fsutil import PRIVATE_FILE_MODE, atomic_write, ensure_private_dir
 from vdc_tui.connect.store.home import (
     vdc_home as vdc_home,  # where it lived before; still exported here
 )
-from vdc_tui.connect.store.profile import Profile
+from vdc_tui.connect.store.profile import SCHEMA_VERSION, Profile, now_iso, profile_record
 
 if TYPE_CHECKING:
     from vdc_tui.connect.certificates import LoadedPfx
     from vdc_tui.connect.models import CertificateInfo, ConnectionResult
     from vdc_tui.connect.store.keystore import Passphrase, PassphraseProvider
 
-#: Version of the ``profile.json`` layout; bump it when a field changes meaning.
-SCHEMA_VERSION = 1
 
 PROFILE_FILE = "profile.json"
 KEY_FILE = "certificate.pfx"
@@ -68,9 +64,6 @@ def is_tenant_id(text: str) -> bool:
     """Whether ``text`` can name a tenant's folder (a plain identifier, as GUIDs are)."""
     return bool(_SAFE_TENANT_ID.match(text))
 
-
-def _now() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 @dataclass(frozen=True)
@@ -103,67 +96,6 @@ class ProfileEntry:
     def mode(self) -> str | None:
         """``automatic`` or ``manual``, when known."""
         return self.profile.mode if self.profile is not None else None
-
-
-def profile_record(
-    result: ConnectionResult,
-    selected: Sequence[str],
-    *,
-    plan: str,
-    cloud: str,
-    key_file: str | None,
-    created_at: str | None = None,
-) -> dict[str, Any]:
-    """The JSON document stored as ``profile.json`` for a verified connection.
-
-    Holds no token, password or private key: only public facts and the key file's name.
-    """
-    now = _now()
-    cert = result.certificate
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "tenant": {
-            "id": result.tenant.id,
-            "name": result.tenant.name,
-            "default_domain": result.tenant.default_domain,
-            "cloud": cloud,
-        },
-        "mode": result.mode,
-        "plan": plan,
-        "signed_in_admin": result.signed_in_as,
-        "app": {
-            "app_id": result.app_id,
-            "object_id": result.app_object_id,
-            "created_by_tool": result.created_app,
-        },
-        "certificate": {
-            "subject": cert.subject,
-            "sha1": cert.sha1,
-            "sha256": cert.sha256,
-            "not_before": cert.not_before.isoformat(),
-            "not_after": cert.not_after.isoformat(),
-            "key_size": cert.key_size,
-            "key_file": key_file,
-        },
-        "services": {
-            "selected": list(selected),
-            "available": list(result.available_services),
-            "detected": [
-                {"service": s.service, "availability": str(s.availability), "reason": s.reason}
-                for s in result.services
-            ],
-        },
-        "permissions": {
-            "granted": list(result.permissions.granted),
-            # Verified: every required permission was in the tokens (see PermissionStatus).
-            "missing": [],
-            "catalog_version": load_catalog().version,
-        },
-        "warnings": [f"{w.title}: {w.detail}" if w.detail else w.title for w in result.warnings],
-        "created_at": created_at or now,
-        "verified_at": now,
-        "updated_at": now,
-    }
 
 
 class ProfileStore:
@@ -547,7 +479,7 @@ class ProfileStore:
         with self.lock(tenant_id):
             profile = self._document(tenant_id)
             profile.update(fields)
-            profile["updated_at"] = _now()
+            profile["updated_at"] = now_iso()
             data = (json.dumps(profile, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
             try:
                 atomic_write(path, data, mode=PRIVATE_FILE_MODE)
@@ -742,7 +674,7 @@ def _owner_facts() -> dict[str, Any]:
         "host": socket.gethostname(),
         # Program and sub-command only: later arguments are the operator's business.
         "command": " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:3]]) if sys.argv else "",
-        "since": _now(),
+        "since": now_iso(),
     }
 
 
