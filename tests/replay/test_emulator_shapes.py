@@ -41,9 +41,11 @@ NOT_SERVED: dict[str, str] = {
     "credentials)",
     "GET /applications/{id} with two passwordCredentials": "the same (password credentials)",
     "GET /applications/{id}/owners": "owners are not emulated: the client never reads them",
-    "GET /oauth2PermissionGrants": "delegated-permission grants are another handler "
-    "(served on its own branch; test_oauth2_permission_grant_shape checks it once merged)",
-    "POST /oauth2PermissionGrants": "the same (delegated-permission grants)",
+    "GET /oauth2PermissionGrants": "delegated grants exist in the emulator only after a "
+    "device-code sign-in's consent, which this module's app-only fixtures do not make; "
+    "tests/emulator/test_delegated_grants.py checks their shape",
+    "POST /oauth2PermissionGrants": "the client never creates a grant: the emulator records "
+    "one only through a sign-in's consent, as Entra does",
 }
 
 ODATA_JSON = ("application/json;odata.metadata=minimal;odata.streaming=true;"
@@ -360,27 +362,6 @@ def test_user_answers_the_recorded_projection_with_id_last(
     response = admin.get("/users/admin@contoso.com")
     check(response, recorded, emu.graph_url)
     assert list(response.json())[-1] == "id" == list(recorded.body)[-1]
-
-
-def test_oauth2_permission_grant_shape(emu: EmulatorServer, admin: httpx.Client) -> None:
-    """Checks the delegated-grant handler's answers where the emulator serves them."""
-    recorded = exchange("POST /oauth2PermissionGrants")
-    made = admin.post("/applications", json={"displayName": "replay grant"}).json()
-    sp = admin.post("/servicePrincipals", json={"appId": made["appId"]}).json()
-    graph_sp = admin.get("/servicePrincipals", params={
-        "$filter": f"appId eq '{GRAPH_SP}'"}).json()["value"][0]
-    response = admin.post("/oauth2PermissionGrants", json={
-        **recorded.request_body, "clientId": sp["id"], "resourceId": graph_sp["id"]})
-    if response.status_code in (400, 405) and (
-            "segment" in response.text or "not allowed" in response.text):
-        pytest.skip("POST /oauth2PermissionGrants is not routed on this branch "
-                    "(NOT_SERVED says why)")
-    from vdc_tui.emulator.shapes import grant_id
-
-    check(response, recorded, emu.graph_url)
-    assert response.json()["id"] == grant_id(sp["id"], graph_sp["id"])
-    assert re.fullmatch(_location_pattern(emu, "oauth2PermissionGrants/[A-Za-z0-9_-]{43}"),
-                        response.headers["location"])
 
 
 # --- what is compared, and what is not ----------------------------------------------------
