@@ -44,3 +44,31 @@ def test_writes_that_would_bypass_the_groups_are_refused() -> None:
         grants.update({"a": Grant("a", "p")})
     with pytest.raises(TypeError):
         grants.setdefault("a", Grant("a", "p"))
+
+
+@dataclass
+class TenantGrant:
+    id: str
+    principal_id: str
+    tenant_id: str
+
+
+def test_the_tenant_index_follows_every_write_and_clear() -> None:
+    grants: Grouped[TenantGrant] = Grouped(lambda g: g.principal_id, lambda g: g.tenant_id)
+    grants["a"] = TenantGrant("a", "p1", "t1")
+    grants["b"] = TenantGrant("b", "p2", "t1")
+    grants["c"] = TenantGrant("c", "p3", "t2")
+    grants["b"] = TenantGrant("b", "p2", "t2")  # replaced: moves to its new tenant
+    assert [g.id for g in grants.of_tenant("t1")] == ["a"]
+    assert [g.id for g in grants.of_tenant("t2")] == ["c", "b"]
+    del grants["c"]
+    assert [g.id for g in grants.of_tenant("t2")] == ["b"]
+    grants.clear()
+    assert list(grants.of_tenant("t1")) == list(grants.of_tenant("t2")) == []
+    assert list(grants.group("p1")) == []
+
+
+def test_asking_for_a_tenant_of_a_collection_without_that_index_is_an_error() -> None:
+    grants: Grouped[Grant] = Grouped(lambda g: g.principal_id)
+    with pytest.raises(TypeError):
+        grants.of_tenant("t1")

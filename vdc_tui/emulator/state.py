@@ -392,18 +392,21 @@ class Directory:
         self.lock = threading.RLock()
         self.rng = random.Random(scenario.seed)
         self.tenants: dict[str, Tenant] = {}
-        self.applications: Grouped[Application] = Grouped(lambda a: a.app_id.lower())
+        self.applications: Grouped[Application] = Grouped(lambda a: a.app_id.lower(),
+                                                          lambda a: a.tenant_id)
         #: Grouped by tenant: a tenant's principals are what its requests look through.
         self.service_principals: Grouped[ServicePrincipal] = Grouped(lambda sp: sp.tenant_id)
         self.app_role_assignments: Grouped[AppRoleAssignment] = Grouped(
-            lambda a: a.principal_id)
-        self.role_assignments: Grouped[RoleAssignment] = Grouped(lambda ra: ra.principal_id)
+            lambda a: a.principal_id, lambda a: a.tenant_id)
+        self.role_assignments: Grouped[RoleAssignment] = Grouped(
+            lambda ra: ra.principal_id, lambda ra: ra.tenant_id)
         self.device_flows: dict[str, DeviceFlow] = {}
         self.refresh_tokens: dict[str, tuple[str, str, str]] = {}
         #: Soft-deleted applications by object id, with the time they were deleted.
         self.deleted_applications: dict[str, tuple[Application, float]] = {}
         #: Delegated permission grants (``oAuth2PermissionGrant``) by id.
-        self.delegated_grants: dict[str, DelegatedGrant] = {}
+        self.delegated_grants: Grouped[DelegatedGrant] = Grouped(lambda g: g.client_id,
+                                                                 lambda g: g.tenant_id)
         self.generated_certificates: dict[str, Path] = {}
         self._state_dir = state_dir
         data = _load_resources()
@@ -737,8 +740,8 @@ class Directory:
         if client is None:
             return []
         out: list[str] = []
-        for g in self.delegated_grants.values():
-            if (g.client_id == client.id and g.resource_id == resource_id
+        for g in self.delegated_grants.group(client.id):
+            if (g.resource_id == resource_id
                     and g.principal_id in (None, user_id)):
                 out += [s for s in g.scopes if s not in out]
         return out

@@ -33,13 +33,16 @@ class ApplicationHandlers(Handlers):
 
     def _app(self, call: GraphCall, match: re.Match[str]) -> Application | None:
         object_id, app_id = match.group(1), match.group(2)
-        for app in self.core.directory.applications.values():
-            if app.tenant_id != call.tenant.id or not self._visible(app):
-                continue
-            if (object_id and app.id == object_id) or (
-                    app_id is not None and app.app_id.lower() == app_id.lower()):
-                return app
-        return None
+        applications = self.core.directory.applications
+        if object_id:
+            found = applications.get(object_id)
+            candidates = [found] if found is not None else []
+        elif app_id is not None:
+            candidates = list(applications.group(app_id.lower()))
+        else:
+            candidates = []
+        return next((app for app in candidates
+                     if app.tenant_id == call.tenant.id and self._visible(app)), None)
 
     def _keys_from_body(self, call: GraphCall, raw: list[dict[str, Any]],
                         existing: list[KeyCredential]) -> list[KeyCredential] | GraphResult:
@@ -100,8 +103,8 @@ class ApplicationHandlers(Handlers):
 
     def list_applications(self, call: GraphCall, match: re.Match[str]) -> GraphResult:
         """``GET /applications`` (``$filter`` on displayName, appId, tags)."""
-        apps = [a.to_graph() for a in self.core.directory.applications.values()
-                if a.tenant_id == call.tenant.id and self._visible(a)]
+        apps = [a.to_graph() for a in self.core.directory.applications.of_tenant(call.tenant.id)
+                if self._visible(a)]
         return self._collection(call, apps, "applications")
 
     def get_application(self, call: GraphCall, match: re.Match[str]) -> GraphResult:

@@ -43,8 +43,8 @@ class DelegatedGrantHandlers(Handlers):
         ]
 
     def _of_tenant(self, call: GraphCall) -> list[DelegatedGrant]:
-        return [g for g in self.core.directory.delegated_grants.values()
-                if g.tenant_id == call.tenant.id and self._visible(g)]
+        return [g for g in self.core.directory.delegated_grants.of_tenant(call.tenant.id)
+                if self._visible(g)]
 
     def _filtered(self, call: GraphCall,
                   grants: list[DelegatedGrant]) -> list[dict[str, Any]] | GraphResult:

@@ -64,8 +64,8 @@ class PrincipalHandlers(Handlers):
 
     def list_principals(self, call: GraphCall, match: re.Match[str]) -> GraphResult:
         """``GET /servicePrincipals`` (``$filter`` on appId, displayName)."""
-        sps = [sp.to_graph() for sp in self.core.directory.service_principals.values()
-               if sp.tenant_id == call.tenant.id and self._visible(sp)]
+        sps = [sp.to_graph() for sp in self.core.directory.service_principals.group(
+            call.tenant.id) if self._visible(sp)]
         return self._collection(call, sps, "servicePrincipals")
 
     def get_principal(self, call: GraphCall, match: re.Match[str]) -> GraphResult:
@@ -85,7 +85,7 @@ class PrincipalHandlers(Handlers):
             return self._not_found(call, match.group(1) or match.group(2))
         directory = self.core.directory
         del directory.service_principals[sp.id]
-        for a in [a for a in directory.app_role_assignments.values()
+        for a in [a for a in directory.app_role_assignments.of_tenant(sp.tenant_id)
                   if sp.id in (a.principal_id, a.resource_id)]:
             del directory.app_role_assignments[a.id]
         return GraphResult(204)
@@ -131,8 +131,8 @@ class PrincipalHandlers(Handlers):
             return self._not_found(call, sp_id)
         directory = self.core.directory
         field_name = "resource_id" if kind == "appRoleAssignedTo" else "principal_id"
-        items = [a.to_graph(directory) for a in directory.app_role_assignments.values()
-                 if getattr(a, field_name) == sp_id and self._visible(a)]
+        items = [a.to_graph(directory) for a in directory.app_role_assignments.of_tenant(
+                     call.tenant.id) if getattr(a, field_name) == sp_id and self._visible(a)]
         return self._collection(call, items, "appRoleAssignments")
 
     def delete_grant(self, call: GraphCall, match: re.Match[str]) -> GraphResult:

@@ -36,9 +36,8 @@ class RoleHandlers(Handlers):
         if self._sp(call, principal_id) is None and principal_id not in call.tenant.users:
             return self._not_found(call, principal_id)
         directory = self.core.directory
-        for existing in directory.role_assignments.values():
-            if (existing.principal_id, existing.role_definition_id, existing.via_group) == (
-                    principal_id, rid, None):
+        for existing in directory.role_assignments.group(principal_id):
+            if (existing.role_definition_id, existing.via_group) == (rid, None):
                 return self._bad(call, "A conflicting object with one or more of the specified "
                                  "property values is present in the directory.")
         ra = RoleAssignment(directory.new_id(), call.tenant.id, principal_id, rid, "/",
@@ -49,9 +48,8 @@ class RoleHandlers(Handlers):
 
     def list_role_assignments(self, call: GraphCall, match: re.Match[str]) -> GraphResult:
         """``GET /roleManagement/directory/roleAssignments`` (``$filter`` principalId)."""
-        items = [ra.to_graph() for ra in self.core.directory.role_assignments.values()
-                 if ra.tenant_id == call.tenant.id and ra.via_group is None
-                 and self._visible(ra)]
+        items = [ra.to_graph() for ra in self.core.directory.role_assignments.of_tenant(
+                     call.tenant.id) if ra.via_group is None and self._visible(ra)]
         return self._collection(call, items, "roleManagement/directory/roleAssignments")
 
     def delete_role_assignment(self, call: GraphCall, match: re.Match[str]) -> GraphResult:
